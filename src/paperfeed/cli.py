@@ -1,0 +1,403 @@
+"""The `paperfeed` command: a thin Typer + Rich layer, each command calling one service."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from typer.core import TyperGroup
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.progress import TimeElapsedColumn
+from rich.table import Table
+
+from paperfeed import __version__
+from paperfeed.config import ENV_PREFIX, Settings
+from paperfeed.errors import PaperfeedError
+from paperfeed.models import Batch, IngestCounts, IngestRun
+
+class _Commands(TyperGroup):
+    """The root command group: expected errors become one clear line and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PaperfeedError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+app = typer.Typer(
+    cls=_Commands,
+    help="paperfeed: daily research papers from arXiv, served on your own machine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema and maintenance.", no_args_is_help=True)
+ingest_app = typer.Typer(help="Fetch papers from a source into the database.", no_args_is_help=True)
+papers_app = typer.Typer(help="Look at stored papers.", no_args_is_help=True)
+export_app = typer.Typer(help="Write stored papers out.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(papers_app, name="papers")
+app.add_typer(export_app, name="export")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+def _db(ctx: typer.Context, *, check: bool = True):
+    from paperfeed.store import Database
+
+    db = Database(_settings(ctx).database_url)
+    if check:
+        db.check_schema()
+    return db
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML settings file.", exists=True)
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", "-d", help="Database URL (else PAPERFEED_DATABASE_URL)."),
+    ] = None,
+) -> None:
+    """Settings come from --config / PAPERFEED_CONFIG / ./paperfeed.toml and PAPERFEED_* vars."""
+    settings = Settings.load(config, database_url=database_url)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    ctx.obj = {"settings": settings}
+
+
+@app.command()
+def version() -> None:
+    """Print the paperfeed version."""
+    console.print(__version__)
+
+
+@app.command("config")
+def show_config(ctx: typer.Context) -> None:
+    """Show every setting: its value, environment variable and meaning."""
+    settings = _settings(ctx)
+    table = Table("setting", "value", "environment variable", "meaning", show_lines=False)
+    for name, env, _default, help_text in Settings.describe():
+        value = getattr(settings, name)
+        shown = "(set)" if name == "secret_key" and value else str(value)
+        table.add_row(name, shown, env, help_text)
+    console.print(table)
+
+
+# --- db -----------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Create or migrate the database schema to the newest revision."""
+    db = _db(ctx, check=False)
+    before, after = db.upgrade()
+    if before == after:
+        console.print(f"Database already at revision {after}.")
+    else:
+        console.print(f"Database upgraded from {before or 'empty'} to revision {after}.")
+
+
+@db_app.command("status")
+def db_status(ctx: typer.Context) -> None:
+    """Show the schema revision, and whether `db upgrade` is needed."""
+    db = _db(ctx, check=False)
+    current, head = db.current_revision(), db.head_revision()
+    console.print(f"database: {db.engine.url.render_as_string(hide_password=True)}")
+    console.print(f"revision: {current or 'empty'} (code needs {head})")
+    if current != head:
+        console.print("[yellow]Run `paperfeed db upgrade`.[/]")
+        raise typer.Exit(1)
+
+
+# --- serve --------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+) -> None:
+    """Serve the web pages and the JSON API."""
+    import uvicorn
+
+    settings = _settings(ctx)
+    _db(ctx).dispose()  # refuse to start on an outdated schema, before forking workers
+    # Workers rebuild the app from the environment, so pass on what the command line chose.
+    os.environ[ENV_PREFIX + "DATABASE_URL"] = settings.database_url
+    if ctx.find_root().params.get("config"):
+        os.environ[ENV_PREFIX + "CONFIG"] = str(ctx.find_root().params["config"])
+    uvicorn.run(
+        "paperfeed.web.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        log_level=settings.log_level,
+    )
+
+
+# --- ingest -------------------------------------------------------------------------------------
+
+RestartOpt = Annotated[
+    bool, typer.Option("--restart", help="Start over instead of resuming an interrupted run.")
+]
+
+
+def _parse_date(value: str | None, name: str) -> dt.date | None:
+    from paperfeed.feeds import parse_day
+
+    if value is None:
+        return None
+    try:
+        return parse_day(value)
+    except PaperfeedError as exc:
+        raise typer.BadParameter(str(exc), param_hint=name) from None
+
+
+def _run_ingest(ctx: typer.Context, source, *, restart: bool) -> None:
+    from paperfeed.ingest import ingest
+
+    db = _db(ctx)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("new {task.fields[new]} · updated {task.fields[updated]} · "
+                   "unchanged {task.fields[unchanged]} · rejected {task.fields[rejected]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(
+            f"ingest {source.name}", total=None, new=0, updated=0, unchanged=0, rejected=0
+        )
+
+        def on_batch(batch: Batch, counts: IngestCounts) -> None:
+            seen = counts.new + counts.updated + counts.unchanged + counts.rejected
+            progress.update(
+                task,
+                completed=seen,
+                total=batch.total if batch.total and batch.total >= seen else None,
+                new=counts.new,
+                updated=counts.updated,
+                unchanged=counts.unchanged,
+                rejected=counts.rejected,
+            )
+
+        run = ingest(db, source, resume=not restart, on_batch=on_batch)
+    _print_run(run)
+    if run.status != "ok":
+        raise typer.Exit(1)
+
+
+def _print_run(run: IngestRun) -> None:
+    c = run.counts
+    table = Table(title=f"ingest run {run.id} · {run.source} · {run.status}", show_header=True)
+    for col in ("new", "updated", "unchanged", "rejected"):
+        table.add_column(col, justify="right")
+    table.add_row(str(c.new), str(c.updated), str(c.unchanged), str(c.rejected))
+    console.print(table)
+    if run.rejections:
+        console.print("[bold]Rejected records[/]")
+        for r in run.rejections[:20]:
+            console.print(f"  {r.ref}: {r.reason}", markup=False, highlight=False)
+        if c.rejected > 20:
+            console.print(f"  … and {c.rejected - 20} more")
+    if run.error:
+        err.print(f"[red]Run failed:[/] {run.error}", highlight=False)
+        if run.cursor:
+            err.print("What was stored is kept; run the same command again to resume.")
+
+
+def _client(ctx: typer.Context):
+    from paperfeed.sources.http import PoliteClient
+
+    return PoliteClient.from_settings(_settings(ctx))
+
+
+@ingest_app.command("arxiv")
+def ingest_arxiv(
+    ctx: typer.Context,
+    category: Annotated[str, typer.Option(help="arXiv category, e.g. cs.LG.")],
+    since: Annotated[str, typer.Option(help="First submission day, YYYY-MM-DD.")],
+    until: Annotated[str | None, typer.Option(help="Last submission day (default: today).")] = None,
+    restart: RestartOpt = False,
+) -> None:
+    """Fetch a category's papers submitted in a date range from the arXiv API."""
+    from paperfeed.sources.arxiv_api import ArxivAPISource
+
+    settings = _settings(ctx)
+    with _client(ctx) as client:
+        source = ArxivAPISource(
+            client,
+            base_url=settings.arxiv_api_url,
+            category=category,
+            since=_parse_date(since, "--since"),
+            until=_parse_date(until, "--until"),
+            page_size=settings.arxiv_page_size,
+        )
+        _run_ingest(ctx, source, restart=restart)
+
+
+@ingest_app.command("oai")
+def ingest_oai(
+    ctx: typer.Context,
+    set_spec: Annotated[
+        str | None, typer.Option("--set", help="OAI set, e.g. cs or physics:hep-th.")
+    ] = None,
+    from_date: Annotated[
+        str | None, typer.Option("--from", help="Records changed on or after, YYYY-MM-DD.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Records changed on or before.")] = None,
+    restart: RestartOpt = False,
+) -> None:
+    """Harvest arXiv metadata in bulk or incrementally over OAI-PMH."""
+    from paperfeed.sources.oai import OAISource
+
+    settings = _settings(ctx)
+    with _client(ctx) as client:
+        source = OAISource(
+            client,
+            base_url=settings.arxiv_oai_url,
+            set_spec=set_spec,
+            from_date=_parse_date(from_date, "--from"),
+            until=_parse_date(until, "--until"),
+        )
+        _run_ingest(ctx, source, restart=restart)
+
+
+@ingest_app.command("hf-daily")
+def ingest_hf_daily(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="A daily_papers JSON file or a folder of them.")],
+    restart: RestartOpt = False,
+) -> None:
+    """Import Hugging Face daily-papers JSON (the api/daily_papers?date= response)."""
+    from paperfeed.sources.hf_daily import HFDailySource
+
+    if not path.exists():
+        raise typer.BadParameter(f"{path} does not exist", param_hint="PATH")
+    _run_ingest(ctx, HFDailySource(path), restart=restart)
+
+
+@ingest_app.command("jsonl")
+def ingest_jsonl(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="JSON lines file, plain or gzipped.")],
+    restart: RestartOpt = False,
+) -> None:
+    """Import papers from JSON lines (the format `paperfeed export jsonl` writes)."""
+    from paperfeed.sources.jsonl import JsonlSource
+
+    if not path.is_file():
+        raise typer.BadParameter(f"{path} is not a file", param_hint="PATH")
+    source = JsonlSource(path, batch_size=_settings(ctx).ingest_batch_size)
+    _run_ingest(ctx, source, restart=restart)
+
+
+@ingest_app.command("log")
+def ingest_log(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="How many runs to show.")] = 20,
+) -> None:
+    """Show the latest ingest runs: source, status, counts and errors."""
+    from paperfeed.store import runs
+
+    db = _db(ctx)
+    with db.connect() as conn:
+        recent = runs.recent(conn, limit=limit)
+    table = Table("id", "source", "status", "started", "new", "updated", "unchanged", "rejected",
+                  "error")
+    for r in recent:
+        c = r.counts
+        table.add_row(str(r.id), r.source, r.status, f"{r.started_at:%Y-%m-%d %H:%M}",
+                      str(c.new), str(c.updated), str(c.unchanged), str(c.rejected), r.error or "")
+    console.print(table)
+
+
+# --- papers / export ------------------------------------------------------------------------------
+
+
+@papers_app.command("show")
+def papers_show(
+    ctx: typer.Context,
+    arxiv_id: Annotated[str, typer.Argument(help="arXiv id or URL.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    bibtex: Annotated[bool, typer.Option("--bibtex", help="Print a BibTeX entry.")] = False,
+) -> None:
+    """Show one stored paper."""
+    from paperfeed import citation
+    from paperfeed.papers import get_paper
+    from paperfeed.sources.jsonl import paper_to_record
+
+    paper = get_paper(_db(ctx), arxiv_id)
+    if as_json:
+        print(json.dumps(paper_to_record(paper), ensure_ascii=False, indent=2))
+        return
+    if bibtex:
+        print(citation.bibtex(paper))
+        return
+    console.print(f"[bold]{paper.title}[/]", highlight=False, markup=False)
+    console.print(", ".join(paper.authors), style="dim", highlight=False, markup=False)
+    meta = [f"arXiv:{paper.arxiv_id}v{paper.version}", f"listed {paper.listing_day}"]
+    meta += [f"{paper.upvotes} upvotes", " ".join(paper.categories)]
+    console.print(" · ".join(m for m in meta if m), highlight=False, markup=False)
+    console.print()
+    console.print(paper.abstract, highlight=False, markup=False)
+    console.print()
+    for label, url in (("abs", paper.abs_url), ("pdf", paper.pdf_url),
+                       ("code", paper.code_url), ("project", paper.project_url)):
+        if url:
+            console.print(f"{label:>8}: {url}", highlight=False, markup=False)
+
+
+@export_app.command("jsonl")
+def export_jsonl(
+    ctx: typer.Context,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="File to write; '-' for standard output.")
+    ] = Path("-"),
+) -> None:
+    """Write every paper as JSON lines, the format `paperfeed ingest jsonl` reads."""
+    from paperfeed.papers import count, export_jsonl
+
+    db = _db(ctx)
+    if str(output) == "-":
+        n = export_jsonl(db, sys.stdout)
+    else:
+        tmp = output.with_name(output.name + ".part")
+        with Progress(SpinnerColumn(), TextColumn("export"), BarColumn(), MofNCompleteColumn(),
+                      console=err) as progress:
+            task = progress.add_task("export", total=count(db))
+            with tmp.open("w", encoding="utf-8") as fh:
+                n = export_jsonl(db, fh, on_paper=lambda: progress.advance(task))
+        tmp.replace(output)  # a half-written export never masquerades as a whole one
+    err.print(f"Exported {n} papers.")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,154 @@
+"""Settings: every knob once, with its help text, read from a TOML file and PAPERFEED_* variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from paperfeed.errors import ConfigError
+
+ENV_PREFIX = "PAPERFEED_"
+DEFAULT_CONFIG_FILE = "paperfeed.toml"
+_DEV_SECRET = "development-only-secret-do-not-use-in-production"
+
+
+def _knob(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All configuration. Precedence: explicit overrides > environment > TOML file > defaults."""
+
+    environment: str = _knob(
+        "development",
+        "development or production. Production refuses the development secret key.",
+    )
+    database_url: str = _knob(
+        "sqlite:///paperfeed.db",
+        "SQLAlchemy URL of the database: sqlite:///path.db or postgresql+psycopg://user@host/db.",
+    )
+    secret_key: str = _knob(
+        "",
+        "Key that signs sessions and links. Required in production; development uses a fixed one.",
+    )
+    site_name: str = _knob("paperfeed", "Name shown in the page header and titles.")
+    base_url: str = _knob(
+        "http://127.0.0.1:8000", "Public address of the site, used for absolute links."
+    )
+    host: str = _knob("127.0.0.1", "Address `paperfeed serve` listens on.")
+    port: int = _knob(8000, "Port `paperfeed serve` listens on.")
+    workers: int = _knob(1, "Web worker processes for `paperfeed serve`.")
+    log_level: str = _knob("info", "Logging level: debug, info, warning, error.")
+    arxiv_api_url: str = _knob(
+        "https://export.arxiv.org/api/query", "arXiv API (Atom) endpoint."
+    )
+    arxiv_oai_url: str = _knob("https://oaipmh.arxiv.org/oai", "arXiv OAI-PMH endpoint.")
+    user_agent: str = _knob(
+        "paperfeed/0.1 (self-hosted paper discovery; https://github.com/paperfeed/paperfeed)",
+        "User-Agent sent to remote sources; arXiv asks that it describe the client.",
+    )
+    arxiv_min_interval: float = _knob(
+        3.0, "Seconds between two requests to arXiv (arXiv asks for one every 3 seconds)."
+    )
+    http_timeout: float = _knob(30.0, "Seconds before a remote request times out.")
+    http_retries: int = _knob(4, "Retries of a failed request (429, 5xx, network) before giving up.")
+    arxiv_page_size: int = _knob(100, "Records asked for per arXiv API page (at most 2000).")
+    ingest_batch_size: int = _knob(
+        500, "Papers written per transaction when ingesting files; a crash loses at most one batch."
+    )
+    page_size_default: int = _knob(50, "Papers per API page when the client does not say.")
+    page_size_max: int = _knob(200, "Largest page size the API accepts.")
+    day_page_max: int = _knob(
+        500, "Most papers shown on one day's HTML page before a 'more' link."
+    )
+    period_page_size: int = _knob(100, "Papers shown per page on the week and month views.")
+
+    @classmethod
+    def load(
+        cls,
+        config_file: str | Path | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Read the TOML file (PAPERFEED_CONFIG or ./paperfeed.toml if present), then the env."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        path = config_file or env.get(ENV_PREFIX + "CONFIG")
+        if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
+            path = DEFAULT_CONFIG_FILE
+        if path is not None:
+            values.update(_read_toml(Path(path)))
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        for name, f in names.items():
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw is not None:
+                values[name] = _coerce(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - set(names)
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        for name, value in list(values.items()):
+            values[name] = _coerce(names[name], value)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse combinations that are unsafe or cannot work."""
+        if self.environment not in ("development", "production"):
+            raise ConfigError("environment must be 'development' or 'production'")
+        if self.environment == "production" and (
+            not self.secret_key or self.secret_key == _DEV_SECRET or len(self.secret_key) < 32
+        ):
+            raise ConfigError(
+                "production needs PAPERFEED_SECRET_KEY: at least 32 random characters "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if not 1 <= self.page_size_default <= self.page_size_max:
+            raise ConfigError("page_size_default must be between 1 and page_size_max")
+
+    @property
+    def signing_key(self) -> str:
+        """The secret key, or the fixed development key outside production."""
+        return self.secret_key or _DEV_SECRET
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, Any, str]]:
+        """(name, env variable, default, help) for every knob, for docs and `paperfeed config`."""
+        return [
+            (f.name, ENV_PREFIX + f.name.upper(), f.default, f.metadata["help"])
+            for f in dataclasses.fields(cls)
+        ]
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    # Allow either top-level keys or a [paperfeed] table.
+    return dict(data.get("paperfeed", data))
+
+
+def _coerce(f: dataclasses.Field, value: Any) -> Any:
+    kind = f.type if isinstance(f.type, type) else {"int": int, "float": float, "str": str}.get(
+        str(f.type), str
+    )
+    try:
+        if kind is int and not isinstance(value, bool):
+            return int(value)
+        if kind is float:
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {f.name} must be {kind.__name__}, got {value!r}") from None

@@ -1,0 +1,29 @@
+"""The exception hierarchy: one class per condition a caller may want to handle."""
+
+
+class PaperfeedError(Exception):
+    """Base of every error paperfeed raises on purpose."""
+
+
+class NotFound(PaperfeedError):
+    """The thing asked for does not exist (an unknown arXiv id, an unknown run)."""
+
+
+class InvalidInput(PaperfeedError):
+    """A value from a user or a file does not have the expected shape."""
+
+
+class MalformedFeed(PaperfeedError):
+    """A fetched or read document cannot be parsed: truncated, not UTF-8, an error page."""
+
+
+class SourceUnavailable(PaperfeedError):
+    """A remote source kept failing after the allowed retries."""
+
+
+class SchemaOutdated(PaperfeedError):
+    """The database schema is behind the code; `paperfeed db upgrade` fixes it."""
+
+
+class ConfigError(PaperfeedError):
+    """A setting is missing, malformed or unsafe for the chosen environment."""

@@ -1,0 +1,182 @@
+"""Feeds: the papers of a day, a week or a month, in the daily page's order."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from paperfeed.errors import InvalidInput
+from paperfeed.models import Paper
+from paperfeed.store import Database
+from paperfeed.store import papers as store
+
+PeriodKind = Literal["day", "week", "month"]
+FORMATS = {"day": "YYYY-MM-DD", "week": "YYYY-Www (ISO week, e.g. 2025-W47)", "month": "YYYY-MM"}
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A span of listing days: one day, one ISO week or one calendar month."""
+
+    kind: PeriodKind
+    start: dt.date
+    end: dt.date  # inclusive
+
+    @classmethod
+    def day(cls, day: dt.date) -> Period:
+        return cls("day", day, day)
+
+    @classmethod
+    def week_of(cls, day: dt.date) -> Period:
+        start = day - dt.timedelta(days=day.weekday())
+        return cls("week", start, start + dt.timedelta(days=6))
+
+    @classmethod
+    def month_of(cls, day: dt.date) -> Period:
+        start = day.replace(day=1)
+        nxt = (start + dt.timedelta(days=32)).replace(day=1)
+        return cls("month", start, nxt - dt.timedelta(days=1))
+
+    @property
+    def param(self) -> str:
+        """The period's name in a URL: the date, week or month value."""
+        return {"day": "date", "week": "week", "month": "month"}[self.kind]
+
+    @property
+    def value(self) -> str:
+        if self.kind == "day":
+            return self.start.isoformat()
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            return f"{year}-W{week:02d}"
+        return self.start.strftime("%Y-%m")
+
+    @property
+    def label(self) -> str:
+        if self.kind == "day":
+            return self.start.strftime("%A, %B %-d, %Y")
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            return f"Week {week}, {year} ({self.start:%b %-d} – {self.end:%b %-d})"
+        return self.start.strftime("%B %Y")
+
+    def shifted(self, steps: int) -> Period:
+        """The period `steps` periods later (negative: earlier)."""
+        if self.kind == "day":
+            return Period.day(self.start + dt.timedelta(days=steps))
+        if self.kind == "week":
+            return Period.week_of(self.start + dt.timedelta(weeks=steps))
+        month = self.start.month - 1 + steps
+        return Period.month_of(dt.date(self.start.year + month // 12, month % 12 + 1, 1))
+
+    def contains(self, day: dt.date) -> bool:
+        return self.start <= day <= self.end
+
+
+_WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def parse_day(text: str) -> dt.date:
+    """A YYYY-MM-DD date; raises InvalidInput naming the expected format."""
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+            raise ValueError
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"invalid date {text[:40]!r}: expected {FORMATS['day']}") from None
+
+
+def parse_period(
+    *, date: str | None = None, week: str | None = None, month: str | None = None
+) -> Period | None:
+    """The period named by exactly one of date/week/month, or None when none is given."""
+    given = [(k, v) for k, v in (("day", date), ("week", week), ("month", month)) if v]
+    if len(given) > 1:
+        raise InvalidInput("give only one of date, week or month")
+    if not given:
+        return None
+    kind, text = given[0]
+    text = text.strip()
+    if kind == "day":
+        return Period.day(parse_day(text))
+    if kind == "week":
+        m = _WEEK.match(text)
+        try:
+            if not m:
+                raise ValueError
+            return Period.week_of(dt.date.fromisocalendar(int(m[1]), int(m[2]), 1))
+        except ValueError:
+            raise InvalidInput(f"invalid week {text[:40]!r}: expected {FORMATS['week']}") from None
+    m = _MONTH.match(text)
+    try:
+        if not m:
+            raise ValueError
+        return Period.month_of(dt.date(int(m[1]), int(m[2]), 1))
+    except ValueError:
+        raise InvalidInput(f"invalid month {text[:40]!r}: expected {FORMATS['month']}") from None
+
+
+@dataclass(slots=True)
+class Listing:
+    """One page of a period's papers with what the page needs to navigate."""
+
+    period: Period
+    papers: list[Paper]
+    total: int
+    next_cursor: str | None
+    previous: Period | None  # the period to offer as "previous"
+    next: Period | None  # the period to offer as "next"; None when it would be in the future
+
+
+def today() -> dt.date:
+    """Today's date in UTC, the clock listing days are kept in."""
+    return dt.datetime.now(dt.UTC).date()
+
+
+def default_period(db: Database, *, on: dt.date | None = None) -> Period:
+    """The day the front page shows: the latest day with papers, not after `on` (today)."""
+    on = on or today()
+    with db.connect() as conn:
+        latest = store.latest_day(conn, on_or_before=on)
+    return Period.day(latest or on)
+
+
+def listing(
+    db: Database,
+    period: Period,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    offset: int = 0,
+    on: dt.date | None = None,
+) -> Listing:
+    """The papers of `period`, most upvoted first, then most recent; keyset-paginated."""
+    on = on or today()
+    with db.connect() as conn:
+        rows = store.list_between(
+            conn, period.start, period.end, limit=limit + 1, cursor=cursor, offset=offset
+        )
+        total = store.count_between(conn, period.start, period.end)
+        if period.kind == "day":
+            # Days without papers (weekends, holidays) are skipped by the arrows.
+            before = store.day_before(conn, period.start)
+            after = store.day_after(conn, period.end)
+            previous = Period.day(before) if before else period.shifted(-1)
+            nxt = Period.day(after) if after else period.shifted(1)
+        else:
+            previous, nxt = period.shifted(-1), period.shifted(1)
+    if nxt.start > on:
+        nxt = None
+    more = len(rows) > limit
+    page = rows[:limit]
+    return Listing(
+        period=period,
+        papers=page,
+        total=total,
+        next_cursor=store.encode_cursor(page[-1]) if more and page else None,
+        previous=previous,
+        next=nxt,
+    )

@@ -1,0 +1,101 @@
+"""Plain data carried between layers: papers and the records that describe an ingest. No I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+ARXIV_ABS = "https://arxiv.org/abs/"
+ARXIV_PDF = "https://arxiv.org/pdf/"
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """One author as a listing names them."""
+
+    name: str
+
+
+@dataclass(slots=True)
+class Paper:
+    """One arXiv paper, latest version. `None` or an empty list means "this source does not say"."""
+
+    arxiv_id: str  # without version suffix: 2511.01234 or hep-th/9901001
+    title: str
+    abstract: str
+    authors: list[str] = field(default_factory=list)  # in listing order
+    version: int | None = None
+    primary_category: str | None = None
+    categories: list[str] = field(default_factory=list)  # primary first
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    published: dt.datetime | None = None  # v1 submission time, UTC
+    updated: dt.datetime | None = None  # latest version time, UTC
+    listing_day: dt.date | None = None  # the day the paper belongs to on the daily page
+    code_url: str | None = None
+    project_url: str | None = None
+    upvotes: int | None = None
+    num_comments: int | None = None
+
+    @property
+    def abs_url(self) -> str:
+        return ARXIV_ABS + self.arxiv_id
+
+    @property
+    def pdf_url(self) -> str:
+        return ARXIV_PDF + self.arxiv_id
+
+    @property
+    def author_list(self) -> list[Author]:
+        return [Author(n) for n in self.authors]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record a source could not turn into a Paper, and why."""
+
+    ref: str  # where it came from: an arXiv id, "line 17", an OAI identifier
+    reason: str
+
+
+@dataclass(slots=True)
+class Batch:
+    """One page of a source: what parsed, what did not, and where to resume after it."""
+
+    papers: list[Paper]
+    rejected: list[Rejected] = field(default_factory=list)
+    cursor: str | None = None  # resume point *after* this batch; None when the source is done
+    total: int | None = None  # records the whole harvest is expected to have, if the source says
+
+
+@dataclass(slots=True)
+class IngestCounts:
+    """What one ingest run did to the store."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+    def add(self, other: IngestCounts) -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.rejected += other.rejected
+
+
+@dataclass(slots=True)
+class IngestRun:
+    """One row of the ingest log."""
+
+    id: int
+    source: str
+    key: str  # identifies the harvest so an interrupted one can resume
+    status: str  # running | ok | failed
+    cursor: str | None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    counts: IngestCounts
+    error: str | None = None
+    rejections: list[Rejected] = field(default_factory=list)

@@ -1,0 +1,243 @@
+"""Paper rows: get, upsert (idempotent, version-aware merge) and ordered listings."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+
+import sqlalchemy as sa
+
+from paperfeed.errors import InvalidInput, NotFound
+from paperfeed.models import IngestCounts, Paper
+from paperfeed.store.tables import papers as T
+
+_CONTENT = (
+    "version", "title", "abstract", "authors", "primary_category", "categories", "comment",
+    "journal_ref", "doi", "published", "updated", "listing_day", "code_url", "project_url",
+    "upvotes", "num_comments",
+)  # fmt: skip
+_METADATA = (
+    "title", "abstract", "authors", "primary_category", "categories", "comment",
+    "journal_ref", "doi", "updated",
+)  # fmt: skip
+# Listing order of the daily page: most upvoted first, then the most recent.
+_ORDER = (T.c.upvotes.desc(), T.c.published.desc(), T.c.arxiv_id.desc())
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _row_to_paper(row: sa.Row) -> Paper:
+    m = row._mapping
+    return Paper(**{k: m[k] for k in ("arxiv_id", *_CONTENT)})
+
+
+def _known(value) -> bool:
+    return value is not None and value != [] and value != ""
+
+
+def _complete(p: Paper) -> Paper:
+    """Fill what the table needs but a source may not say."""
+    published = p.published
+    listing_day = p.listing_day
+    if published is None:
+        day = listing_day or _now().date()
+        published = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    if listing_day is None:
+        listing_day = published.astimezone(dt.UTC).date()
+    primary = p.primary_category or (p.categories[0] if p.categories else None)
+    return replace(
+        p,
+        version=p.version or 1,
+        published=published,
+        listing_day=listing_day,
+        primary_category=primary,
+        upvotes=p.upvotes or 0,
+        num_comments=p.num_comments or 0,
+    )
+
+
+def merge(existing: Paper, incoming: Paper) -> Paper:
+    """What a stored paper becomes when a source reports it again.
+
+    Metadata follows the incoming record unless it is an older version; fields the source
+    does not know keep their stored values; the first listing day wins; upvotes never go down.
+    """
+    older = incoming.version is not None and incoming.version < existing.version
+    newer = incoming.version is not None and incoming.version > existing.version
+    out = replace(existing)
+    if not older:
+        for name in _METADATA:
+            value = getattr(incoming, name)
+            if _known(value):
+                setattr(out, name, value)
+    if newer:
+        out.version = incoming.version
+    if incoming.published is not None and incoming.published < existing.published:
+        out.published = incoming.published
+    for name in ("code_url", "project_url"):
+        value = getattr(incoming, name)
+        if _known(value) and (newer or getattr(existing, name) is None):
+            setattr(out, name, value)
+    if incoming.upvotes is not None:
+        out.upvotes = max(existing.upvotes or 0, incoming.upvotes)
+    if incoming.num_comments is not None:
+        out.num_comments = incoming.num_comments
+    if out.primary_category is None and out.categories:
+        out.primary_category = out.categories[0]
+    return out
+
+
+def _values(p: Paper) -> dict:
+    return {k: getattr(p, k) for k in _CONTENT}
+
+
+def get(conn: sa.Connection, arxiv_id: str) -> Paper:
+    """The paper with this id (no version suffix); raises NotFound."""
+    row = conn.execute(sa.select(T).where(T.c.arxiv_id == arxiv_id)).first()
+    if row is None:
+        raise NotFound(f"no paper with arXiv id {arxiv_id}")
+    return _row_to_paper(row)
+
+
+def get_many(conn: sa.Connection, arxiv_ids: Iterable[str]) -> dict[str, Paper]:
+    """The stored papers among these ids, by id."""
+    ids = list(dict.fromkeys(arxiv_ids))
+    out: dict[str, Paper] = {}
+    for i in range(0, len(ids), 500):
+        rows = conn.execute(sa.select(T).where(T.c.arxiv_id.in_(ids[i : i + 500])))
+        out.update((r.arxiv_id, _row_to_paper(r)) for r in rows)
+    return out
+
+
+def upsert_many(conn: sa.Connection, incoming: Iterable[Paper]) -> IngestCounts:
+    """Insert new papers and merge known ones; running it twice changes nothing."""
+    batch: dict[str, Paper] = {}
+    for p in incoming:  # a later duplicate inside one batch merges into the earlier one
+        batch[p.arxiv_id] = merge(batch[p.arxiv_id], p) if p.arxiv_id in batch else _complete(p)
+    counts = IngestCounts()
+    if not batch:
+        return counts
+    existing = get_many(conn, batch)
+    now = _now()
+    inserts, updates = [], []
+    for arxiv_id, p in batch.items():
+        old = existing.get(arxiv_id)
+        if old is None:
+            inserts.append({"arxiv_id": arxiv_id, **_values(p), "created_at": now, "modified_at": now})
+            continue
+        merged = merge(old, p)
+        if _values(merged) == _values(old):
+            counts.unchanged += 1
+        else:
+            updates.append({"b_id": arxiv_id, **_values(merged), "modified_at": now})
+    if inserts:
+        conn.execute(sa.insert(T), inserts)
+        counts.new += len(inserts)
+    if updates:
+        stmt = (
+            sa.update(T)
+            .where(T.c.arxiv_id == sa.bindparam("b_id"))
+            .values({k: sa.bindparam(k) for k in (*_CONTENT, "modified_at")})
+        )
+        conn.execute(stmt, updates)
+        counts.updated += len(updates)
+    return counts
+
+
+def upsert(conn: sa.Connection, paper: Paper) -> str:
+    """Upsert one paper; returns 'new', 'updated' or 'unchanged'."""
+    c = upsert_many(conn, [paper])
+    return "new" if c.new else "updated" if c.updated else "unchanged"
+
+
+# --- listings ---------------------------------------------------------------------------------
+
+
+def encode_cursor(p: Paper) -> str:
+    """An opaque keyset cursor that points just after this paper in listing order."""
+    raw = json.dumps([p.upvotes, p.published.isoformat(), p.arxiv_id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, dt.datetime, str]:
+    """The keyset position in a cursor; raises InvalidInput for anything we did not issue."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        upvotes, published, arxiv_id = json.loads(raw)
+        when = dt.datetime.fromisoformat(published)
+        if not isinstance(upvotes, int) or not isinstance(arxiv_id, str) or when.tzinfo is None:
+            raise ValueError
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise InvalidInput("invalid cursor: pass back the next_cursor a listing returned") from None
+    return upvotes, when, arxiv_id
+
+
+def list_between(
+    conn: sa.Connection,
+    start: dt.date,
+    end: dt.date,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    offset: int = 0,
+) -> list[Paper]:
+    """Papers listed on days start..end (inclusive), in listing order, after `cursor`."""
+    q = sa.select(T).where(T.c.listing_day >= start, T.c.listing_day <= end)
+    if cursor:
+        upvotes, published, arxiv_id = decode_cursor(cursor)
+        # All three sort keys descend, so "after" is a plain row-value comparison.
+        q = q.where(
+            sa.tuple_(T.c.upvotes, T.c.published, T.c.arxiv_id)
+            < sa.tuple_(
+                sa.literal(upvotes), sa.literal(published, T.c.published.type), sa.literal(arxiv_id)
+            )
+        )
+    rows = conn.execute(q.order_by(*_ORDER).limit(limit).offset(offset or None))
+    return [_row_to_paper(r) for r in rows]
+
+
+def count_between(conn: sa.Connection, start: dt.date, end: dt.date) -> int:
+    """How many papers are listed on days start..end."""
+    q = sa.select(sa.func.count()).where(T.c.listing_day >= start, T.c.listing_day <= end)
+    return conn.execute(q).scalar_one()
+
+
+def day_before(conn: sa.Connection, day: dt.date) -> dt.date | None:
+    """The latest listing day before `day` that has papers."""
+    return conn.execute(sa.select(sa.func.max(T.c.listing_day)).where(T.c.listing_day < day)).scalar()
+
+
+def day_after(conn: sa.Connection, day: dt.date) -> dt.date | None:
+    """The earliest listing day after `day` that has papers."""
+    return conn.execute(sa.select(sa.func.min(T.c.listing_day)).where(T.c.listing_day > day)).scalar()
+
+
+def latest_day(conn: sa.Connection, *, on_or_before: dt.date) -> dt.date | None:
+    """The most recent listing day with papers, not after `on_or_before`."""
+    q = sa.select(sa.func.max(T.c.listing_day)).where(T.c.listing_day <= on_or_before)
+    return conn.execute(q).scalar()
+
+
+def count(conn: sa.Connection) -> int:
+    """How many papers are stored."""
+    return conn.execute(sa.select(sa.func.count()).select_from(T)).scalar_one()
+
+
+def iter_all(conn: sa.Connection, *, batch_size: int = 1000) -> Iterator[Paper]:
+    """Every paper in (listing_day, arxiv_id) order, read in keyset pages."""
+    last: tuple[dt.date, str] | None = None
+    while True:
+        q = sa.select(T).order_by(T.c.listing_day, T.c.arxiv_id).limit(batch_size)
+        if last is not None:
+            q = q.where(sa.tuple_(T.c.listing_day, T.c.arxiv_id) > sa.tuple_(*map(sa.literal, last)))
+        rows = conn.execute(q).all()
+        if not rows:
+            return
+        for r in rows:
+            yield _row_to_paper(r)
+        last = (rows[-1].listing_day, rows[-1].arxiv_id)

@@ -1,0 +1,154 @@
+"""The JSON API under /api/: listings, one paper, and Hugging Face's daily_papers shape."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+
+from paperfeed import feeds
+from paperfeed.citation import bibtex
+from paperfeed.errors import InvalidInput
+from paperfeed.feeds import Listing, Period
+from paperfeed.models import Paper
+from paperfeed.papers import get_paper
+
+router = APIRouter(prefix="/api", tags=["papers"])
+
+DATE_HELP = "A listing day, YYYY-MM-DD."
+WEEK_HELP = "An ISO week, YYYY-Www (e.g. 2025-W47)."
+MONTH_HELP = "A month, YYYY-MM."
+
+
+def page_size(request: Request, limit: int | None) -> int:
+    """The requested page size, checked against the configured maximum."""
+    settings = request.app.state.settings
+    if limit is None:
+        return settings.page_size_default
+    if not 1 <= limit <= settings.page_size_max:
+        raise InvalidInput(f"limit must be between 1 and {settings.page_size_max}")
+    return limit
+
+
+def resolve_period(request: Request, date: str | None, week: str | None, month: str | None):
+    """The period the query names, else the latest day with papers."""
+    period = feeds.parse_period(date=date, week=week, month=month)
+    return period or feeds.default_period(request.app.state.db)
+
+
+def paper_json(paper: Paper, base_url: str) -> dict:
+    """A paper as the API returns it."""
+    return {
+        "arxiv_id": paper.arxiv_id,
+        "version": paper.version,
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": paper.authors,
+        "primary_category": paper.primary_category,
+        "categories": paper.categories,
+        "comment": paper.comment,
+        "journal_ref": paper.journal_ref,
+        "doi": paper.doi,
+        "published": paper.published.isoformat() if paper.published else None,
+        "updated": paper.updated.isoformat() if paper.updated else None,
+        "listing_day": paper.listing_day.isoformat() if paper.listing_day else None,
+        "upvotes": paper.upvotes,
+        "num_comments": paper.num_comments,
+        "links": {
+            "page": f"{base_url.rstrip('/')}/papers/{paper.arxiv_id}",
+            "abs": paper.abs_url,
+            "pdf": paper.pdf_url,
+            "code": paper.code_url,
+            "project": paper.project_url,
+        },
+    }
+
+
+def _period_json(period: Period | None) -> dict | None:
+    if period is None:
+        return None
+    return {
+        "kind": period.kind,
+        "value": period.value,
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+    }
+
+
+def listing_json(listing: Listing, base_url: str) -> dict:
+    """A listing page as the API returns it."""
+    return {
+        "period": _period_json(listing.period),
+        "total": listing.total,
+        "papers": [paper_json(p, base_url) for p in listing.papers],
+        "next_cursor": listing.next_cursor,
+        "previous": _period_json(listing.previous),
+        "next": _period_json(listing.next),
+    }
+
+
+def _iso_z(value) -> str | None:
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def hf_daily_entry(paper: Paper) -> dict:
+    """A paper in the shape of one element of Hugging Face's api/daily_papers response."""
+    listed = f"{paper.listing_day.isoformat()}T00:00:00.000Z" if paper.listing_day else None
+    return {
+        "paper": {
+            "id": paper.arxiv_id,
+            "authors": [{"name": name, "hidden": False} for name in paper.authors],
+            "publishedAt": _iso_z(paper.published),
+            "submittedOnDailyAt": listed,
+            "title": paper.title,
+            "summary": paper.abstract,
+            "upvotes": paper.upvotes,
+            "githubRepo": paper.code_url,
+            "projectPage": paper.project_url,
+        },
+        "publishedAt": _iso_z(paper.published),
+        "title": paper.title,
+        "summary": paper.abstract,
+        "numComments": paper.num_comments,
+        "isAuthorParticipating": False,
+    }
+
+
+@router.get("/papers", summary="Papers of a day, week or month")
+def list_papers(
+    request: Request,
+    date: str | None = Query(None, description=DATE_HELP),
+    week: str | None = Query(None, description=WEEK_HELP),
+    month: str | None = Query(None, description=MONTH_HELP),
+    limit: int | None = Query(None, description="Page size (default and maximum are settings)."),
+    cursor: str | None = Query(None, description="`next_cursor` from the previous page."),
+) -> dict:
+    """Papers listed in a period, most upvoted first; without a period, the latest day."""
+    period = resolve_period(request, date, week, month)
+    page = feeds.listing(
+        request.app.state.db, period, limit=page_size(request, limit), cursor=cursor
+    )
+    return listing_json(page, request.app.state.settings.base_url)
+
+
+@router.get("/papers/{arxiv_id:path}", summary="One paper")
+def show_paper(request: Request, arxiv_id: str) -> dict:
+    """One paper by arXiv id (a version suffix is ignored), with a BibTeX entry."""
+    paper = get_paper(request.app.state.db, arxiv_id)
+    return {**paper_json(paper, request.app.state.settings.base_url), "bibtex": bibtex(paper)}
+
+
+@router.get("/daily_papers", summary="Hugging Face-compatible daily papers", tags=["compat"])
+def daily_papers(
+    request: Request,
+    date: str | None = Query(None, description=DATE_HELP),
+    week: str | None = Query(None, description=WEEK_HELP),
+    month: str | None = Query(None, description=MONTH_HELP),
+    limit: int | None = Query(None, description="Entries per page."),
+    p: int = Query(0, ge=0, le=10_000, description="Page number, from 0."),
+) -> list[dict]:
+    """The same JSON list as huggingface.co/api/daily_papers, so existing clients work as-is."""
+    period = resolve_period(request, date, week, month)
+    size = page_size(request, limit)
+    page = feeds.listing(request.app.state.db, period, limit=size, offset=p * size)
+    return [hf_daily_entry(paper) for paper in page.papers]

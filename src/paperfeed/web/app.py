@@ -1,0 +1,91 @@
+"""The app factory: builds a FastAPI app from Settings, with no import-time state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from paperfeed import __version__
+from paperfeed.config import Settings
+from paperfeed.errors import InvalidInput, NotFound
+from paperfeed.store import Database
+from paperfeed.web import api, pages
+
+HERE = Path(__file__).parent
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
+    """A new app on `settings`; refuses (SchemaOutdated) when the database needs migrating."""
+    settings = settings or Settings.load()
+    db = db or Database(settings.database_url)
+    db.check_schema()
+
+    app = FastAPI(
+        title=f"{settings.site_name} API",
+        version=__version__,
+        description="Daily research papers: listings by day, week and month, one paper, and a "
+        "Hugging Face-compatible `daily_papers` endpoint.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.db = db
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.globals.update(site_name=settings.site_name, version=__version__)
+    templates.env.filters["humandate"] = _humandate
+    app.state.templates = templates
+
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return _error(request, 404, "not_found", str(exc))
+
+    @app.exception_handler(InvalidInput)
+    async def invalid(request: Request, exc: InvalidInput) -> Response:
+        return _error(request, 400, "invalid_input", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def unprocessable(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()
+        )
+        return _error(request, 400, "invalid_input", problems or "invalid request")
+
+    @app.exception_handler(404)
+    async def no_route(request: Request, exc: Exception) -> Response:
+        return _error(request, 404, "not_found", "There is no page at this address.")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict:
+        with db.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return {"status": "ok"}
+
+    return app
+
+
+def _error(request: Request, status: int, code: str, message: str) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )
+
+
+def _humandate(value: dt.date | dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.strftime("%b %-d, %Y")
