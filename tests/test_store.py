@@ -126,16 +126,20 @@ def test_forged_cursor_is_invalid_input(db):
     with db.connect() as conn:
         for bad in ("garbage", "e30", "WzEsMiwzXQ"):  # not base64 JSON / {} / [1,2,3]
             with pytest.raises(InvalidInput):
-                papers.list_between(conn, dt.date(2025, 1, 1), dt.date(2025, 1, 2), limit=5,
-                                    cursor=bad)
+                papers.list_between(
+                    conn, dt.date(2025, 1, 1), dt.date(2025, 1, 2), limit=5, cursor=bad
+                )
 
 
 def test_neighbouring_days(db):
     with db.transaction() as conn:
-        papers.upsert_many(conn, [
-            make_paper(1, listing_day=dt.date(2025, 11, 17)),
-            make_paper(2, listing_day=dt.date(2025, 11, 20)),
-        ])
+        papers.upsert_many(
+            conn,
+            [
+                make_paper(1, listing_day=dt.date(2025, 11, 17)),
+                make_paper(2, listing_day=dt.date(2025, 11, 20)),
+            ],
+        )
     with db.connect() as conn:
         assert papers.day_before(conn, dt.date(2025, 11, 20)) == dt.date(2025, 11, 17)
         assert papers.day_after(conn, dt.date(2025, 11, 17)) == dt.date(2025, 11, 20)
@@ -154,8 +158,13 @@ def test_iter_all_pages_through_everything(db):
 def test_run_log_records_cursor_counts_and_rejections(db):
     with db.transaction() as conn:
         run_id = runs.start(conn, source="jsonl", key="jsonl:/x")
-        runs.checkpoint(conn, run_id, cursor="10", counts=IngestCounts(new=9, rejected=1),
-                        rejections=[Rejected("line 4", "missing title")])
+        runs.checkpoint(
+            conn,
+            run_id,
+            cursor="10",
+            counts=IngestCounts(new=9, rejected=1),
+            rejections=[Rejected("line 4", "missing title")],
+        )
     with db.connect() as conn:
         resumable = runs.resumable(conn, "jsonl:/x")
         assert resumable is not None and resumable.cursor == "10"

@@ -12,16 +12,23 @@ from typing import Annotated
 
 import click
 import typer
-from typer.core import TyperGroup
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-from rich.progress import TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
+from typer.core import TyperGroup
 
 from paperfeed import __version__
 from paperfeed.config import ENV_PREFIX, Settings
 from paperfeed.errors import PaperfeedError
 from paperfeed.models import Batch, IngestCounts, IngestRun
+
 
 class _Commands(TyperGroup):
     """The root command group: expected errors become one clear line and exit status 1."""
@@ -185,8 +192,10 @@ def _run_ingest(ctx: typer.Context, source, *, restart: bool) -> None:
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("new {task.fields[new]} · updated {task.fields[updated]} · "
-                   "unchanged {task.fields[unchanged]} · rejected {task.fields[rejected]}"),
+        TextColumn(
+            "new {task.fields[new]} · updated {task.fields[updated]} · "
+            "unchanged {task.fields[unchanged]} · rejected {task.fields[rejected]}"
+        ),
         TimeElapsedColumn(),
         console=err,
         transient=False,
@@ -329,12 +338,22 @@ def ingest_log(
     db = _db(ctx)
     with db.connect() as conn:
         recent = runs.recent(conn, limit=limit)
-    table = Table("id", "source", "status", "started", "new", "updated", "unchanged", "rejected",
-                  "error")
+    table = Table(
+        "id", "source", "status", "started", "new", "updated", "unchanged", "rejected", "error"
+    )
     for r in recent:
         c = r.counts
-        table.add_row(str(r.id), r.source, r.status, f"{r.started_at:%Y-%m-%d %H:%M}",
-                      str(c.new), str(c.updated), str(c.unchanged), str(c.rejected), r.error or "")
+        table.add_row(
+            str(r.id),
+            r.source,
+            r.status,
+            f"{r.started_at:%Y-%m-%d %H:%M}",
+            str(c.new),
+            str(c.updated),
+            str(c.unchanged),
+            str(c.rejected),
+            r.error or "",
+        )
     console.print(table)
 
 
@@ -368,8 +387,12 @@ def papers_show(
     console.print()
     console.print(paper.abstract, highlight=False, markup=False)
     console.print()
-    for label, url in (("abs", paper.abs_url), ("pdf", paper.pdf_url),
-                       ("code", paper.code_url), ("project", paper.project_url)):
+    for label, url in (
+        ("abs", paper.abs_url),
+        ("pdf", paper.pdf_url),
+        ("code", paper.code_url),
+        ("project", paper.project_url),
+    ):
         if url:
             console.print(f"{label:>8}: {url}", highlight=False, markup=False)
 
@@ -389,8 +412,9 @@ def export_jsonl(
         n = export_jsonl(db, sys.stdout)
     else:
         tmp = output.with_name(output.name + ".part")
-        with Progress(SpinnerColumn(), TextColumn("export"), BarColumn(), MofNCompleteColumn(),
-                      console=err) as progress:
+        with Progress(
+            SpinnerColumn(), TextColumn("export"), BarColumn(), MofNCompleteColumn(), console=err
+        ) as progress:
             task = progress.add_task("export", total=count(db))
             with tmp.open("w", encoding="utf-8") as fh:
                 n = export_jsonl(db, fh, on_paper=lambda: progress.advance(task))

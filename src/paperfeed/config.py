@@ -1,4 +1,4 @@
-"""Settings: every knob once, with its help text, read from a TOML file and PAPERFEED_* variables."""
+"""Settings: every knob once, with its help text, from a TOML file and PAPERFEED_* variables."""
 
 from __future__ import annotations
 
@@ -45,28 +45,27 @@ class Settings:
     port: int = _knob(8000, "Port `paperfeed serve` listens on.")
     workers: int = _knob(1, "Web worker processes for `paperfeed serve`.")
     log_level: str = _knob("info", "Logging level: debug, info, warning, error.")
-    arxiv_api_url: str = _knob(
-        "https://export.arxiv.org/api/query", "arXiv API (Atom) endpoint."
-    )
+    arxiv_api_url: str = _knob("https://export.arxiv.org/api/query", "arXiv API (Atom) endpoint.")
     arxiv_oai_url: str = _knob("https://oaipmh.arxiv.org/oai", "arXiv OAI-PMH endpoint.")
     user_agent: str = _knob(
-        "paperfeed/0.1 (self-hosted paper discovery; https://github.com/paperfeed/paperfeed)",
-        "User-Agent sent to remote sources; arXiv asks that it describe the client.",
+        "paperfeed/0.1 (self-hosted research-paper feed)",
+        "User-Agent sent to remote sources; arXiv asks that it name the client and a contact, "
+        "e.g. 'paperfeed/0.1 (mailto:you@example.org)'.",
     )
     arxiv_min_interval: float = _knob(
         3.0, "Seconds between two requests to arXiv (arXiv asks for one every 3 seconds)."
     )
     http_timeout: float = _knob(30.0, "Seconds before a remote request times out.")
-    http_retries: int = _knob(4, "Retries of a failed request (429, 5xx, network) before giving up.")
+    http_retries: int = _knob(
+        4, "Retries of a failed request (429, 5xx, network) before giving up."
+    )
     arxiv_page_size: int = _knob(100, "Records asked for per arXiv API page (at most 2000).")
     ingest_batch_size: int = _knob(
         500, "Papers written per transaction when ingesting files; a crash loses at most one batch."
     )
     page_size_default: int = _knob(50, "Papers per API page when the client does not say.")
     page_size_max: int = _knob(200, "Largest page size the API accepts.")
-    day_page_max: int = _knob(
-        500, "Most papers shown on one day's HTML page before a 'more' link."
-    )
+    day_page_max: int = _knob(500, "Most papers shown on one day's HTML page before a 'more' link.")
     period_page_size: int = _knob(100, "Papers shown per page on the week and month views.")
 
     @classmethod
@@ -141,8 +140,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _coerce(f: dataclasses.Field, value: Any) -> Any:
-    kind = f.type if isinstance(f.type, type) else {"int": int, "float": float, "str": str}.get(
-        str(f.type), str
+    kind = (
+        f.type
+        if isinstance(f.type, type)
+        else {"int": int, "float": float, "str": str}.get(str(f.type), str)
     )
     try:
         if kind is int and not isinstance(value, bool):

@@ -128,7 +128,9 @@ def upsert_many(conn: sa.Connection, incoming: Iterable[Paper]) -> IngestCounts:
     for arxiv_id, p in batch.items():
         old = existing.get(arxiv_id)
         if old is None:
-            inserts.append({"arxiv_id": arxiv_id, **_values(p), "created_at": now, "modified_at": now})
+            inserts.append(
+                {"arxiv_id": arxiv_id, **_values(p), "created_at": now, "modified_at": now}
+            )
             continue
         merged = merge(old, p)
         if _values(merged) == _values(old):
@@ -209,12 +211,16 @@ def count_between(conn: sa.Connection, start: dt.date, end: dt.date) -> int:
 
 def day_before(conn: sa.Connection, day: dt.date) -> dt.date | None:
     """The latest listing day before `day` that has papers."""
-    return conn.execute(sa.select(sa.func.max(T.c.listing_day)).where(T.c.listing_day < day)).scalar()
+    return conn.execute(
+        sa.select(sa.func.max(T.c.listing_day)).where(T.c.listing_day < day)
+    ).scalar()
 
 
 def day_after(conn: sa.Connection, day: dt.date) -> dt.date | None:
     """The earliest listing day after `day` that has papers."""
-    return conn.execute(sa.select(sa.func.min(T.c.listing_day)).where(T.c.listing_day > day)).scalar()
+    return conn.execute(
+        sa.select(sa.func.min(T.c.listing_day)).where(T.c.listing_day > day)
+    ).scalar()
 
 
 def latest_day(conn: sa.Connection, *, on_or_before: dt.date) -> dt.date | None:
@@ -234,7 +240,9 @@ def iter_all(conn: sa.Connection, *, batch_size: int = 1000) -> Iterator[Paper]:
     while True:
         q = sa.select(T).order_by(T.c.listing_day, T.c.arxiv_id).limit(batch_size)
         if last is not None:
-            q = q.where(sa.tuple_(T.c.listing_day, T.c.arxiv_id) > sa.tuple_(*map(sa.literal, last)))
+            q = q.where(
+                sa.tuple_(T.c.listing_day, T.c.arxiv_id) > sa.tuple_(*map(sa.literal, last))
+            )
         rows = conn.execute(q).all()
         if not rows:
             return

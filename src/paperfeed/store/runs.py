@@ -76,9 +76,7 @@ def checkpoint(
 def finish(conn: sa.Connection, run_id: int, *, status: str, error: str | None = None) -> None:
     """Close a run as 'ok' or 'failed'."""
     conn.execute(
-        sa.update(T)
-        .where(T.c.id == run_id)
-        .values(status=status, error=error, finished_at=_now())
+        sa.update(T).where(T.c.id == run_id).values(status=status, error=error, finished_at=_now())
     )
 
 

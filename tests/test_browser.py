@@ -1,0 +1,74 @@
+"""A real browser (Debian's Chromium through Playwright) reads the daily page like a person."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import pytest
+
+from paperfeed.store import papers
+from paperfeed.web import create_app
+
+from .conftest import make_paper
+from .livesite import serve
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
+]
+# Chromium's background services would try the (closed) network at every start.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture
+def site(db, settings):
+    with db.transaction() as conn:
+        papers.upsert_many(conn, [
+            make_paper(1, listing_day=dt.date(2025, 11, 20), upvotes=4,
+                       title="Today's top paper"),
+            make_paper(2, listing_day=dt.date(2025, 11, 19), upvotes=9,
+                       title="Yesterday's <script>window.__pwned = 1</script> paper",
+                       code_url="https://github.com/org/repo",
+                       authors=["Grace Hopper", "Edsger Dijkstra", "Barbara Liskov",
+                                "Leslie Lamport"]),
+            make_paper(3, listing_day=dt.date(2025, 11, 19), upvotes=1),
+        ])  # fmt: skip
+    with serve(create_app(settings, db=db)) as url:
+        yield url
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_daily_page_previous_day_and_paper(site, tmp_path):
+    """Open the daily page, go to the previous day, open its top paper, take a screenshot."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+            page.goto(f"{site}/papers?date=2025-11-20")
+            assert page.locator("h1").inner_text() == "Thursday, November 20, 2025"
+            assert page.locator(".card").count() == 1
+
+            page.get_by_role("link", name="← Previous").click()
+            page.wait_for_url("**/papers?date=2025-11-19")
+            titles = page.locator(".card-title").all_inner_texts()
+            assert titles[0].startswith("Yesterday's <script>")  # shown as text, ranked first
+            assert page.locator(".card").first.locator(".more-authors").inner_text() == "+1"
+
+            page.locator(".card-title a").first.click()
+            page.wait_for_url("**/papers/2511.00002")
+            assert page.locator(".paper-title").inner_text().startswith("Yesterday's")
+            assert page.get_by_role("link", name="Code").get_attribute("href") == (
+                "https://github.com/org/repo"
+            )
+            assert page.evaluate("window.__pwned") is None  # the title's script never ran
+            shot = tmp_path / "paper-page.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+        finally:
+            browser.close()

@@ -1,0 +1,225 @@
+"""The `paperfeed` command: every command's help, and each command doing its job on a real DB."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from paperfeed.cli import app
+from paperfeed.store import Database, papers, runs
+
+from .conftest import make_paper
+
+runner = CliRunner()
+
+COMMANDS = [
+    [], ["version"], ["config"], ["db"], ["db", "upgrade"], ["db", "status"], ["serve"],
+    ["ingest"], ["ingest", "arxiv"], ["ingest", "oai"], ["ingest", "hf-daily"],
+    ["ingest", "jsonl"], ["ingest", "log"], ["papers"], ["papers", "show"], ["export"],
+    ["export", "jsonl"],
+]  # fmt: skip
+
+
+def cli(database_url, *args, env=None):
+    result = runner.invoke(app, ["--database-url", database_url, *args], env=env)
+    return result
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "paperfeed")
+def test_every_command_has_help(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output and "Show this message and exit" in result.output
+
+
+def test_db_upgrade_then_status(database_url):
+    status = cli(database_url, "db", "status")
+    assert status.exit_code == 1 and "paperfeed db upgrade" in status.output
+    up = cli(database_url, "db", "upgrade")
+    assert up.exit_code == 0 and "upgraded from empty" in up.output
+    again = cli(database_url, "db", "upgrade")
+    assert "already at revision" in again.output
+    assert cli(database_url, "db", "status").exit_code == 0
+
+
+def test_commands_on_an_unmigrated_database_name_the_fix(database_url):
+    result = cli(database_url, "papers", "show", "2511.00001")
+    assert result.exit_code == 1 and "paperfeed db upgrade" in result.output
+
+
+def test_bad_config_is_one_clear_line(tmp_path):
+    bad = tmp_path / "paperfeed.toml"
+    bad.write_text("database_url = [unterminated")
+    result = runner.invoke(app, ["--config", str(bad), "version"])
+    assert result.exit_code == 1 and "not valid TOML" in result.output
+
+
+def test_papers_show_text_json_and_bibtex(db, database_url):
+    with db.transaction() as conn:
+        papers.upsert(conn, make_paper(7, code_url="https://github.com/org/repo"))
+    text = cli(database_url, "papers", "show", "2511.00007v2")
+    assert text.exit_code == 0 and "Sparse Mixtures of Experts" in text.output
+    assert "https://github.com/org/repo" in text.output
+    as_json = json.loads(cli(database_url, "papers", "show", "2511.00007", "--json").output)
+    assert (
+        as_json["arxiv_id"] == "2511.00007" and as_json["github"] == "https://github.com/org/repo"
+    )
+    assert cli(database_url, "papers", "show", "2511.00007", "--bibtex").output.startswith("@misc{")
+    missing = cli(database_url, "papers", "show", "2511.99999")
+    assert missing.exit_code == 1 and "no paper" in missing.output
+
+
+def test_export_then_import_round_trips(db, database_url, tmp_path):
+    originals = [
+        make_paper(i, upvotes=i, code_url="https://github.com/o/r", comment="c", doi="10.1/x")
+        for i in range(1, 8)
+    ]
+    with db.transaction() as conn:
+        papers.upsert_many(conn, originals)
+    out = tmp_path / "export.jsonl"
+    result = cli(database_url, "export", "jsonl", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text().splitlines()) == 7
+
+    fresh_url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    assert cli(fresh_url, "db", "upgrade").exit_code == 0
+    imported = cli(fresh_url, "ingest", "jsonl", str(out))
+    assert imported.exit_code == 0, imported.output
+    fresh = Database(fresh_url)
+    with fresh.connect() as conn:
+        got = {p.arxiv_id: p for p in papers.iter_all(conn)}
+    assert got == {p.arxiv_id: p for p in originals}
+
+
+def test_ingest_jsonl_summary_rejections_and_idempotence(db, database_url, tmp_path):
+    lines = [
+        json.dumps(
+            {
+                "arxiv_id": "2511.00001",
+                "title": "One",
+                "abstract": "A",
+                "authors": ["X"],
+                "categories": ["cs.LG"],
+                "published": "2025-11-20",
+            }
+        ),
+        "{not json",
+        json.dumps({"arxiv_id": "2511.00002", "abstract": "no title"}),
+        json.dumps(
+            {
+                "arxiv_id": "2511.00003",
+                "title": "Three",
+                "abstract": "C",
+                "published": "2025-11-21",
+                "upvotes": 5,
+                "github": "https://github.com/a/b",
+                "some_unknown_field": True,
+            }
+        ),
+    ]
+    f = tmp_path / "in.jsonl.gz"
+    with gzip.open(f, "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    first = cli(database_url, "ingest", "jsonl", str(f))
+    assert first.exit_code == 0, first.output
+    assert "line 2" in first.output and "line 3" in first.output  # rejected with reasons
+    with db.connect() as conn:
+        run = runs.recent(conn, limit=1)[0]
+        assert (run.counts.new, run.counts.rejected) == (2, 2)
+        assert papers.get(conn, "2511.00003").code_url == "https://github.com/a/b"
+    second = cli(database_url, "ingest", "jsonl", str(f))
+    with db.connect() as conn:
+        run = runs.recent(conn, limit=1)[0]
+    assert second.exit_code == 0 and (run.counts.new, run.counts.unchanged) == (0, 2)
+    log = cli(database_url, "ingest", "log")
+    assert log.exit_code == 0 and "jsonl" in log.output
+
+
+def test_ingest_missing_file_is_a_usage_error(database_url, tmp_path):
+    result = cli(database_url, "ingest", "jsonl", str(tmp_path / "nope.jsonl"))
+    assert result.exit_code == 2 and "is not a file" in result.output
+
+
+def test_truncated_gzip_fails_the_run_and_keeps_what_was_stored(db, database_url, tmp_path):
+    """A .gz cut off mid-stream: earlier batches stay, the run is logged failed with the reason."""
+    with db.transaction() as conn:
+        papers.upsert(conn, make_paper(999))  # stored before: must survive
+    raw = "".join(
+        json.dumps({"arxiv_id": f"2511.{i:05d}", "title": f"T{i}", "abstract": "A" * 200}) + "\n"
+        for i in range(1, 3001)
+    ).encode()
+    blob = gzip.compress(raw)
+    f = tmp_path / "cut.jsonl.gz"
+    f.write_bytes(blob[: len(blob) * 2 // 3])
+    result = cli(
+        database_url, "ingest", "jsonl", str(f), env={"PAPERFEED_INGEST_BATCH_SIZE": "100"}
+    )
+    assert result.exit_code == 1
+    with db.connect() as conn:
+        run = runs.recent(conn, limit=1)[0]
+        stored = papers.count(conn)
+    assert run.status == "failed" and run.error
+    assert stored == run.counts.new + 1 and run.counts.new > 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_kill_9_mid_ingest_leaves_no_half_written_paper_and_resumes(db, database_url, tmp_path):
+    """SIGKILL a real `paperfeed ingest jsonl` process while it writes; then run it again."""
+    total, batch = 20_000, 200
+    f = tmp_path / "big.jsonl"
+    with f.open("w") as fh:
+        for i in range(1, total + 1):
+            fh.write(json.dumps({
+                "arxiv_id": f"2511.{i:05d}", "title": f"Title {i}",
+                "abstract": f"Abstract {i}. " * 30,
+                "authors": [f"Author {i}", "Second Author"], "categories": ["cs.LG"],
+                "published": "2025-11-20",
+            }) + "\n")  # fmt: skip
+    env = {**os.environ, "PAPERFEED_INGEST_BATCH_SIZE": str(batch)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "paperfeed",
+        "--database-url",
+        database_url,
+        "ingest",
+        "jsonl",
+        str(f),
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until some, not all, batches are committed
+            with db.connect() as conn:
+                if papers.count(conn) >= batch * 3:
+                    break
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    with db.connect() as conn:
+        stored = papers.count(conn)
+        run = runs.recent(conn, limit=1)[0]
+        for p in papers.iter_all(conn):  # every stored paper is whole
+            n = int(p.arxiv_id.split(".")[1])
+            assert p.title == f"Title {n}" and p.authors == [f"Author {n}", "Second Author"]
+    assert 0 < stored < total, "the kill should land mid-run; make the file bigger if not"
+    assert stored % batch == 0  # whole batches only
+    assert run.status == "running" and int(run.cursor) == stored  # cursor matches the data
+
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    with db.connect() as conn:
+        assert papers.count(conn) == total
+        resumed = runs.recent(conn, limit=1)[0]
+        killed = runs.get(conn, run.id)
+    assert resumed.counts.new == total - stored  # resumed, not restarted
+    assert killed.status == "failed" and "interrupted" in killed.error

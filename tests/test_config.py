@@ -1,0 +1,65 @@
+"""Settings: precedence, types, unsafe production values, and docs that list every knob."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from paperfeed.config import Settings
+from paperfeed.errors import ConfigError
+
+
+def test_defaults_are_the_embedded_sqlite_development_setup():
+    s = Settings.load(env={})
+    assert s.database_url == "sqlite:///paperfeed.db" and s.environment == "development"
+    assert s.signing_key  # development has a fixed key so `paperfeed serve` just works
+
+
+def test_precedence_toml_then_env_then_overrides(tmp_path):
+    f = tmp_path / "paperfeed.toml"
+    f.write_text('[paperfeed]\nport = 9000\nsite_name = "lab papers"\nworkers = 3\n')
+    s = Settings.load(f, env={"PAPERFEED_PORT": "9100", "PAPERFEED_WORKERS": "2"}, workers=5)
+    assert (s.site_name, s.port, s.workers) == ("lab papers", 9100, 5)
+
+
+def test_env_config_path_is_read(tmp_path):
+    f = tmp_path / "x.toml"
+    f.write_text('base_url = "https://papers.example.org"\n')
+    s = Settings.load(env={"PAPERFEED_CONFIG": str(f)})
+    assert s.base_url == "https://papers.example.org"
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"PAPERFEED_PORT": "eighty"}, "port must be int"),
+        ({"PAPERFEED_ENVIRONMENT": "staging"}, "development' or 'production"),
+        ({"PAPERFEED_ENVIRONMENT": "production"}, "PAPERFEED_SECRET_KEY"),
+        ({"PAPERFEED_ENVIRONMENT": "production", "PAPERFEED_SECRET_KEY": "short"}, "32"),
+        ({"PAPERFEED_PAGE_SIZE_DEFAULT": "500"}, "page_size_default"),
+    ],
+)
+def test_bad_values_are_refused_with_a_reason(env, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.load(env=env)
+
+
+def test_production_with_a_real_secret_starts():
+    s = Settings.load(env={"PAPERFEED_ENVIRONMENT": "production", "PAPERFEED_SECRET_KEY": "k" * 40})
+    assert s.signing_key == "k" * 40
+
+
+def test_unknown_setting_in_toml_is_named(tmp_path):
+    f = tmp_path / "paperfeed.toml"
+    f.write_text("databse_url = 'typo'\n")
+    with pytest.raises(ConfigError, match="databse_url"):
+        Settings.load(f, env={})
+
+
+def test_configuration_doc_lists_every_setting():
+    doc = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text()
+    missing = [env for _n, env, _d, _h in Settings.describe() if f"`{env}`" not in doc]
+    assert not missing, (
+        f"regenerate docs/configuration.md (python docs/gen_configuration.py): {missing}"
+    )
