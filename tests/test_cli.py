@@ -18,7 +18,7 @@ from paperfeed.store import Database, papers, runs
 
 from .conftest import make_paper
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "300", "NO_COLOR": "1"})
 
 COMMANDS = [
     [], ["version"], ["config"], ["db"], ["db", "upgrade"], ["db", "status"], ["serve"],
@@ -223,3 +223,36 @@ def test_kill_9_mid_ingest_leaves_no_half_written_paper_and_resumes(db, database
         killed = runs.get(conn, run.id)
     assert resumed.counts.new == total - stored  # resumed, not restarted
     assert killed.status == "failed" and "interrupted" in killed.error
+
+
+def test_serve_refuses_an_outdated_schema(database_url):
+    result = cli(database_url, "serve", "--port", "1")
+    assert result.exit_code == 1 and "paperfeed db upgrade" in result.output
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_serve_answers_http_and_stops_cleanly(db, database_url):
+    """`paperfeed serve` as a real process on a free loopback port, with 2 workers."""
+    import httpx
+
+    from .livesite import free_port
+
+    with db.transaction() as conn:
+        papers.upsert(conn, make_paper(1))
+    port = free_port()
+    cmd = [sys.executable, "-m", "paperfeed", "--database-url", database_url, "serve",
+           "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline, body = time.monotonic() + 30, None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                body = httpx.get(f"http://127.0.0.1:{port}/api/papers?date=2025-11-20").json()
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert body is not None, proc.stderr.read().decode() if proc.poll() is not None else ""
+        assert [p["arxiv_id"] for p in body["papers"]] == ["2511.00001"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)

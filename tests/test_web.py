@@ -122,10 +122,11 @@ def test_card_shows_plus_n_authors_and_code_link(client):
     assert "+3" in body and 'class="code-link" href="https://github.com/org/repo"' in body
 
 
-@pytest.mark.parametrize("bad", ["2511.99999", "not-an-id", "../../etc/passwd"])
+@pytest.mark.parametrize("bad", ["2511.99999", "not-an-id", "<script>alert(1)</script>", "x" * 5000])
 def test_unknown_paper_is_404_page_and_json(client, bad):
     page = client.get(f"/papers/{bad}")
     assert page.status_code == 404 and "Not found" in page.text
+    assert "<script>alert(1)" not in page.text  # the echoed id is escaped
     api = client.get(f"/api/papers/{bad}")
     assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
 

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -33,11 +32,12 @@ from paperfeed.models import Batch, IngestCounts, IngestRun
 class _Commands(TyperGroup):
     """The root command group: expected errors become one clear line and exit status 1."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except PaperfeedError as exc:
-            raise click.ClickException(str(exc)) from None
+            err.print(f"[red]Error:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(
@@ -89,6 +89,7 @@ def main_options(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     ctx.obj = {"settings": settings}
 
 
