@@ -1,0 +1,118 @@
+"""The polite HTTP client every remote source uses: spacing, retries, backoff and timeouts."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable
+
+import httpx
+
+from paperfeed.errors import SourceUnavailable
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER = 600.0  # a server asking for longer is treated as down
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds a Retry-After header asks for (delta-seconds or an HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class PoliteClient:
+    """httpx.Client with a minimum interval between requests and retries with backoff."""
+
+    def __init__(
+        self,
+        *,
+        user_agent: str,
+        min_interval: float,
+        timeout: float,
+        retries: int,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        backoff: float = 2.0,
+    ) -> None:
+        self.min_interval = min_interval
+        self.retries = retries
+        self.backoff = backoff
+        self._sleep = sleep
+        self._clock = clock
+        self._last_start: float | None = None
+        self._client = httpx.Client(
+            headers={"User-Agent": user_agent},
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=True,
+        )
+
+    @classmethod
+    def from_settings(cls, settings, **kwargs) -> PoliteClient:
+        """A client configured by Settings (user agent, interval, timeout, retries)."""
+        return cls(
+            user_agent=settings.user_agent,
+            min_interval=settings.arxiv_min_interval,
+            timeout=settings.http_timeout,
+            retries=settings.http_retries,
+            **kwargs,
+        )
+
+    def __enter__(self) -> PoliteClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the underlying connections."""
+        self._client.close()
+
+    def _wait_turn(self) -> None:
+        if self._last_start is not None:
+            wait = self.min_interval - (self._clock() - self._last_start)
+            if wait > 0:
+                self._sleep(wait)
+        self._last_start = self._clock()
+
+    def get(self, url: str, params: dict | None = None) -> httpx.Response:
+        """GET with politeness; returns a 2xx response or raises SourceUnavailable."""
+        problem = ""
+        for attempt in range(self.retries + 1):
+            self._wait_turn()
+            delay = self.backoff * (2**attempt) * (1 + random.random() / 4)
+            try:
+                response = self._client.get(url, params=params)
+            except httpx.TransportError as exc:  # timeouts, refused or dropped connections
+                problem = f"{exc.__class__.__name__}: {exc}"
+            else:
+                if response.status_code < 400:
+                    return response
+                problem = f"HTTP {response.status_code}"
+                if response.status_code not in RETRY_STATUSES:
+                    raise SourceUnavailable(f"{url} answered {problem}")
+                asked = retry_after_seconds(response.headers.get("Retry-After"))
+                if asked is not None:
+                    if asked > MAX_RETRY_AFTER:
+                        raise SourceUnavailable(f"{url} asked to retry after {asked:.0f} s")
+                    delay = max(asked, 0.0)
+            if attempt == self.retries:
+                break
+            log.warning("%s: %s; retrying in %.1f s", url, problem, delay)
+            self._sleep(delay)
+        raise SourceUnavailable(f"{url} failed after {self.retries + 1} attempts ({problem})")
