@@ -122,7 +122,9 @@ def test_card_shows_plus_n_authors_and_code_link(client):
     assert "+3" in body and 'class="code-link" href="https://github.com/org/repo"' in body
 
 
-@pytest.mark.parametrize("bad", ["2511.99999", "not-an-id", "<script>alert(1)</script>", "x" * 5000])
+@pytest.mark.parametrize(
+    "bad", ["2511.99999", "not-an-id", "<script>alert(1)</script>", "x" * 5000]
+)
 def test_unknown_paper_is_404_page_and_json(client, bad):
     page = client.get(f"/papers/{bad}")
     assert page.status_code == 404 and "Not found" in page.text

@@ -113,9 +113,7 @@ class HFDailySource:
     def files(self) -> list[Path]:
         """The files this source reads, in name (so date) order."""
         if self.path.is_dir():
-            return sorted(
-                f for f in self.path.iterdir() if f.name.endswith((".json", ".json.gz"))
-            )
+            return sorted(f for f in self.path.iterdir() if f.name.endswith((".json", ".json.gz")))
         return [self.path]
 
     def batches(self, cursor: str | None = None) -> Iterator[Batch]:
