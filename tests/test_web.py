@@ -182,3 +182,44 @@ def test_openapi_documents_the_endpoints(client):
 
 def test_healthz(client):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_cached_pages_follow_new_papers_in_every_app(settings, seeded):
+    """Two apps (two workers) on one database: a write through the store shows up in both."""
+    with TestClient(create_app(settings, db=seeded)) as a, TestClient(
+        create_app(settings, db=Database(settings.database_url))
+    ) as b:
+        for c in (a, b):
+            assert 'data-arxiv-id="2511.00077"' not in c.get("/papers?date=2025-11-20").text
+            assert len(c.get("/api/papers", params={"date": "2025-11-20"}).json()["papers"]) == 5
+        with seeded.transaction() as conn:
+            papers.upsert(conn, make_paper(77, listing_day=DAY, upvotes=50))
+        for c in (a, b):
+            assert 'data-arxiv-id="2511.00077"' in c.get("/papers?date=2025-11-20").text
+            api = c.get("/api/papers", params={"date": "2025-11-20"}).json()
+            assert api["papers"][0]["arxiv_id"] == "2511.00077"
+
+
+def test_etag_revalidation_until_the_catalogue_changes(client, seeded):
+    first = client.get("/api/daily_papers?date=2025-11-20")
+    etag = first.headers["etag"]
+    again = client.get("/api/daily_papers?date=2025-11-20", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    with seeded.transaction() as conn:
+        papers.upsert(conn, make_paper(1, upvotes=99))  # an upvote count changes
+    changed = client.get("/api/daily_papers?date=2025-11-20", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    assert changed.json()[0]["paper"]["upvotes"] == 99
+
+
+def test_unchanged_reingest_keeps_the_cache_version(seeded):
+    from paperfeed.feeds import catalog_version
+
+    before = catalog_version(seeded)
+    with seeded.transaction() as conn:
+        papers.upsert(conn, make_paper(1, upvotes=1))  # identical to what is stored
+    assert catalog_version(seeded) == before
+
+
+def test_server_timing_header(client):
+    assert client.get("/papers?date=2025-11-20").headers["server-timing"].startswith("app;dur=")

@@ -67,6 +67,10 @@ class Settings:
     page_size_max: int = _knob(200, "Largest page size the API accepts.")
     day_page_max: int = _knob(500, "Most papers shown on one day's HTML page before a 'more' link.")
     period_page_size: int = _knob(100, "Papers shown per page on the week and month views.")
+    response_cache_size: int = _knob(
+        512,
+        "Listing pages and API answers kept per worker until the catalogue changes; 0 disables.",
+    )
 
     @classmethod
     def load(

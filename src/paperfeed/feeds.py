@@ -136,6 +136,12 @@ def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
+def catalog_version(db: Database) -> int:
+    """A number that changes whenever any listing could have changed."""
+    with db.connect() as conn:
+        return store.catalog_version(conn)
+
+
 def default_period(db: Database, *, on: dt.date | None = None) -> Period:
     """The day the front page shows: the latest day with papers, not after `on` (today)."""
     on = on or today()

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.models import IngestCounts, Paper
+from paperfeed.store.tables import catalog_state as S
 from paperfeed.store.tables import papers as T
 
 _CONTENT = (
@@ -140,6 +141,8 @@ def upsert_many(conn: sa.Connection, incoming: Iterable[Paper]) -> IngestCounts:
     if inserts:
         conn.execute(sa.insert(T), inserts)
         counts.new += len(inserts)
+    if inserts or updates:
+        touch(conn)
     if updates:
         stmt = (
             sa.update(T)
@@ -149,6 +152,16 @@ def upsert_many(conn: sa.Connection, incoming: Iterable[Paper]) -> IngestCounts:
         conn.execute(stmt, updates)
         counts.updated += len(updates)
     return counts
+
+
+def touch(conn: sa.Connection) -> None:
+    """Mark the catalogue changed, inside the caller's transaction."""
+    conn.execute(sa.update(S).where(S.c.id == 1).values(version=S.c.version + 1, changed_at=_now()))
+
+
+def catalog_version(conn: sa.Connection) -> int:
+    """A number that grows whenever any paper is added or changed."""
+    return conn.execute(sa.select(S.c.version).where(S.c.id == 1)).scalar_one()
 
 
 def upsert(conn: sa.Connection, paper: Paper) -> str:

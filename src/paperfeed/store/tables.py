@@ -66,6 +66,16 @@ papers = sa.Table(
     sa.Index("ix_papers_listing", "listing_day", "upvotes", "published", "arxiv_id"),
 )
 
+# One row whose version goes up whenever a paper is added or changed, so caches in any worker
+# can tell with one cheap read whether what they hold is still current.
+catalog_state = sa.Table(
+    "catalog_state",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("changed_at", UTCDateTime, nullable=False),
+)
+
 ingest_runs = sa.Table(
     "ingest_runs",
     metadata,

@@ -10,6 +10,7 @@ from paperfeed.errors import InvalidInput
 from paperfeed.feeds import Listing, Period
 from paperfeed.models import Paper
 from paperfeed.papers import get_paper
+from paperfeed.web.cache import cached
 
 router = APIRouter(prefix="/api", tags=["papers"])
 
@@ -115,6 +116,7 @@ def hf_daily_entry(paper: Paper) -> dict:
 
 
 @router.get("/papers", summary="Papers of a day, week or month")
+@cached
 def list_papers(
     request: Request,
     date: str | None = Query(None, description=DATE_HELP),
@@ -132,6 +134,7 @@ def list_papers(
 
 
 @router.get("/papers/{arxiv_id:path}", summary="One paper")
+@cached
 def show_paper(request: Request, arxiv_id: str) -> dict:
     """One paper by arXiv id (a version suffix is ignored), with a BibTeX entry."""
     paper = get_paper(request.app.state.db, arxiv_id)
@@ -139,6 +142,7 @@ def show_paper(request: Request, arxiv_id: str) -> dict:
 
 
 @router.get("/daily_papers", summary="Hugging Face-compatible daily papers", tags=["compat"])
+@cached
 def daily_papers(
     request: Request,
     date: str | None = Query(None, description=DATE_HELP),

@@ -18,6 +18,7 @@ from paperfeed.config import Settings
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.store import Database
 from paperfeed.web import api, pages
+from paperfeed.web.cache import ResponseCache
 
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -44,19 +45,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     templates.env.globals.update(site_name=settings.site_name, version=__version__)
     templates.env.filters["humandate"] = _humandate
     app.state.templates = templates
+    app.state.response_cache = ResponseCache(settings.response_cache_size)
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
 
-    @app.middleware("http")
-    async def server_timing(request: Request, call_next):
-        # Server-Timing lets browsers' dev tools and the benchmarks read time spent in the app.
-        started = time.perf_counter()
-        response = await call_next(request)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        response.headers["Server-Timing"] = f"app;dur={elapsed_ms:.2f}"
-        return response
+    app.add_middleware(ServerTiming)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
@@ -84,6 +79,29 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         return {"status": "ok"}
 
     return app
+
+
+class ServerTiming:
+    """Adds `Server-Timing: app;dur=<ms>` so dev tools and the benchmarks see time in the app."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def send_with_timing(message) -> None:
+            if message["type"] == "http.response.start":
+                elapsed = (time.perf_counter() - started) * 1000
+                headers = list(message.get("headers", []))
+                headers.append((b"server-timing", f"app;dur={elapsed:.2f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_timing)
 
 
 def _error(request: Request, status: int, code: str, message: str) -> Response:

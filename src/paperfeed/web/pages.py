@@ -10,6 +10,7 @@ from paperfeed.citation import bibtex
 from paperfeed.feeds import Period
 from paperfeed.papers import get_paper
 from paperfeed.web.api import DATE_HELP, MONTH_HELP, WEEK_HELP, resolve_period
+from paperfeed.web.cache import cached
 
 router = APIRouter(include_in_schema=False)
 
@@ -20,6 +21,7 @@ def _render(request: Request, template: str, context: dict) -> HTMLResponse:
 
 @router.get("/", response_class=HTMLResponse)
 @router.get("/papers", response_class=HTMLResponse)
+@cached
 def daily_page(
     request: Request,
     date: str | None = Query(None, description=DATE_HELP),
@@ -41,6 +43,7 @@ def daily_page(
 
 
 @router.get("/papers/{arxiv_id:path}", response_class=HTMLResponse)
+@cached
 def paper_page(request: Request, arxiv_id: str) -> HTMLResponse:
     """One paper: full abstract, all authors, links and a BibTeX entry."""
     paper = get_paper(request.app.state.db, arxiv_id)

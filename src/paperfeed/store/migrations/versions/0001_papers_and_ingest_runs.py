@@ -5,6 +5,8 @@ Revises:
 Create Date: 2026-11-24
 """
 
+import datetime as dt
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -43,6 +45,14 @@ def upgrade() -> None:
     op.create_index(
         "ix_papers_listing", "papers", ["listing_day", "upvotes", "published", "arxiv_id"]
     )
+    state = op.create_table(
+        "catalog_state",
+        sa.Column("id", sa.Integer, autoincrement=False, nullable=False),
+        sa.Column("version", sa.BigInteger, nullable=False),
+        sa.Column("changed_at", UTCDateTime, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_catalog_state"),
+    )
+    op.bulk_insert(state, [{"id": 1, "version": 1, "changed_at": dt.datetime.now(dt.UTC)}])
     op.create_table(
         "ingest_runs",
         sa.Column("id", sa.Integer, autoincrement=True, nullable=False),
@@ -80,5 +90,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("ingest_rejections")
     op.drop_table("ingest_runs")
+    op.drop_table("catalog_state")
     op.drop_index("ix_papers_listing", table_name="papers")
     op.drop_table("papers")

@@ -1,0 +1,73 @@
+"""The response cache: listing pages and API answers, kept until the catalogue changes.
+
+Each cached answer remembers the catalogue version it was made from; one indexed read of that
+version per request tells every worker, on any database, whether its copy is still current.
+The same version gives the ETag, so browsers and feed readers can revalidate with a 304.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
+
+from paperfeed import feeds
+
+
+class ResponseCache:
+    """A small LRU of (version, body, media type) by request URL."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, tuple[int, bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, version: int) -> tuple[bytes, str] | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or item[0] != version:
+                return None
+            self._items.move_to_end(key)
+            return item[1], item[2]
+
+    def put(self, key: str, version: int, body: bytes, media_type: str) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._items[key] = (version, body, media_type)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+def cached(endpoint: Callable) -> Callable:
+    """Serve a GET endpoint from the cache while the catalogue is unchanged; add ETags."""
+
+    @functools.wraps(endpoint)
+    def wrapper(request: Request, *args, **kwargs):
+        cache: ResponseCache = request.app.state.response_cache
+        version = feeds.catalog_version(request.app.state.db)
+        # Today is part of the key: "latest day" and "next" links move at midnight.
+        key = f"{feeds.today()}:{request.url.path}?{request.url.query}"
+        etag = f'W/"{version}-{zlib.crc32(key.encode()):08x}"'
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        hit = cache.get(key, version)
+        if hit is None:
+            result = endpoint(request, *args, **kwargs)
+            if not isinstance(result, Response):
+                result = JSONResponse(jsonable_encoder(result))
+            if result.status_code != 200:
+                return result
+            hit = (bytes(result.body), result.media_type or "application/octet-stream")
+            cache.put(key, version, *hit)
+        return Response(content=hit[0], media_type=hit[1], headers=headers)
+
+    return wrapper
