@@ -256,3 +256,14 @@ def test_serve_answers_http_and_stops_cleanly(db, database_url):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_version_and_config_commands():
+    from paperfeed import __version__
+
+    assert runner.invoke(app, ["version"]).output.strip() == __version__
+    shown = runner.invoke(app, ["--database-url", "sqlite:///x.db", "config"], env={
+        "PAPERFEED_SECRET_KEY": "s" * 40, "PAPERFEED_SITE_NAME": "Lab <papers>"})  # fmt: skip
+    assert shown.exit_code == 0
+    assert "sqlite:///x.db" in shown.output and "PAPERFEED_DATABASE_URL" in shown.output
+    assert "Lab <papers>" in shown.output and "s" * 40 not in shown.output  # secrets stay hidden
