@@ -223,3 +223,9 @@ def test_unchanged_reingest_keeps_the_cache_version(seeded):
 
 def test_server_timing_header(client):
     assert client.get("/papers?date=2025-11-20").headers["server-timing"].startswith("app;dur=")
+
+
+def test_empty_catalogue_explains_how_to_fill_it(settings, db):
+    with TestClient(create_app(settings, db=db)) as c:
+        body = c.get("/").text
+    assert "No papers are stored yet" in body and "paperfeed ingest arxiv" in body

@@ -129,6 +129,7 @@ class Listing:
     next_cursor: str | None
     previous: Period | None  # the period to offer as "previous"
     next: Period | None  # the period to offer as "next"; None when it would be in the future
+    catalogue_empty: bool = False  # nothing stored at all: the page explains how to ingest
 
 
 def today() -> dt.date:
@@ -174,6 +175,7 @@ def listing(
             nxt = Period.day(after) if after else period.shifted(1)
         else:
             previous, nxt = period.shifted(-1), period.shifted(1)
+        empty = not rows and not store.any_stored(conn)
     if nxt.start > on:
         nxt = None
     more = len(rows) > limit
@@ -185,4 +187,5 @@ def listing(
         next_cursor=store.encode_cursor(page[-1]) if more and page else None,
         previous=previous,
         next=nxt,
+        catalogue_empty=empty,
     )

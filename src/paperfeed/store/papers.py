@@ -242,6 +242,11 @@ def latest_day(conn: sa.Connection, *, on_or_before: dt.date) -> dt.date | None:
     return conn.execute(q).scalar()
 
 
+def any_stored(conn: sa.Connection) -> bool:
+    """Whether the catalogue holds at least one paper."""
+    return conn.execute(sa.select(T.c.arxiv_id).limit(1)).first() is not None
+
+
 def count(conn: sa.Connection) -> int:
     """How many papers are stored."""
     return conn.execute(sa.select(sa.func.count()).select_from(T)).scalar_one()
