@@ -186,9 +186,10 @@ def test_healthz(client):
 
 def test_cached_pages_follow_new_papers_in_every_app(settings, seeded):
     """Two apps (two workers) on one database: a write through the store shows up in both."""
-    with TestClient(create_app(settings, db=seeded)) as a, TestClient(
-        create_app(settings, db=Database(settings.database_url))
-    ) as b:
+    with (
+        TestClient(create_app(settings, db=seeded)) as a,
+        TestClient(create_app(settings, db=Database(settings.database_url))) as b,
+    ):
         for c in (a, b):
             assert 'data-arxiv-id="2511.00077"' not in c.get("/papers?date=2025-11-20").text
             assert len(c.get("/api/papers", params={"date": "2025-11-20"}).json()["papers"]) == 5

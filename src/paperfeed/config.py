@@ -67,6 +67,26 @@ class Settings:
     page_size_max: int = _knob(200, "Largest page size the API accepts.")
     day_page_max: int = _knob(500, "Most papers shown on one day's HTML page before a 'more' link.")
     period_page_size: int = _knob(100, "Papers shown per page on the week and month views.")
+    session_days: int = _knob(30, "Days a sign-in lasts before it must be repeated.")
+    password_min_length: int = _knob(10, "Shortest password accepted at sign-up or change.")
+    mail_backend: str = _knob(
+        "console", "console (log the mail, development) or smtp (send through smtp_host)."
+    )
+    mail_from: str = _knob("paperfeed@localhost", "From address of every mail paperfeed sends.")
+    smtp_host: str = _knob("127.0.0.1", "SMTP server host.")
+    smtp_port: int = _knob(25, "SMTP server port (25, 587 with starttls, 465 with ssl).")
+    smtp_security: str = _knob("none", "none, starttls or ssl.")
+    smtp_user: str = _knob("", "SMTP login name; empty for no login.")
+    smtp_password: str = _knob("", "SMTP password.")
+    limit_signup: str = _knob("5/3600", "Sign-ups per address per window: hits/seconds.")
+    limit_login: str = _knob("30/900", "Login attempts per address per window.")
+    limit_login_failure: str = _knob(
+        "5/900", "Failed logins per account (and per address) before backing off."
+    )
+    limit_reset: str = _knob("5/3600", "Password-reset requests per address per window.")
+    limit_vote: str = _knob("120/60", "Votes per account per window.")
+    limit_submit: str = _knob("10/3600", "Paper submissions per account per window.")
+    limit_comment: str = _knob("20/600", "Comments per account per window.")
     response_cache_size: int = _knob(
         512,
         "Listing pages and API answers kept per worker until the catalogue changes; 0 disables.",

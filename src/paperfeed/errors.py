@@ -13,6 +13,22 @@ class InvalidInput(PaperfeedError):
     """A value from a user or a file does not have the expected shape."""
 
 
+class Conflict(PaperfeedError):
+    """The change collides with what exists (an email already registered)."""
+
+
+class NotAllowed(PaperfeedError):
+    """The caller may not do this: not signed in, not the owner, not an admin, bad CSRF token."""
+
+
+class RateLimited(PaperfeedError):
+    """Too many attempts; `retry_after` says how many seconds to wait."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class MalformedFeed(PaperfeedError):
     """A fetched or read document cannot be parsed: truncated, not UTF-8, an error page."""
 

@@ -99,3 +99,24 @@ class IngestRun:
     counts: IngestCounts
     error: str | None = None
     rejections: list[Rejected] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class User:
+    """A reader's account. The password hash never leaves the store."""
+
+    id: int
+    email: str
+    display_name: str
+    is_admin: bool
+    created_at: dt.datetime
+    confirmed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A signed-in browser: who, and the token its forms must echo."""
+
+    user: User
+    csrf_token: str
+    expires_at: dt.datetime

@@ -32,7 +32,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _row_to_paper(row: sa.Row) -> Paper:
+def row_to_paper(row: sa.Row) -> Paper:
+    """A Paper from a row of the papers table."""
     m = row._mapping
     return Paper(**{k: m[k] for k in ("arxiv_id", *_CONTENT)})
 
@@ -102,7 +103,7 @@ def get(conn: sa.Connection, arxiv_id: str) -> Paper:
     row = conn.execute(sa.select(T).where(T.c.arxiv_id == arxiv_id)).first()
     if row is None:
         raise NotFound(f"no paper with arXiv id {arxiv_id}")
-    return _row_to_paper(row)
+    return row_to_paper(row)
 
 
 def get_many(conn: sa.Connection, arxiv_ids: Iterable[str]) -> dict[str, Paper]:
@@ -111,7 +112,7 @@ def get_many(conn: sa.Connection, arxiv_ids: Iterable[str]) -> dict[str, Paper]:
     out: dict[str, Paper] = {}
     for i in range(0, len(ids), 500):
         rows = conn.execute(sa.select(T).where(T.c.arxiv_id.in_(ids[i : i + 500])))
-        out.update((r.arxiv_id, _row_to_paper(r)) for r in rows)
+        out.update((r.arxiv_id, row_to_paper(r)) for r in rows)
     return out
 
 
@@ -213,7 +214,7 @@ def list_between(
             )
         )
     rows = conn.execute(q.order_by(*_ORDER).limit(limit).offset(offset or None))
-    return [_row_to_paper(r) for r in rows]
+    return [row_to_paper(r) for r in rows]
 
 
 def count_between(conn: sa.Connection, start: dt.date, end: dt.date) -> int:
@@ -265,5 +266,5 @@ def iter_all(conn: sa.Connection, *, batch_size: int = 1000) -> Iterator[Paper]:
         if not rows:
             return
         for r in rows:
-            yield _row_to_paper(r)
+            yield row_to_paper(r)
         last = (rows[-1].listing_day, rows[-1].arxiv_id)
