@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 
-from paperfeed import feeds
+from paperfeed import feeds, limits, voting
 from paperfeed.citation import bibtex
 from paperfeed.errors import InvalidInput
 from paperfeed.feeds import Listing, Period
 from paperfeed.models import Paper
 from paperfeed.papers import get_paper
+from paperfeed.web import auth
 from paperfeed.web.cache import cached
 
 router = APIRouter(prefix="/api", tags=["papers"])
@@ -156,3 +158,19 @@ def daily_papers(
     size = page_size(request, limit)
     page = feeds.listing(request.app.state.db, period, limit=size, offset=p * size)
     return [hf_daily_entry(paper) for paper in page.papers]
+
+
+class VoteRequest(BaseModel):
+    """The vote to record: true to upvote, false to withdraw."""
+
+    up: bool = Field(True, description="true to upvote, false to withdraw the upvote")
+
+
+@router.post("/papers/{arxiv_id:path}/vote", summary="Upvote or withdraw", tags=["community"])
+def vote(request: Request, arxiv_id: str, body: VoteRequest) -> dict:
+    """Set your vote on a paper (needs `Authorization: Bearer <personal API token>`)."""
+    user = auth.api_user(request)
+    settings, db = request.app.state.settings, request.app.state.db
+    limits.hit(db, settings, "vote", f"user:{user.id}")
+    state = voting.set_vote(db, user=user, arxiv_id=arxiv_id, up=body.up)
+    return {"arxiv_id": state.arxiv_id, "voted": state.voted, "upvotes": state.upvotes}

@@ -15,9 +15,9 @@ from fastapi.templating import Jinja2Templates
 
 from paperfeed import __version__
 from paperfeed.config import Settings
-from paperfeed.errors import InvalidInput, NotFound
+from paperfeed.errors import Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
 from paperfeed.store import Database
-from paperfeed.web import api, pages
+from paperfeed.web import account_pages, api, auth, pages
 from paperfeed.web.cache import ResponseCache
 
 HERE = Path(__file__).parent
@@ -41,8 +41,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     )
     app.state.settings = settings
     app.state.db = db
-    templates = Jinja2Templates(directory=HERE / "templates")
-    templates.env.globals.update(site_name=settings.site_name, version=__version__)
+    templates = Jinja2Templates(
+        directory=HERE / "templates",
+        context_processors=[lambda request: {"current_user": auth.user(request)}],
+    )
+    templates.env.globals.update(
+        site_name=settings.site_name, version=__version__, csrf=auth.csrf_token
+    )
     templates.env.filters["humandate"] = _humandate
     app.state.templates = templates
     app.state.response_cache = ResponseCache(settings.response_cache_size)
@@ -50,12 +55,35 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(account_pages.router)
 
     app.add_middleware(ServerTiming)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
         return _error(request, 404, "not_found", str(exc))
+
+    @app.exception_handler(auth.LoginRequired)
+    async def login_required(request: Request, exc: auth.LoginRequired) -> Response:
+        if request.url.path.startswith("/api/"):
+            return _error(request, 401, "login_required", str(exc))
+        if request.method == "GET":
+            return account_pages.login_redirect(request)
+        return _error(request, 401, "login_required", "Log in first, then try again.")
+
+    @app.exception_handler(NotAllowed)
+    async def not_allowed(request: Request, exc: NotAllowed) -> Response:
+        return _error(request, 403, "not_allowed", str(exc))
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(request: Request, exc: RateLimited) -> Response:
+        response = _error(request, 429, "rate_limited", str(exc))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.exception_handler(Conflict)
+    async def conflict(request: Request, exc: Conflict) -> Response:
+        return _error(request, 409, "conflict", str(exc))
 
     @app.exception_handler(InvalidInput)
     async def invalid(request: Request, exc: InvalidInput) -> Response:

@@ -18,6 +18,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
 from paperfeed import feeds
+from paperfeed.web import auth
 
 
 class ResponseCache:
@@ -51,6 +52,8 @@ def cached(endpoint: Callable) -> Callable:
 
     @functools.wraps(endpoint)
     def wrapper(request: Request, *args, **kwargs):
+        if auth.user(request) is not None:
+            return endpoint(request, *args, **kwargs)  # personal pages are never shared
         cache: ResponseCache = request.app.state.response_cache
         version = feeds.catalog_version(request.app.state.db)
         # Today is part of the key: "latest day" and "next" links move at midnight.

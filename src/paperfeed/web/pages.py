@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from paperfeed import feeds
+from paperfeed import feeds, limits, voting
 from paperfeed.citation import bibtex
 from paperfeed.feeds import Period
 from paperfeed.papers import get_paper
+from paperfeed.web import auth
 from paperfeed.web.api import DATE_HELP, MONTH_HELP, WEEK_HELP, resolve_period
 from paperfeed.web.cache import cached
+from paperfeed.web.render import render
 
 router = APIRouter(include_in_schema=False)
-
-
-def _render(request: Request, template: str, context: dict) -> HTMLResponse:
-    return request.app.state.templates.TemplateResponse(request, template, context)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -39,12 +37,38 @@ def daily_page(
         "week": Period.week_of(period.start),
         "month": Period.month_of(period.start),
     }
-    return _render(request, "daily.html", {"listing": page, "views": views})
+    voted = voting.voted_among(
+        request.app.state.db, auth.user(request), [p.arxiv_id for p in page.papers]
+    )
+    return render(request, "daily.html", {"listing": page, "views": views, "voted": voted})
 
 
 @router.get("/papers/{arxiv_id:path}", response_class=HTMLResponse)
 @cached
 def paper_page(request: Request, arxiv_id: str) -> HTMLResponse:
     """One paper: full abstract, all authors, links and a BibTeX entry."""
-    paper = get_paper(request.app.state.db, arxiv_id)
-    return _render(request, "paper.html", {"paper": paper, "bibtex": bibtex(paper)})
+    db = request.app.state.db
+    paper = get_paper(db, arxiv_id)
+    voted = paper.arxiv_id in voting.voted_among(db, auth.user(request), [paper.arxiv_id])
+    return render(request, "paper.html", {"paper": paper, "bibtex": bibtex(paper), "voted": voted})
+
+
+@router.post("/papers/{arxiv_id:path}/vote", response_class=HTMLResponse)
+def vote(
+    request: Request,
+    arxiv_id: str,
+    up: str = Form("1"),
+    big: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    """Upvote or withdraw from a form; htmx gets the new button, a plain form a redirect."""
+    auth.check_csrf(request, csrf_token)
+    user = auth.require_user(request)
+    settings, db = request.app.state.settings, request.app.state.db
+    limits.hit(db, settings, "vote", f"user:{user.id}")
+    state = voting.set_vote(db, user=user, arxiv_id=arxiv_id, up=up == "1")
+    if request.headers.get("hx-request") == "true":
+        paper = get_paper(db, state.arxiv_id)
+        return render(request, "_vote_fragment.html",
+                      {"paper": paper, "voted": state.voted, "big": big == "1"})  # fmt: skip
+    return RedirectResponse(f"/papers/{state.arxiv_id}", status_code=303)

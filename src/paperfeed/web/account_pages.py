@@ -1,0 +1,222 @@
+"""Account pages: sign-up, confirmation, log in and out, password reset, the account page."""
+
+from __future__ import annotations
+
+import contextlib
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from paperfeed import accounts, limits, voting
+from paperfeed.errors import InvalidInput, NotAllowed, RateLimited
+from paperfeed.web import auth
+from paperfeed.web.render import render
+
+router = APIRouter(include_in_schema=False)
+
+SAME_ANSWER_SIGNUP = (
+    "Check your inbox: we sent a message to {email}. Follow its link to finish signing up."
+)
+SAME_ANSWER_RESET = (
+    "If {email} has an account, a link to choose a new password is on its way. It works for "
+    "one hour."
+)
+
+
+def _ip(request: Request) -> str:
+    return f"ip:{request.client.host if request.client else 'unknown'}"
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: an open redirect would let other sites borrow our login page.
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _message(request: Request, title: str, text: str, status: int = 200) -> HTMLResponse:
+    return render(request, "message.html", {"title": title, "text": text}, status=status)
+
+
+def _form(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
+    return render(request, template, context, status=status)
+
+
+@router.get("/signup", response_class=HTMLResponse)
+def signup_page(request: Request) -> HTMLResponse:
+    return _form(request, "signup.html")
+
+
+@router.post("/signup", response_class=HTMLResponse)
+def signup(
+    request: Request,
+    email: str = Form(""),
+    password: str = Form(""),
+    name: str = Form(""),
+    csrf_token: str = Form(""),
+) -> HTMLResponse:
+    auth.check_csrf(request, csrf_token)
+    settings, db = request.app.state.settings, request.app.state.db
+    limits.hit(db, settings, "signup", _ip(request))
+    try:
+        accounts.signup(db, settings, email=email, password=password, name=name)
+    except InvalidInput as exc:
+        return _form(request, "signup.html", 400, error=str(exc), email=email, name=name)
+    return _message(request, "Check your inbox", SAME_ANSWER_SIGNUP.format(email=email.strip()))
+
+
+@router.get("/confirm", response_class=HTMLResponse)
+def confirm(request: Request, token: str = Query("")) -> Response:
+    settings, db = request.app.state.settings, request.app.state.db
+    try:
+        user = accounts.confirm(db, settings, token)
+    except NotAllowed as exc:
+        return _message(request, "That link does not work", str(exc), status=400)
+    cookie, _session = accounts.start_session(
+        db, settings, user, replacing=request.cookies.get(auth.SESSION_COOKIE)
+    )
+    response = RedirectResponse("/account?welcome=1", status_code=303)
+    auth.set_session_cookie(request, response, cookie, settings.session_days * 86400)
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = Query("/")) -> HTMLResponse:  # noqa: A002
+    return _form(request, "login.html", next=_safe_next(next))
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    email: str = Form(""),
+    password: str = Form(""),
+    next: str = Form("/"),  # noqa: A002
+    csrf_token: str = Form(""),
+) -> Response:
+    auth.check_csrf(request, csrf_token)
+    settings, db = request.app.state.settings, request.app.state.db
+    who = f"email:{email.strip().lower()[:320]}"
+    limits.hit(db, settings, "login", _ip(request))
+    limits.check(db, settings, "login_failure", who, _ip(request))
+    try:
+        user = accounts.authenticate(db, email=email, password=password)
+    except NotAllowed as exc:
+        # This failure is counted; the next attempt is the one refused.
+        with contextlib.suppress(RateLimited):
+            limits.hit(db, settings, "login_failure", who, _ip(request))
+        return _form(request, "login.html", 400, error=str(exc), email=email,
+                     next=_safe_next(next))  # fmt: skip
+    limits.clear(db, "login_failure", who)
+    cookie, _session = accounts.start_session(
+        db, settings, user, replacing=request.cookies.get(auth.SESSION_COOKIE)
+    )
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    auth.set_session_cookie(request, response, cookie, settings.session_days * 86400)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf_token: str = Form("")) -> Response:
+    auth.check_csrf(request, csrf_token)
+    accounts.end_session(request.app.state.db, request.cookies.get(auth.SESSION_COOKIE))
+    response = RedirectResponse("/", status_code=303)
+    auth.clear_session_cookie(request, response)
+    return response
+
+
+@router.get("/reset", response_class=HTMLResponse)
+def reset_page(request: Request) -> HTMLResponse:
+    return _form(request, "reset.html")
+
+
+@router.post("/reset", response_class=HTMLResponse)
+def reset(request: Request, email: str = Form(""), csrf_token: str = Form("")) -> HTMLResponse:
+    auth.check_csrf(request, csrf_token)
+    settings, db = request.app.state.settings, request.app.state.db
+    limits.hit(db, settings, "reset", _ip(request))
+    accounts.request_password_reset(db, settings, email=email)
+    return _message(request, "Check your inbox", SAME_ANSWER_RESET.format(email=email.strip()))
+
+
+@router.get("/reset/confirm", response_class=HTMLResponse)
+def reset_confirm_page(request: Request, token: str = Query("")) -> HTMLResponse:
+    return _form(request, "reset_confirm.html", token=token)
+
+
+@router.post("/reset/confirm", response_class=HTMLResponse)
+def reset_confirm(
+    request: Request,
+    token: str = Form(""),
+    password: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    auth.check_csrf(request, csrf_token)
+    settings, db = request.app.state.settings, request.app.state.db
+    try:
+        accounts.reset_password(db, settings, token=token, password=password)
+    except InvalidInput as exc:
+        return _form(request, "reset_confirm.html", 400, token=token, error=str(exc))
+    except NotAllowed as exc:
+        return _message(request, "That link does not work", str(exc), status=400)
+    return _message(request, "Password changed", "Your new password is set. Log in with it.")
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, token_created: str | None = None) -> HTMLResponse:
+    user = auth.require_user(request)
+    db = request.app.state.db
+    from paperfeed.store import users as user_store  # listing tokens is a read of the store
+
+    with db.connect() as conn:
+        tokens = user_store.list_tokens(conn, user.id)
+    return render(request, "account.html", {
+        "account": user, "upvoted": voting.upvoted_papers(db, user), "tokens": tokens,
+        "welcome": request.query_params.get("welcome") == "1",
+    })  # fmt: skip
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+def change_password(
+    request: Request,
+    current: str = Form(""),
+    new: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    auth.check_csrf(request, csrf_token)
+    user = auth.require_user(request)
+    try:
+        accounts.change_password(request.app.state.db, request.app.state.settings, user=user,
+                                 current=current, new=new,
+                                 keep=request.cookies.get(auth.SESSION_COOKIE))  # fmt: skip
+    except (InvalidInput, NotAllowed) as exc:
+        return _message(request, "Password not changed", str(exc), status=400)
+    return _message(request, "Password changed", "Other devices have been signed out.")
+
+
+@router.post("/account/delete", response_class=HTMLResponse)
+def delete_account(request: Request, password: str = Form(""), csrf_token: str = Form("")):
+    auth.check_csrf(request, csrf_token)
+    user = auth.require_user(request)
+    try:
+        accounts.delete_account(request.app.state.db, user=user, password=password)
+    except NotAllowed as exc:
+        return _message(request, "Account not deleted", str(exc), status=400)
+    response = _message(request, "Account deleted",
+                        "Your account is gone. Your upvotes still count, anonymously.")  # fmt: skip
+    auth.clear_session_cookie(request, response)
+    return response
+
+
+@router.post("/account/tokens", response_class=HTMLResponse)
+def create_token(request: Request, name: str = Form(""), csrf_token: str = Form("")):
+    auth.check_csrf(request, csrf_token)
+    user = auth.require_user(request)
+    token = accounts.create_api_token(request.app.state.db, user=user, name=name)
+    return render(request, "token.html", {"token": token, "name": name})
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    """Where a visitor goes when a page needs a signed-in user."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
