@@ -34,8 +34,11 @@ def csrf(client, path="/login"):
 
 
 def log_in(client, email="ada@example.org", password=PASSWORD):
-    return client.post("/login", data={"email": email, "password": password,
-                                       "csrf_token": csrf(client)}, follow_redirects=False)  # fmt: skip
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": csrf(client)},
+        follow_redirects=False,
+    )
 
 
 @pytest.fixture
@@ -48,8 +51,15 @@ def member(site):
 
 def test_signup_confirm_and_land_signed_in(site):
     client, inbox, _settings, _db = site
-    r = client.post("/signup", data={"email": "new@example.org", "password": PASSWORD,
-                                     "name": "New <b>Reader</b>", "csrf_token": csrf(client, "/signup")})  # fmt: skip
+    r = client.post(
+        "/signup",
+        data={
+            "email": "new@example.org",
+            "password": PASSWORD,
+            "name": "New <b>Reader</b>",
+            "csrf_token": csrf(client, "/signup"),
+        },
+    )
     assert r.status_code == 200 and "Check your inbox" in r.text
     link = re.search(r"http://testserver(/confirm\?token=\S+)", inbox.text(inbox.messages[-1]))[1]
     landed = client.get(link)
@@ -62,16 +72,27 @@ def test_signup_answer_is_the_same_for_known_addresses(member):
     client.cookies.clear()
     answers = []
     for email in ("ada@example.org", "fresh@example.org"):
-        r = client.post("/signup", data={"email": email, "password": PASSWORD, "name": "x",
-                                         "csrf_token": csrf(client, "/signup")})  # fmt: skip
+        r = client.post(
+            "/signup",
+            data={
+                "email": email,
+                "password": PASSWORD,
+                "name": "x",
+                "csrf_token": csrf(client, "/signup"),
+            },
+        )
         answers.append(r.text.replace(email, "EMAIL"))
     assert answers[0] == answers[1]
 
 
 def test_reset_answer_is_the_same_for_unknown_addresses(site):
     client, inbox, _s, _db = site
-    texts = [client.post("/reset", data={"email": e, "csrf_token": csrf(client, "/reset")})
-             .text.replace(e, "EMAIL") for e in ("ada@example.org", "ghost@example.org")]  # fmt: skip
+    texts = [
+        client.post("/reset", data={"email": e, "csrf_token": csrf(client, "/reset")}).text.replace(
+            e, "EMAIL"
+        )
+        for e in ("ada@example.org", "ghost@example.org")
+    ]
     assert texts[0] == texts[1]
 
 
@@ -99,9 +120,14 @@ def test_wrong_password_is_refused_and_backs_off(site):
 
 @pytest.mark.parametrize(
     "headers, token",
-    [({}, None), ({}, "forged-token"), ({"Sec-Fetch-Site": "cross-site"}, "ok"),
-     ({"Origin": "https://evil.example"}, "ok"), ({"Origin": "null"}, "ok")],
-)  # fmt: skip
+    [
+        ({}, None),
+        ({}, "forged-token"),
+        ({"Sec-Fetch-Site": "cross-site"}, "ok"),
+        ({"Origin": "https://evil.example"}, "ok"),
+        ({"Origin": "null"}, "ok"),
+    ],
+)
 def test_state_changing_forms_refuse_missing_tokens_and_cross_site(member, headers, token):
     client, _inbox, _s, db = member
     real = csrf(client, "/papers/2511.00001")
@@ -137,9 +163,16 @@ def test_login_next_cannot_leave_the_site(site):
     client, _inbox, settings, db = site
     accounts.create_user(db, settings, email="ada@example.org", password=PASSWORD)
     for target in ("https://evil.example/", "//evil.example", "/\\evil.example"):
-        r = client.post("/login", data={"email": "ada@example.org", "password": PASSWORD,
-                                         "next": target, "csrf_token": csrf(client)},
-                        follow_redirects=False)  # fmt: skip
+        r = client.post(
+            "/login",
+            data={
+                "email": "ada@example.org",
+                "password": PASSWORD,
+                "next": target,
+                "csrf_token": csrf(client),
+            },
+            follow_redirects=False,
+        )
         assert r.headers["location"] == "/"
 
 
