@@ -398,6 +398,26 @@ def papers_show(
             console.print(f"{label:>8}: {url}", highlight=False, markup=False)
 
 
+@app.command()
+def trending(
+    ctx: typer.Context,
+    window: Annotated[str, typer.Option(help="day, week, month or all.")] = "week",
+    limit: Annotated[int, typer.Option(help="How many papers.")] = 20,
+) -> None:
+    """Show the papers the community is upvoting, weighed by age."""
+    from paperfeed import feeds
+
+    settings = _settings(ctx)
+    trends = feeds.trending(_db(ctx), window, limit=limit, gravity=settings.trending_gravity,
+                            offset=settings.trending_offset_hours)  # fmt: skip
+    table = Table("#", "score", "upvotes", "listed", "arXiv", "title")
+    for i, t in enumerate(trends, start=1):
+        p = t.paper
+        table.add_row(str(i), f"{t.score:.4f}", str(p.upvotes), str(p.listing_day), p.arxiv_id,
+                      p.title)  # fmt: skip
+    console.print(table)
+
+
 @export_app.command("jsonl")
 def export_jsonl(
     ctx: typer.Context,

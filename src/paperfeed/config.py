@@ -87,6 +87,10 @@ class Settings:
     limit_vote: str = _knob("120/60", "Votes per account per window.")
     limit_submit: str = _knob("10/3600", "Paper submissions per account per window.")
     limit_comment: str = _knob("20/600", "Comments per account per window.")
+    trending_gravity: float = _knob(
+        1.8, "Trending score = upvotes / (age_hours + trending_offset_hours) ** trending_gravity."
+    )
+    trending_offset_hours: float = _knob(2.0, "Hours added to a paper's age in the trending score.")
     response_cache_size: int = _knob(
         512,
         "Listing pages and API answers kept per worker until the catalogue changes; 0 disables.",

@@ -189,3 +189,63 @@ def listing(
         next=nxt,
         catalogue_empty=empty,
     )
+
+
+# --- trending ----------------------------------------------------------------------------------
+
+WINDOWS = {"day": 1, "week": 7, "month": 30, "all": None}
+CANDIDATES = 500  # the most upvoted of the window, ranked with every paper of its last 3 days
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    """A paper with its trending score."""
+
+    paper: Paper
+    score: float
+
+
+def trending_score(paper: Paper, *, now: dt.datetime, gravity: float, offset: float) -> float:
+    """upvotes / (age in hours + offset) ** gravity: votes count less as a paper ages."""
+    age_hours = max(0.0, (now - paper.published).total_seconds() / 3600)
+    return paper.upvotes / (age_hours + offset) ** gravity
+
+
+def trending(
+    db: Database,
+    window: str,
+    *,
+    limit: int,
+    gravity: float = 1.8,
+    offset: float = 2.0,
+    now: dt.datetime | None = None,
+) -> list[Trend]:
+    """The papers of a window (day, week, month, all) ranked by trending score.
+
+    Windows count back from the latest listing day that has papers. Ties go to more upvotes,
+    then the more recent, then the larger id, so equal scores always come out in one order.
+    """
+    if window not in WINDOWS:
+        raise InvalidInput(f"unknown window {window[:20]!r}: use day, week, month or all")
+    now = now or dt.datetime.now(dt.UTC)
+    with db.connect() as conn:
+        latest = store.latest_day(conn, on_or_before=now.date() + dt.timedelta(days=1))
+        if latest is None:
+            return []
+        days = WINDOWS[window]
+        since = latest - dt.timedelta(days=days - 1) if days else None
+        recent_start = (
+            max(since, latest - dt.timedelta(days=2)) if since else latest - dt.timedelta(days=2)
+        )
+        pool = {p.arxiv_id: p for p in store.most_upvoted(conn, since=since, limit=CANDIDATES)}
+        recent = store.list_between(conn, recent_start, latest, limit=5000)
+    pool.update((p.arxiv_id, p) for p in recent if p.upvotes > 0)
+    ranked = sorted(
+        (
+            Trend(p, trending_score(p, now=now, gravity=gravity, offset=offset))
+            for p in pool.values()
+        ),
+        key=lambda t: (t.score, t.paper.upvotes, t.paper.published, t.paper.arxiv_id),
+        reverse=True,
+    )
+    return ranked[:limit]

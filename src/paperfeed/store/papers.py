@@ -217,6 +217,14 @@ def list_between(
     return [row_to_paper(r) for r in rows]
 
 
+def most_upvoted(conn: sa.Connection, *, since: dt.date | None, limit: int) -> list[Paper]:
+    """The most upvoted papers listed on or after `since` (all when None), ties by recency."""
+    q = sa.select(T).where(T.c.upvotes > 0)
+    if since is not None:
+        q = q.where(T.c.listing_day >= since)
+    return [row_to_paper(r) for r in conn.execute(q.order_by(*_ORDER).limit(limit))]
+
+
 def count_between(conn: sa.Connection, start: dt.date, end: dt.date) -> int:
     """How many papers are listed on days start..end."""
     q = sa.select(sa.func.count()).where(T.c.listing_day >= start, T.c.listing_day <= end)

@@ -64,6 +64,7 @@ papers = sa.Table(
     sa.Column("modified_at", UTCDateTime, nullable=False),
     # The daily page reads one day ordered by upvotes, then recency.
     sa.Index("ix_papers_listing", "listing_day", "upvotes", "published", "arxiv_id"),
+    sa.Index("ix_papers_upvotes", "upvotes", "listing_day"),  # trending's most-upvoted candidates
 )
 
 # One row whose version goes up whenever a paper is added or changed, so caches in any worker

@@ -174,3 +174,31 @@ def vote(request: Request, arxiv_id: str, body: VoteRequest) -> dict:
     limits.hit(db, settings, "vote", f"user:{user.id}")
     state = voting.set_vote(db, user=user, arxiv_id=arxiv_id, up=body.up)
     return {"arxiv_id": state.arxiv_id, "voted": state.voted, "upvotes": state.upvotes}
+
+
+def trending_for(request: Request, window: str, limit: int | None = None):
+    """The trending list for a request, with the configured formula."""
+    settings = request.app.state.settings
+    return feeds.trending(
+        request.app.state.db,
+        window,
+        limit=page_size(request, limit),
+        gravity=settings.trending_gravity,
+        offset=settings.trending_offset_hours,
+    )
+
+
+@router.get("/trending", summary="Trending papers", tags=["community"])
+@cached
+def trending(
+    request: Request,
+    window: str = Query("week", description="day, week, month or all"),
+    limit: int | None = Query(None, description="How many papers."),
+) -> dict:
+    """Papers ranked by upvotes / (age_hours + offset) ^ gravity within a window."""
+    base = request.app.state.settings.base_url
+    trends = trending_for(request, window, limit)
+    return {
+        "window": window,
+        "papers": [{**paper_json(t.paper, base), "score": round(t.score, 6)} for t in trends],
+    }

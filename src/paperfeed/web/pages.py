@@ -10,7 +10,7 @@ from paperfeed.citation import bibtex
 from paperfeed.feeds import Period
 from paperfeed.papers import get_paper
 from paperfeed.web import auth
-from paperfeed.web.api import DATE_HELP, MONTH_HELP, WEEK_HELP, resolve_period
+from paperfeed.web.api import DATE_HELP, MONTH_HELP, WEEK_HELP, resolve_period, trending_for
 from paperfeed.web.cache import cached
 from paperfeed.web.render import render
 
@@ -72,3 +72,15 @@ def vote(
         return render(request, "_vote_fragment.html",
                       {"paper": paper, "voted": state.voted, "big": big == "1"})  # fmt: skip
     return RedirectResponse(f"/papers/{state.arxiv_id}", status_code=303)
+
+
+@router.get("/trending", response_class=HTMLResponse)
+@cached
+def trending_page(request: Request, window: str = Query("week")) -> HTMLResponse:
+    """What the community is upvoting, decayed by age, over a day, week, month or all time."""
+    trends = trending_for(request, window)
+    voted = voting.voted_among(
+        request.app.state.db, auth.user(request), [t.paper.arxiv_id for t in trends]
+    )
+    context = {"trends": trends, "window": window, "windows": list(feeds.WINDOWS), "voted": voted}
+    return render(request, "trending.html", context)

@@ -17,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_papers_upvotes", "papers", ["upvotes", "listing_day"])
     op.create_table(
         "users",
         sa.Column("id", sa.Integer, autoincrement=True, nullable=False),
@@ -89,3 +90,4 @@ def downgrade() -> None:
     op.drop_index("ix_sessions_user", table_name="sessions")
     op.drop_table("sessions")
     op.drop_table("users")
+    op.drop_index("ix_papers_upvotes", table_name="papers")
