@@ -45,6 +45,7 @@ class Database:
         self.engine = sa.create_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "begin", _sqlite_begin)
 
     @property
     def dialect(self) -> str:
@@ -53,8 +54,10 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
         """A connection inside one transaction: committed on success, rolled back on error."""
-        with self.engine.begin() as conn:
-            yield conn
+        with self.engine.connect() as conn:
+            conn.execution_options(write=True)
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def connect(self) -> Iterator[sa.Connection]:
@@ -102,9 +105,19 @@ class Database:
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # Let SQLAlchemy's "begin" event, not the driver, start transactions (see _sqlite_begin).
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # A write transaction takes the write lock up front (BEGIN IMMEDIATE): one that read first
+    # and upgraded later would fail at once with SQLITE_BUSY when another writer got in between,
+    # instead of waiting its turn. Reads stay deferred, so they never queue behind a writer.
+    immediate = conn.get_execution_options().get("write")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
