@@ -24,7 +24,7 @@ COMMANDS = [
     [], ["version"], ["config"], ["db"], ["db", "upgrade"], ["db", "status"], ["serve"],
     ["ingest"], ["ingest", "arxiv"], ["ingest", "oai"], ["ingest", "hf-daily"],
     ["ingest", "jsonl"], ["ingest", "log"], ["papers"], ["papers", "show"], ["export"],
-    ["export", "jsonl"],
+    ["export", "jsonl"], ["trending"], ["users"], ["users", "create"],
 ]  # fmt: skip
 
 
@@ -267,3 +267,20 @@ def test_version_and_config_commands():
     assert shown.exit_code == 0
     assert "sqlite:///x.db" in shown.output and "PAPERFEED_DATABASE_URL" in shown.output
     assert "Lab <papers>" in shown.output and "s" * 40 not in shown.output  # secrets stay hidden
+
+
+def test_users_create_admin(db, database_url):
+    from paperfeed import accounts
+
+    result = cli(database_url, "users", "create", "Root@Example.org", "--admin",
+                 env={"PAPERFEED_NEW_PASSWORD": "a strong password"})  # fmt: skip
+    assert result.exit_code == 0 and "administrator root@example.org" in result.output
+    user = accounts.authenticate(db, email="root@example.org", password="a strong password")
+    assert user.is_admin
+    again = cli(database_url, "users", "create", "root@example.org",
+                env={"PAPERFEED_NEW_PASSWORD": "a strong password"})  # fmt: skip
+    assert again.exit_code == 1 and "already has an account" in again.output
+    weak = cli(
+        database_url, "users", "create", "x@example.org", env={"PAPERFEED_NEW_PASSWORD": "x"}
+    )
+    assert weak.exit_code == 1 and "at least" in weak.output

@@ -261,3 +261,12 @@ def user_for_api_token(db: Database, token: str) -> User | None:
         return None
     with db.transaction() as conn:
         return store.user_for_token(conn, _sha256(token))
+
+
+def display_names(db: Database, user_ids: set[int | None]) -> dict[int, str]:
+    """Display names by user id, for "submitted by" lines; deleted accounts are absent."""
+    ids = {i for i in user_ids if i is not None}
+    if not ids:
+        return {}
+    with db.connect() as conn:
+        return store.display_names(conn, ids)

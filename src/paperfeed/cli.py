@@ -55,6 +55,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(papers_app, name="papers")
 app.add_typer(export_app, name="export")
+users_app = typer.Typer(help="Reader accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 console = Console()
 err = Console(stderr=True)
@@ -416,6 +418,30 @@ def trending(
         table.add_row(str(i), f"{t.score:.4f}", str(p.upvotes), str(p.listing_day), p.arxiv_id,
                       p.title)  # fmt: skip
     console.print(table)
+
+
+@users_app.command("create")
+def users_create(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The account's email address.")],
+    admin: Annotated[bool, typer.Option("--admin", help="Make it an administrator.")] = False,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            help="Password (else asked for, hidden); PAPERFEED_NEW_PASSWORD works too.",
+            envvar="PAPERFEED_NEW_PASSWORD",
+        ),
+    ] = None,
+) -> None:
+    """Create a confirmed account, e.g. the first administrator."""
+    from paperfeed import accounts
+
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = accounts.create_user(_db(ctx), _settings(ctx), email=email, password=password,
+                                admin=admin)  # fmt: skip
+    role = "administrator" if user.is_admin else "reader"
+    console.print(f"Created {role} {user.email} (id {user.id}).", highlight=False, markup=False)
 
 
 @export_app.command("jsonl")

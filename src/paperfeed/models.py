@@ -37,6 +37,8 @@ class Paper:
     project_url: str | None = None
     upvotes: int | None = None
     num_comments: int | None = None
+    submitted_by: int | None = None  # the account that submitted it, if a reader did
+    hidden: bool = False  # hidden by an administrator
 
     @property
     def abs_url(self) -> str:
@@ -120,3 +122,21 @@ class Session:
     user: User
     csrf_token: str
     expires_at: dt.datetime
+
+
+@dataclass(slots=True)
+class Comment:
+    """A reader's comment on a paper; `author` is None once the account is deleted."""
+
+    id: int
+    arxiv_id: str
+    user_id: int | None
+    author: str | None
+    parent_id: int | None
+    body: str
+    html: str  # sanitised rendering of body
+    created_at: dt.datetime
+    edited_at: dt.datetime | None = None
+    deleted: bool = False
+    hidden: bool = False
+    replies: list[Comment] = field(default_factory=list)

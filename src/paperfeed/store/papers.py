@@ -24,6 +24,7 @@ _METADATA = (
     "title", "abstract", "authors", "primary_category", "categories", "comment",
     "journal_ref", "doi", "updated",
 )  # fmt: skip
+VISIBLE = T.c.hidden == sa.false()  # what readers see: not hidden by an administrator
 # Listing order of the daily page: most upvoted first, then the most recent.
 _ORDER = (T.c.upvotes.desc(), T.c.published.desc(), T.c.arxiv_id.desc())
 
@@ -35,7 +36,11 @@ def _now() -> dt.datetime:
 def row_to_paper(row: sa.Row) -> Paper:
     """A Paper from a row of the papers table."""
     m = row._mapping
-    return Paper(**{k: m[k] for k in ("arxiv_id", *_CONTENT)})
+    return Paper(
+        **{k: m[k] for k in ("arxiv_id", *_CONTENT)},
+        submitted_by=m["submitted_by"],
+        hidden=bool(m["hidden"]),
+    )
 
 
 def _known(value) -> bool:
@@ -88,7 +93,7 @@ def merge(existing: Paper, incoming: Paper) -> Paper:
     if incoming.upvotes is not None:
         out.upvotes = max(existing.upvotes or 0, incoming.upvotes)
     if incoming.num_comments is not None:
-        out.num_comments = incoming.num_comments
+        out.num_comments = max(existing.num_comments or 0, incoming.num_comments)
     if out.primary_category is None and out.categories:
         out.primary_category = out.categories[0]
     return out
@@ -203,7 +208,7 @@ def list_between(
     offset: int = 0,
 ) -> list[Paper]:
     """Papers listed on days start..end (inclusive), in listing order, after `cursor`."""
-    q = sa.select(T).where(T.c.listing_day >= start, T.c.listing_day <= end)
+    q = sa.select(T).where(T.c.listing_day >= start, T.c.listing_day <= end, VISIBLE)
     if cursor:
         upvotes, published, arxiv_id = decode_cursor(cursor)
         # All three sort keys descend, so "after" is a plain row-value comparison.
@@ -219,7 +224,7 @@ def list_between(
 
 def most_upvoted(conn: sa.Connection, *, since: dt.date | None, limit: int) -> list[Paper]:
     """The most upvoted papers listed on or after `since` (all when None), ties by recency."""
-    q = sa.select(T).where(T.c.upvotes > 0)
+    q = sa.select(T).where(T.c.upvotes > 0, VISIBLE)
     if since is not None:
         q = q.where(T.c.listing_day >= since)
     return [row_to_paper(r) for r in conn.execute(q.order_by(*_ORDER).limit(limit))]
@@ -227,7 +232,7 @@ def most_upvoted(conn: sa.Connection, *, since: dt.date | None, limit: int) -> l
 
 def count_between(conn: sa.Connection, start: dt.date, end: dt.date) -> int:
     """How many papers are listed on days start..end."""
-    q = sa.select(sa.func.count()).where(T.c.listing_day >= start, T.c.listing_day <= end)
+    q = sa.select(sa.func.count()).where(T.c.listing_day >= start, T.c.listing_day <= end, VISIBLE)
     return conn.execute(q).scalar_one()
 
 
@@ -254,6 +259,31 @@ def latest_day(conn: sa.Connection, *, on_or_before: dt.date) -> dt.date | None:
 def any_stored(conn: sa.Connection) -> bool:
     """Whether the catalogue holds at least one paper."""
     return conn.execute(sa.select(T.c.arxiv_id).limit(1)).first() is not None
+
+
+def set_hidden(conn: sa.Connection, arxiv_id: str, hidden: bool) -> None:
+    """Hide a paper from every listing, or show it again; raises NotFound."""
+    res = conn.execute(sa.update(T).where(T.c.arxiv_id == arxiv_id).values(hidden=hidden))
+    if res.rowcount == 0:
+        raise NotFound(f"no paper with arXiv id {arxiv_id}")
+    touch(conn)
+
+
+def set_submitter(conn: sa.Connection, arxiv_id: str, user_id: int) -> None:
+    """Record who submitted a paper."""
+    conn.execute(sa.update(T).where(T.c.arxiv_id == arxiv_id).values(submitted_by=user_id))
+    touch(conn)
+
+
+def move_comment_count(conn: sa.Connection, arxiv_id: str, delta: int) -> None:
+    """Add `delta` to a paper's comment count."""
+    moved = T.c.num_comments + delta
+    conn.execute(
+        sa.update(T)
+        .where(T.c.arxiv_id == arxiv_id)
+        .values(num_comments=sa.case((moved < 0, 0), else_=moved))
+    )
+    touch(conn)
 
 
 def count(conn: sa.Connection) -> int:

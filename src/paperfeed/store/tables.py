@@ -62,6 +62,8 @@ papers = sa.Table(
     sa.Column("num_comments", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("modified_at", UTCDateTime, nullable=False),
+    sa.Column("submitted_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),
     # The daily page reads one day ordered by upvotes, then recency.
     sa.Index("ix_papers_listing", "listing_day", "upvotes", "published", "arxiv_id"),
     sa.Index("ix_papers_upvotes", "upvotes", "listing_day"),  # trending's most-upvoted candidates
@@ -166,4 +168,38 @@ rate_limits = sa.Table(
     sa.Column("key", sa.String(200), primary_key=True),
     sa.Column("window_start", sa.BigInteger, nullable=False),  # unix seconds
     sa.Column("hits", sa.Integer, nullable=False),
+)
+
+comments = sa.Table(
+    "comments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "arxiv_id",
+        sa.String(40),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("parent_id", sa.Integer, sa.ForeignKey("comments.id", ondelete="CASCADE")),
+    sa.Column("body", sa.Text, nullable=False),  # Markdown as written
+    sa.Column("html", sa.Text, nullable=False),  # sanitised rendering of body
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("edited_at", UTCDateTime),
+    sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index("ix_comments_paper", "arxiv_id", "id"),
+)
+
+comment_reports = sa.Table(
+    "comment_reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "comment_id", sa.Integer, sa.ForeignKey("comments.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("comment_id", "user_id", name="uq_comment_reports_comment_user"),
 )

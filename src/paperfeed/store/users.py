@@ -85,6 +85,12 @@ def delete(conn: sa.Connection, user_id: int) -> None:
     conn.execute(sa.delete(T).where(T.c.id == user_id))
 
 
+def display_names(conn: sa.Connection, user_ids: set[int]) -> dict[int, str]:
+    """Display names by id."""
+    rows = conn.execute(sa.select(T.c.id, T.c.display_name).where(T.c.id.in_(user_ids)))
+    return {r.id: r.display_name for r in rows}
+
+
 def count(conn: sa.Connection) -> int:
     """How many accounts exist."""
     return conn.execute(sa.select(sa.func.count()).select_from(T)).scalar_one()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from paperfeed import feeds, limits, voting
+from paperfeed import accounts, comments, feeds, limits, voting
 from paperfeed.citation import bibtex
 from paperfeed.feeds import Period
 from paperfeed.papers import get_paper
@@ -40,17 +40,24 @@ def daily_page(
     voted = voting.voted_among(
         request.app.state.db, auth.user(request), [p.arxiv_id for p in page.papers]
     )
-    return render(request, "daily.html", {"listing": page, "views": views, "voted": voted})
+    submitters = accounts.display_names(request.app.state.db, {p.submitted_by for p in page.papers})
+    context = {"listing": page, "views": views, "voted": voted, "submitters": submitters}
+    return render(request, "daily.html", context)
 
 
 @router.get("/papers/{arxiv_id:path}", response_class=HTMLResponse)
 @cached
 def paper_page(request: Request, arxiv_id: str) -> HTMLResponse:
     """One paper: full abstract, all authors, links and a BibTeX entry."""
-    db = request.app.state.db
-    paper = get_paper(db, arxiv_id)
-    voted = paper.arxiv_id in voting.voted_among(db, auth.user(request), [paper.arxiv_id])
-    return render(request, "paper.html", {"paper": paper, "bibtex": bibtex(paper), "voted": voted})
+    db, viewer = request.app.state.db, auth.user(request)
+    paper = get_paper(db, arxiv_id, include_hidden=viewer is not None and viewer.is_admin)
+    voted = paper.arxiv_id in voting.voted_among(db, viewer, [paper.arxiv_id])
+    return render(request, "paper.html", {
+        "paper": paper, "bibtex": bibtex(paper), "voted": voted,
+        "thread": comments.thread(db, paper.arxiv_id, viewer=viewer),
+        "submitters": accounts.display_names(db, {paper.submitted_by}),
+        "edit_minutes": request.app.state.settings.comment_edit_minutes,
+    })  # fmt: skip
 
 
 @router.post("/papers/{arxiv_id:path}/vote", response_class=HTMLResponse)

@@ -73,6 +73,55 @@ def upgrade() -> None:
         sa.UniqueConstraint("user_id", "arxiv_id", name="uq_votes_user_paper"),
     )
     op.create_index("ix_votes_paper_time", "votes", ["arxiv_id", "created_at"])
+    with op.batch_alter_table("papers") as batch:
+        batch.add_column(sa.Column("submitted_by", sa.Integer))
+        batch.add_column(sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()))
+        batch.create_foreign_key(
+            "fk_papers_submitted_by_users", "users", ["submitted_by"], ["id"], ondelete="SET NULL"
+        )
+    op.create_table(
+        "comments",
+        sa.Column("id", sa.Integer, autoincrement=True, nullable=False),
+        sa.Column("arxiv_id", sa.String(40), nullable=False),
+        sa.Column("user_id", sa.Integer),
+        sa.Column("parent_id", sa.Integer),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("html", sa.Text, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("edited_at", UTCDateTime),
+        sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.ForeignKeyConstraint(
+            ["arxiv_id"], ["papers.arxiv_id"], name="fk_comments_arxiv_id_papers",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name="fk_comments_user_id_users", ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["parent_id"], ["comments.id"], name="fk_comments_parent_id_comments",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_comments"),
+    )  # fmt: skip
+    op.create_index("ix_comments_paper", "comments", ["arxiv_id", "id"])
+    op.create_table(
+        "comment_reports",
+        sa.Column("id", sa.Integer, autoincrement=True, nullable=False),
+        sa.Column("comment_id", sa.Integer, nullable=False),
+        sa.Column("user_id", sa.Integer),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["comment_id"], ["comments.id"], name="fk_comment_reports_comment_id_comments",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name="fk_comment_reports_user_id_users", ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_comment_reports"),
+        sa.UniqueConstraint("comment_id", "user_id", name="uq_comment_reports_comment_user"),
+    )  # fmt: skip
     op.create_table(
         "rate_limits",
         sa.Column("key", sa.String(200), nullable=False),
@@ -84,6 +133,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("rate_limits")
+    op.drop_table("comment_reports")
+    op.drop_index("ix_comments_paper", table_name="comments")
+    op.drop_table("comments")
+    with op.batch_alter_table("papers") as batch:
+        batch.drop_constraint("fk_papers_submitted_by_users", type_="foreignkey")
+        batch.drop_column("hidden")
+        batch.drop_column("submitted_by")
     op.drop_index("ix_votes_paper_time", table_name="votes")
     op.drop_table("votes")
     op.drop_table("api_tokens")
