@@ -72,3 +72,49 @@ def test_daily_page_previous_day_and_paper(site, tmp_path):
             assert shot.stat().st_size > 10_000
         finally:
             browser.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_stored_xss_stays_inert_and_the_upvote_button_works(db, settings, tmp_path):
+    """A hostile display name, comment and title on one page; a reader logs in through the form,
+    upvotes with the htmx button (no reload), and no injected script ever runs."""
+    from paperfeed import accounts, comments
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with db.transaction() as conn:
+        papers.upsert(conn, make_paper(1, upvotes=7, title="<script>window.__pwned=1</script>T"))
+    evil = accounts.create_user(db, settings, email="evil@example.org", password="evil password 1")
+    from paperfeed.store import users as user_store
+
+    with db.transaction() as conn:
+        user_store.update(conn, evil.id, display_name='<img src=x onerror="window.__pwned=2">')
+    for body in ("<script>window.__pwned=3</script>", "[x](javascript:window.__pwned=4)",
+                 '<svg onload="window.__pwned=5">'):  # fmt: skip
+        comments.add(db, user=evil, arxiv_id="2511.00001", body=body)
+    accounts.create_user(db, settings, email="ada@example.org", password="correct horse battery")
+
+    with serve(create_app(settings, db=db)) as url, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}/login?next=/papers/2511.00001")
+            page.fill("input[name=email]", "ada@example.org")
+            page.fill("input[name=password]", "correct horse battery")
+            page.click("button[type=submit].primary")
+            page.wait_for_url("**/papers/2511.00001")
+            assert page.locator(".comment").count() == 3
+            assert page.locator(".comment-author").first.inner_text().startswith("<img")
+            for link in page.locator(".comment-body a").all():
+                assert not (link.get_attribute("href") or "").startswith("javascript:")
+
+            button = page.locator("form.vote-form button")
+            assert button.locator(".vote-count").inner_text() == "7"
+            page.evaluate("window.__marker = 'same page'")
+            button.click()
+            page.wait_for_selector("form.vote-form button[aria-pressed=true]")
+            assert page.locator("form.vote-form .vote-count").inner_text() == "8"
+            assert page.evaluate("window.__marker") == "same page"  # swapped in place
+            assert page.evaluate("window.__pwned") is None
+            page.screenshot(path=str(tmp_path / "discussion.png"), full_page=True)
+        finally:
+            browser.close()
