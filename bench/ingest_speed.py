@@ -128,8 +128,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--papers", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--pg", default=os.environ.get("PAPERFEED_TEST_DATABASE_URL"),
-                        help="PostgreSQL URL (default: PAPERFEED_TEST_DATABASE_URL); '' skips it")
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("PAPERFEED_TEST_DATABASE_URL"),
+        help="PostgreSQL URL (default: PAPERFEED_TEST_DATABASE_URL); '' skips it",
+    )
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
     batch = Settings.load(env={}).ingest_batch_size
@@ -140,19 +143,32 @@ def main() -> None:
         for backend in ("sqlite", "postgresql") if args.pg else ("sqlite",):
             results.append(measure(backend, path, args.papers, args.repeat, batch, folder, args.pg))
 
-    print(f"\nIngest of {args.papers:,} papers from JSON lines (median of {args.repeat}, "
-          f"batch {batch}, {os.cpu_count()} cores)\n")
+    print(
+        f"\nIngest of {args.papers:,} papers from JSON lines (median of {args.repeat}, "
+        f"batch {batch}, {os.cpu_count()} cores)\n"
+    )
     head = ("backend", "what", "papers/s", "baseline/s", "ours/baseline", "target", "met")
     rows = []
     for r in results:
         target = TARGET_SQLITE if r["backend"] == "sqlite" else None
         kinds = (("fresh ingest", "fresh_per_s"), ("re-ingest (unchanged)", "reingest_per_s"))
         for what, key in kinds:
-            met = "" if target is None or key != "fresh_per_s" else (
-                "yes" if r[key] >= target else "NO")
-            rows.append((r["backend"], what, f"{r[key]:,.0f}", f"{r['baseline_per_s']:,.0f}",
-                         f"{r[key] / r['baseline_per_s']:.2f}",
-                         f">= {target:,.0f}" if target and key == "fresh_per_s" else "", met))
+            met = (
+                ""
+                if target is None or key != "fresh_per_s"
+                else ("yes" if r[key] >= target else "NO")
+            )
+            rows.append(
+                (
+                    r["backend"],
+                    what,
+                    f"{r[key]:,.0f}",
+                    f"{r['baseline_per_s']:,.0f}",
+                    f"{r[key] / r['baseline_per_s']:.2f}",
+                    f">= {target:,.0f}" if target and key == "fresh_per_s" else "",
+                    met,
+                )
+            )
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
     for row in (head, *rows):
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))

@@ -121,8 +121,12 @@ def drive(base: str, path: str, requests: int, clients: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, default=Path("/tmp/paperfeed-bench-100k.db"),
-                        help="database file, built on first use and reused after")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=Path("/tmp/paperfeed-bench-100k.db"),
+        help="database file, built on first use and reused after",
+    )
     parser.add_argument("--requests", type=int, default=600, help="requests per endpoint")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--json-out", type=Path)
@@ -178,8 +182,10 @@ def run_server(args, *, cache: int, workers: int) -> list[dict]:
 
 def report(results: list[dict], args) -> None:
     """Print the table (and write JSON if asked)."""
-    print(f"\n{TOTAL:,} papers (SQLite), a day of {DAY_PAPERS} papers, {args.clients} concurrent "
-          f"clients, {os.cpu_count()} cores; times in ms\n")
+    print(
+        f"\n{TOTAL:,} papers (SQLite), a day of {DAY_PAPERS} papers, {args.clients} concurrent "
+        f"clients, {os.cpu_count()} cores; times in ms\n"
+    )
     head = ("set-up", "endpoint", "requests", "errors", "server p50", "server p99", "client p50",
             "client p99", "req/s", "p50 / healthz", "target p50<20, p99<60")  # fmt: skip
     rows = []

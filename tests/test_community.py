@@ -202,3 +202,15 @@ def test_admin_hides_a_paper_from_every_listing(client, db, people):
     listed = client.get("/api/papers", params={"date": "2025-11-20"}).json()["papers"]
     assert [p["arxiv_id"] for p in listed] == ["2511.00001"]
     assert re.search(r"2511\.00002", client.get("/papers?date=2025-11-20").text) is None
+
+
+def test_reports_page_is_for_administrators(client, db, people):
+    ada, bob, root = people
+    c = comments.add(db, user=ada, arxiv_id="2511.00001", body="buy cheap pills")
+    comments.report(db, user=bob, comment_id=c.id, reason="spam")
+    log_in(client, "bob@example.org")
+    assert client.get("/admin/reports").status_code == 403
+    client.post("/logout", data={"csrf_token": csrf(client, "/account")})
+    log_in(client, "root@example.org")
+    page = client.get("/admin/reports")
+    assert page.status_code == 200 and "buy cheap pills" in page.text and "1 report" in page.text

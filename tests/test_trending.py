@@ -40,8 +40,9 @@ def voted_db(db):
 
 
 def test_score_formula_is_votes_over_decayed_age():
-    p = make_paper(1, upvotes=10, published=_at(8))
-    assert feeds.trending_score(p, now=NOW, gravity=1.8, offset=2.0) == pytest.approx(10 / 10**1.8)
+    assert feeds.trending_score(10, _at(8), now=NOW, gravity=1.8, offset=2.0) == pytest.approx(
+        10 / 10**1.8
+    )
 
 
 def test_windows_and_order(voted_db):

@@ -98,6 +98,14 @@ def thread(db: Database, arxiv_id: str, *, viewer: User | None = None) -> list[C
     return roots
 
 
+def reported(db: Database, *, user: User) -> list[tuple[Comment, int]]:
+    """Reported comments with how many readers reported each (administrators only)."""
+    if not user.is_admin:
+        raise NotAllowed("only administrators can see reports")
+    with db.connect() as conn:
+        return store.reports(conn)
+
+
 def paper_of(db: Database, comment_id: int) -> str:
     """The arXiv id a comment belongs to; raises NotFound."""
     with db.connect() as conn:

@@ -194,7 +194,8 @@ def listing(
 # --- trending ----------------------------------------------------------------------------------
 
 WINDOWS = {"day": 1, "week": 7, "month": 30, "all": None}
-CANDIDATES = 500  # the most upvoted of the window, ranked with every paper of its last 3 days
+CANDIDATES = 500  # for "all": the most upvoted papers overall
+RECENT_DAYS = 14  # for "all": days ranked one by one, where young papers can still lead
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,10 +206,12 @@ class Trend:
     score: float
 
 
-def trending_score(paper: Paper, *, now: dt.datetime, gravity: float, offset: float) -> float:
+def trending_score(
+    upvotes: int, published: dt.datetime, *, now: dt.datetime, gravity: float, offset: float
+) -> float:
     """upvotes / (age in hours + offset) ** gravity: votes count less as a paper ages."""
-    age_hours = max(0.0, (now - paper.published).total_seconds() / 3600)
-    return paper.upvotes / (age_hours + offset) ** gravity
+    age_hours = max(0.0, (now - published).total_seconds() / 3600)
+    return upvotes / (age_hours + offset) ** gravity
 
 
 def trending(
@@ -222,30 +225,34 @@ def trending(
 ) -> list[Trend]:
     """The papers of a window (day, week, month, all) ranked by trending score.
 
-    Windows count back from the latest listing day that has papers. Ties go to more upvotes,
-    then the more recent, then the larger id, so equal scores always come out in one order.
+    Windows count back from the latest listing day that has papers. Ranked are the most
+    upvoted papers of each day of the window (twice `limit` of them, at least 50), and for
+    "all" the most upvoted papers overall too: a paper below those on its own day would need
+    to be hours younger than all of them to rank. Ties go to more upvotes, then the more
+    recent, then the larger id, so equal scores always come out in one order.
     """
     if window not in WINDOWS:
         raise InvalidInput(f"unknown window {window[:20]!r}: use day, week, month or all")
     now = now or dt.datetime.now(dt.UTC)
+    per_day = max(2 * limit, 50)
     with db.connect() as conn:
         latest = store.latest_day(conn, on_or_before=now.date() + dt.timedelta(days=1))
         if latest is None:
             return []
         days = WINDOWS[window]
-        since = latest - dt.timedelta(days=days - 1) if days else None
-        recent_start = (
-            max(since, latest - dt.timedelta(days=2)) if since else latest - dt.timedelta(days=2)
-        )
-        pool = {p.arxiv_id: p for p in store.most_upvoted(conn, since=since, limit=CANDIDATES)}
-        recent = store.list_between(conn, recent_start, latest, limit=5000)
-    pool.update((p.arxiv_id, p) for p in recent if p.upvotes > 0)
-    ranked = sorted(
-        (
-            Trend(p, trending_score(p, now=now, gravity=gravity, offset=offset))
-            for p in pool.values()
-        ),
-        key=lambda t: (t.score, t.paper.upvotes, t.paper.published, t.paper.arxiv_id),
-        reverse=True,
-    )
-    return ranked[:limit]
+        candidates = {}
+        for back in range(days or RECENT_DAYS):
+            day = latest - dt.timedelta(days=back)
+            candidates.update((c[0], c) for c in store.ranked_ids(conn, day=day, limit=per_day))
+        if days is None:
+            candidates.update((c[0], c) for c in store.ranked_ids(conn, limit=CANDIDATES))
+        scored = sorted(
+            (
+                (trending_score(votes, published, now=now, gravity=gravity, offset=offset),
+                 votes, published, arxiv_id)
+                for arxiv_id, votes, published in candidates.values()
+            ),
+            reverse=True,
+        )[:limit]  # fmt: skip
+        found = store.get_many(conn, [s[3] for s in scored])
+    return [Trend(found[s[3]], s[0]) for s in scored if s[3] in found]

@@ -222,12 +222,16 @@ def list_between(
     return [row_to_paper(r) for r in rows]
 
 
-def most_upvoted(conn: sa.Connection, *, since: dt.date | None, limit: int) -> list[Paper]:
-    """The most upvoted papers listed on or after `since` (all when None), ties by recency."""
-    q = sa.select(T).where(T.c.upvotes > 0, VISIBLE)
-    if since is not None:
-        q = q.where(T.c.listing_day >= since)
-    return [row_to_paper(r) for r in conn.execute(q.order_by(*_ORDER).limit(limit))]
+def ranked_ids(
+    conn: sa.Connection, *, day: dt.date | None = None, limit: int
+) -> list[tuple[str, int, dt.datetime]]:
+    """(id, upvotes, published) of the most upvoted visible papers of one listing day, or of all
+    days when `day` is None; narrow rows straight from an index, for ranking."""
+    q = sa.select(T.c.arxiv_id, T.c.upvotes, T.c.published).where(T.c.upvotes > 0, VISIBLE)
+    if day is not None:
+        q = q.where(T.c.listing_day == day)
+    rows = conn.execute(q.order_by(*_ORDER).limit(limit))
+    return [(r.arxiv_id, r.upvotes, r.published) for r in rows]
 
 
 def count_between(conn: sa.Connection, start: dt.date, end: dt.date) -> int:

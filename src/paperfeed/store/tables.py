@@ -66,7 +66,7 @@ papers = sa.Table(
     sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),
     # The daily page reads one day ordered by upvotes, then recency.
     sa.Index("ix_papers_listing", "listing_day", "upvotes", "published", "arxiv_id"),
-    sa.Index("ix_papers_upvotes", "upvotes", "listing_day"),  # trending's most-upvoted candidates
+    sa.Index("ix_papers_upvotes", "upvotes", "published", "arxiv_id"),  # most upvoted, in order
 )
 
 # One row whose version goes up whenever a paper is added or changed, so caches in any worker

@@ -150,15 +150,16 @@ def create_token(conn: sa.Connection, *, user_id: int, name: str, token_hash: st
 def user_for_token(conn: sa.Connection, token_hash: str) -> User | None:
     """The owner of the token with this hash, or None; records the use."""
     row = conn.execute(
-        sa.select(T, A.c.id.label("token_id"))
+        sa.select(T, A.c.id.label("token_id"), A.c.last_used_at)
         .join(A, A.c.user_id == T.c.id)
         .where(A.c.token_hash == token_hash)
     ).first()
     if row is None:
         return None
-    conn.execute(
-        sa.update(A).where(A.c.id == row.token_id).values(last_used_at=dt.datetime.now(dt.UTC))
-    )
+    now = dt.datetime.now(dt.UTC)
+    # Record use at most once a minute: a busy bot should not turn every read into a write.
+    if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=1):
+        conn.execute(sa.update(A).where(A.c.id == row.token_id).values(last_used_at=now))
     return _to_user(row)
 
 

@@ -108,3 +108,11 @@ def hide_paper(
     user = auth.require_user(request)
     set_hidden(request.app.state.db, user=user, arxiv_id=arxiv_id, hidden=hidden == "1")
     return _back_to(arxiv_id)
+
+
+@router.get("/admin/reports", response_class=HTMLResponse)
+def reports_page(request: Request) -> HTMLResponse:
+    """Reported comments, most reported first, with the moderation buttons."""
+    user = auth.require_user(request)
+    items = comments.reported(request.app.state.db, user=user)
+    return render(request, "reports.html", {"items": items})

@@ -17,7 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_papers_upvotes", "papers", ["upvotes", "listing_day"])
+    op.create_index("ix_papers_upvotes", "papers", ["upvotes", "published", "arxiv_id"])
     op.create_table(
         "users",
         sa.Column("id", sa.Integer, autoincrement=True, nullable=False),
