@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from paperfeed.errors import InvalidInput, MalformedFeed, NotFound
 from paperfeed.models import Batch, Paper, Rejected
 from paperfeed.sources.arxiv_ids import parse_arxiv_id
+from paperfeed.sources.fields import clean_text, required_text
 from paperfeed.sources.http import PoliteClient
 from paperfeed.sources.links import find_links
 from paperfeed.sources.schedule import listing_day
@@ -23,12 +24,6 @@ NS = {
 }
 ERROR_ID = "http://arxiv.org/api/errors"
 MAX_PAGE = 2000  # arXiv refuses larger pages
-
-
-def _clean(text: str | None) -> str | None:
-    if text is None:
-        return None
-    return " ".join(text.split()) or None
 
 
 def _timestamp(text: str | None, what: str) -> dt.datetime | None:
@@ -53,7 +48,7 @@ def parse_feed(body: bytes) -> tuple[ET.Element, int | None]:
         raise MalformedFeed(f"arXiv API response is not an Atom feed (root element {root.tag})")
     for entry in root.findall("atom:entry", NS):
         if (entry.findtext("atom:id", "", NS) or "").startswith(ERROR_ID):
-            message = _clean(entry.findtext("atom:summary", "", NS)) or "unknown error"
+            message = clean_text(entry.findtext("atom:summary", "", NS)) or "unknown error"
             raise MalformedFeed(f"arXiv API error: {message}")
     total = root.findtext("opensearch:totalResults", None, NS)
     return root, int(total) if total and total.strip().isdigit() else None
@@ -62,16 +57,12 @@ def parse_feed(body: bytes) -> tuple[ET.Element, int | None]:
 def entry_to_paper(entry: ET.Element) -> Paper:
     """A Paper from one Atom <entry>; raises InvalidInput naming what is missing or wrong."""
     arxiv_id, version = parse_arxiv_id(entry.findtext("atom:id", "", NS) or "")
-    title = _clean(entry.findtext("atom:title", None, NS))
-    abstract = _clean(entry.findtext("atom:summary", None, NS))
-    if not title:
-        raise InvalidInput("missing title")
-    if not abstract:
-        raise InvalidInput("missing abstract")
+    title = required_text(entry.findtext("atom:title", None, NS), "title")
+    abstract = required_text(entry.findtext("atom:summary", None, NS), "abstract")
     authors = [
         name
         for a in entry.findall("atom:author", NS)
-        if (name := _clean(a.findtext("atom:name", None, NS)))
+        if (name := clean_text(a.findtext("atom:name", None, NS)))
     ]
     primary_el = entry.find("arxiv:primary_category", NS)
     primary = primary_el.get("term") if primary_el is not None else None
@@ -79,7 +70,7 @@ def entry_to_paper(entry: ET.Element) -> Paper:
     if primary:
         categories = [primary] + [c for c in categories if c != primary]
     published = _timestamp(entry.findtext("atom:published", None, NS), "published")
-    comment = _clean(entry.findtext("arxiv:comment", None, NS))
+    comment = clean_text(entry.findtext("arxiv:comment", None, NS))
     code_url, project_url = find_links(abstract, comment)
     return Paper(
         arxiv_id=arxiv_id,
@@ -90,8 +81,8 @@ def entry_to_paper(entry: ET.Element) -> Paper:
         primary_category=primary or (categories[0] if categories else None),
         categories=categories,
         comment=comment,
-        journal_ref=_clean(entry.findtext("arxiv:journal_ref", None, NS)),
-        doi=_clean(entry.findtext("arxiv:doi", None, NS)),
+        journal_ref=clean_text(entry.findtext("arxiv:journal_ref", None, NS)),
+        doi=clean_text(entry.findtext("arxiv:doi", None, NS)),
         published=published,
         updated=_timestamp(entry.findtext("atom:updated", None, NS), "updated"),
         listing_day=listing_day(published) if published else None,

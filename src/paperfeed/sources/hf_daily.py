@@ -15,7 +15,8 @@ from typing import Any
 from paperfeed.errors import InvalidInput, MalformedFeed
 from paperfeed.models import Batch, Paper, Rejected
 from paperfeed.sources.arxiv_ids import parse_arxiv_id
-from paperfeed.sources.links import find_links
+from paperfeed.sources.fields import clean_text
+from paperfeed.sources.links import complete_links
 
 _DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
@@ -28,12 +29,6 @@ def _when(value: Any) -> dt.datetime | None:
     except ValueError:
         raise InvalidInput(f"{value[:40]!r} is not a timestamp") from None
     return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
-
-
-def _text(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    return " ".join(value.split()) or None
 
 
 def entry_to_paper(entry: Any, *, day: dt.date | None = None) -> Paper:
@@ -49,8 +44,8 @@ def entry_to_paper(entry: Any, *, day: dt.date | None = None) -> Paper:
     if not isinstance(p.get("id"), str):
         raise InvalidInput("missing paper.id")
     arxiv_id, version = parse_arxiv_id(p["id"])
-    title = _text(p.get("title")) or _text(entry.get("title"))
-    abstract = _text(p.get("summary")) or _text(entry.get("summary"))
+    title = clean_text(p.get("title")) or clean_text(entry.get("title"))
+    abstract = clean_text(p.get("summary")) or clean_text(entry.get("summary"))
     if not title:
         raise InvalidInput("missing paper.title")
     if not abstract:
@@ -58,17 +53,15 @@ def entry_to_paper(entry: Any, *, day: dt.date | None = None) -> Paper:
     authors = [
         name
         for a in p.get("authors") or []
-        if isinstance(a, dict) and (name := _text(a.get("name")))
+        if isinstance(a, dict) and (name := clean_text(a.get("name")))
     ]
     published = _when(p.get("publishedAt")) or _when(entry.get("publishedAt"))
     listed = _when(p.get("submittedOnDailyAt"))
     upvotes = p.get("upvotes")
     comments = entry.get("numComments")
-    code_url = _text(p.get("githubRepo"))
-    project_url = _text(p.get("projectPage"))
-    if not code_url or not project_url:
-        found_code, found_project = find_links(abstract)
-        code_url, project_url = code_url or found_code, project_url or found_project
+    code_url, project_url = complete_links(
+        clean_text(p.get("githubRepo")), clean_text(p.get("projectPage")), abstract
+    )
     return Paper(
         arxiv_id=arxiv_id,
         title=title,

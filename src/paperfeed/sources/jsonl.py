@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, TextIO
 from paperfeed.errors import InvalidInput, MalformedFeed
 from paperfeed.models import Batch, Paper, Rejected
 from paperfeed.sources.arxiv_ids import parse_arxiv_id
-from paperfeed.sources.links import find_links
+from paperfeed.sources.links import complete_links
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -81,12 +81,10 @@ def record_to_paper(rec: Any) -> Paper:
     comment = _text(rec.get("comment"), "comment")
     categories = _names(rec.get("categories"), "categories")
     published = _when(rec.get("published"), "published")
-    code_url = _text(rec.get("github"), "github")
-    project_url = _text(rec.get("project_page"), "project_page")
-    if code_url is None or project_url is None:
-        found_code, found_project = find_links(abstract, comment)
-        code_url = code_url or found_code
-        project_url = project_url or found_project
+    code_url, project_url = complete_links(
+        _text(rec.get("github"), "github"), _text(rec.get("project_page"), "project_page"),
+        abstract, comment,
+    )  # fmt: skip
     listing_day = _day(rec.get("listing_day") or rec.get("hf_daily_date"), "listing_day")
     return Paper(
         arxiv_id=arxiv_id,

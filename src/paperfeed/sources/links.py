@@ -63,3 +63,13 @@ def find_links(*texts: str | None) -> tuple[str | None, str | None]:
             if project is None and (host.endswith(".github.io") or _PROJECT_WORDS.search(before)):
                 project = url
     return code, project
+
+
+def complete_links(
+    code: str | None, project: str | None, *texts: str | None
+) -> tuple[str | None, str | None]:
+    """The links a source gave, with any it did not give found in the texts."""
+    if code and project:
+        return code, project
+    found_code, found_project = find_links(*texts)
+    return code or found_code, project or found_project

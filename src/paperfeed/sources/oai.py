@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from paperfeed.errors import InvalidInput, MalformedFeed
 from paperfeed.models import Batch, Paper, Rejected
 from paperfeed.sources.arxiv_ids import parse_arxiv_id
+from paperfeed.sources.fields import clean_text, required_text
 from paperfeed.sources.http import PoliteClient
 from paperfeed.sources.links import find_links
 from paperfeed.sources.schedule import listing_day
@@ -17,12 +18,6 @@ from paperfeed.sources.schedule import listing_day
 NS = {"oai": "http://www.openarchives.org/OAI/2.0/", "arxiv": "http://arxiv.org/OAI/arXiv/"}
 # The format gives the v1 date without a time; noon US/Eastern is the middle of the working day.
 _ASSUMED_TIME = dt.time(12, 0, tzinfo=ZoneInfo("America/New_York"))
-
-
-def _clean(text: str | None) -> str | None:
-    if text is None:
-        return None
-    return " ".join(text.split()) or None
 
 
 def _date(text: str | None, what: str) -> dt.date | None:
@@ -36,9 +31,9 @@ def _date(text: str | None, what: str) -> dt.date | None:
 
 def _author(el: ET.Element) -> str | None:
     parts = [
-        _clean(el.findtext("arxiv:forenames", None, NS)),
-        _clean(el.findtext("arxiv:keyname", None, NS)),
-        _clean(el.findtext("arxiv:suffix", None, NS)),
+        clean_text(el.findtext("arxiv:forenames", None, NS)),
+        clean_text(el.findtext("arxiv:keyname", None, NS)),
+        clean_text(el.findtext("arxiv:suffix", None, NS)),
     ]
     return " ".join(p for p in parts if p) or None
 
@@ -46,16 +41,12 @@ def _author(el: ET.Element) -> str | None:
 def record_to_paper(meta: ET.Element) -> Paper:
     """A Paper from one <arXiv> metadata element; raises InvalidInput naming the problem."""
     arxiv_id, version = parse_arxiv_id(meta.findtext("arxiv:id", "", NS) or "")
-    title = _clean(meta.findtext("arxiv:title", None, NS))
-    abstract = _clean(meta.findtext("arxiv:abstract", None, NS))
-    if not title:
-        raise InvalidInput("missing title")
-    if not abstract:
-        raise InvalidInput("missing abstract")
+    title = required_text(meta.findtext("arxiv:title", None, NS), "title")
+    abstract = required_text(meta.findtext("arxiv:abstract", None, NS), "abstract")
     created = _date(meta.findtext("arxiv:created", None, NS), "created")
     updated = _date(meta.findtext("arxiv:updated", None, NS), "updated")
     categories = (meta.findtext("arxiv:categories", "", NS) or "").split()
-    comment = _clean(meta.findtext("arxiv:comments", None, NS))
+    comment = clean_text(meta.findtext("arxiv:comments", None, NS))
     code_url, project_url = find_links(abstract, comment)
     authors = [a for el in meta.findall("arxiv:authors/arxiv:author", NS) if (a := _author(el))]
 
@@ -71,8 +62,8 @@ def record_to_paper(meta: ET.Element) -> Paper:
         primary_category=categories[0] if categories else None,
         categories=categories,
         comment=comment,
-        journal_ref=_clean(meta.findtext("arxiv:journal-ref", None, NS)),
-        doi=_clean(meta.findtext("arxiv:doi", None, NS)),
+        journal_ref=clean_text(meta.findtext("arxiv:journal-ref", None, NS)),
+        doi=clean_text(meta.findtext("arxiv:doi", None, NS)),
         published=utc(created),
         updated=utc(updated),
         listing_day=listing_day(dt.datetime.combine(created, _ASSUMED_TIME)) if created else None,
@@ -95,7 +86,7 @@ def parse_page(body: bytes) -> tuple[Batch, bool]:
         code = error.get("code", "unknown")
         if code == "noRecordsMatch":
             return Batch([], [], None, 0), True
-        raise MalformedFeed(f"OAI-PMH error {code}: {_clean(error.text) or 'no message'}")
+        raise MalformedFeed(f"OAI-PMH error {code}: {clean_text(error.text) or 'no message'}")
     listing = root.find("oai:ListRecords", NS)
     if listing is None:
         raise MalformedFeed("OAI-PMH response has no ListRecords element")
@@ -116,7 +107,7 @@ def parse_page(body: bytes) -> tuple[Batch, bool]:
         except InvalidInput as exc:
             rejected.append(Rejected(ref, str(exc)))
     token_el = listing.find("oai:resumptionToken", NS)
-    token = _clean(token_el.text) if token_el is not None else None
+    token = clean_text(token_el.text) if token_el is not None else None
     size = token_el.get("completeListSize") if token_el is not None else None
     total = int(size) if size and size.isdigit() else None
     return Batch(papers, rejected, token, total), False
