@@ -106,6 +106,11 @@ def reported(db: Database, *, user: User) -> list[tuple[Comment, int]]:
         return store.reports(conn)
 
 
+def count(thread_roots: list[Comment]) -> int:
+    """How many comments a thread shows, replies included."""
+    return sum(1 + count(c.replies) for c in thread_roots)
+
+
 def paper_of(db: Database, comment_id: int) -> str:
     """The arXiv id a comment belongs to; raises NotFound."""
     with db.connect() as conn:

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from paperfeed import __version__
+from paperfeed import __version__, comments
 from paperfeed.config import Settings
 from paperfeed.errors import Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
 from paperfeed.store import Database
@@ -46,7 +46,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         context_processors=[lambda request: {"current_user": auth.user(request)}],
     )
     templates.env.globals.update(
-        site_name=settings.site_name, version=__version__, csrf=auth.csrf_token
+        site_name=settings.site_name,
+        version=__version__,
+        csrf=auth.csrf_token,
+        comment_count=comments.count,
     )
     templates.env.filters["humandate"] = _humandate
     app.state.templates = templates
