@@ -208,3 +208,32 @@ def test_token_page_shows_the_secret_once(member):
     token = re.search(r"(pf_[A-Za-z0-9_\-]+)", r.text)[1]
     assert accounts.user_for_api_token(db, token) is not None
     assert token not in client.get("/account").text
+
+
+def _all_routes(routes):
+    for r in routes:
+        inner = getattr(r, "original_router", None)  # an included router, kept whole
+        if inner is not None:
+            yield from _all_routes(inner.routes)
+        else:
+            yield r
+
+
+def test_every_state_changing_form_refuses_a_missing_token(member):
+    """Walk every POST route of the HTML site: without the CSRF token each answers 403 and
+    changes nothing (the JSON API takes tokens, not cookies, so it is exempt)."""
+    client, _inbox, _s, db = member
+    routes = [
+        r for r in _all_routes(client.app.routes)
+        if "POST" in getattr(r, "methods", ()) and not r.path.startswith("/api/")
+    ]  # fmt: skip
+    assert len(routes) >= 15
+    with db.connect() as conn:
+        before = conn.exec_driver_sql("SELECT count(*) FROM votes").scalar()
+    for route in routes:
+        path = route.path.replace("{arxiv_id:path}", "2511.00001").replace("{comment_id}", "1")
+        r = client.post(path, data={"up": "1", "body": "x", "email": "ada@example.org"})
+        assert r.status_code == 403, (route.path, r.status_code)
+    with db.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM votes").scalar() == before
+    assert client.get("/account").status_code == 200  # still signed in: logout was refused too
