@@ -143,6 +143,12 @@ def catalog_version(db: Database) -> int:
         return store.catalog_version(conn)
 
 
+def catalog_state(db: Database) -> tuple[int, dt.datetime]:
+    """(catalogue version, when the catalogue last changed)."""
+    with db.connect() as conn:
+        return store.catalog_state(conn)
+
+
 def default_period(db: Database, *, on: dt.date | None = None) -> Period:
     """The day the front page shows: the latest day with papers, not after `on` (today)."""
     on = on or today()

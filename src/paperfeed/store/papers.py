@@ -170,6 +170,12 @@ def catalog_version(conn: sa.Connection) -> int:
     return conn.execute(sa.select(S.c.version).where(S.c.id == 1)).scalar_one()
 
 
+def catalog_state(conn: sa.Connection) -> tuple[int, dt.datetime]:
+    """(version, when it last changed)."""
+    row = conn.execute(sa.select(S.c.version, S.c.changed_at).where(S.c.id == 1)).one()
+    return row.version, row.changed_at
+
+
 def upsert(conn: sa.Connection, paper: Paper) -> str:
     """Upsert one paper; returns 'new', 'updated' or 'unchanged'."""
     c = upsert_many(conn, [paper])

@@ -7,6 +7,8 @@ The same version gives the ETag, so browsers and feed readers can revalidate wit
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import functools
 import threading
 import zlib
@@ -55,12 +57,18 @@ def cached(endpoint: Callable) -> Callable:
         if auth.user(request) is not None:
             return endpoint(request, *args, **kwargs)  # personal pages are never shared
         cache: ResponseCache = request.app.state.response_cache
-        version = feeds.catalog_version(request.app.state.db)
+        version, changed = feeds.catalog_state(request.app.state.db)
         # Today is part of the key: "latest day" and "next" links move at midnight.
         key = f"{feeds.today()}:{request.url.path}?{request.url.query}"
         etag = f'W/"{version}-{zlib.crc32(key.encode()):08x}"'
-        headers = {"ETag": etag, "Cache-Control": "no-cache"}
-        if request.headers.get("if-none-match") == etag:
+        headers = {
+            "ETag": etag,
+            "Last-Modified": email.utils.format_datetime(
+                changed.replace(microsecond=0), usegmt=True
+            ),
+            "Cache-Control": "no-cache",
+        }
+        if _not_modified(request, etag, changed):
             return Response(status_code=304, headers=headers)
         hit = cache.get(key, version)
         if hit is None:
@@ -74,3 +82,20 @@ def cached(endpoint: Callable) -> Callable:
         return Response(content=hit[0], media_type=hit[1], headers=headers)
 
     return wrapper
+
+
+def _not_modified(request: Request, etag: str, changed: dt.datetime) -> bool:
+    """Whether the client's copy is current: If-None-Match wins; else If-Modified-Since."""
+    match = request.headers.get("if-none-match")
+    if match is not None:
+        return etag in [t.strip() for t in match.split(",")] or match.strip() == "*"
+    since = request.headers.get("if-modified-since")
+    if not since:
+        return False
+    try:
+        when = email.utils.parsedate_to_datetime(since)
+    except (TypeError, ValueError):
+        return False
+    if when is None or when.tzinfo is None:
+        return False
+    return changed.replace(microsecond=0) <= when

@@ -1,0 +1,80 @@
+"""Atom and RSS for feed readers: parsed by feedparser, the library feed readers use."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+
+import feedparser
+import pytest
+from fastapi.testclient import TestClient
+
+from paperfeed.store import papers
+from paperfeed.web import create_app
+
+from .conftest import make_paper
+
+
+@pytest.fixture
+def client(db, settings):
+    with db.transaction() as conn:
+        papers.upsert_many(conn, [
+            make_paper(1, upvotes=3, code_url="https://github.com/org/repo"),
+            make_paper(2, upvotes=9, title="<script>alert(1)</script> & a < b",
+                       abstract="Bounds: a < b & c > d. <b>not bold</b>"),
+        ])  # fmt: skip
+    with TestClient(create_app(settings, db=db)) as c:
+        yield c
+
+
+FEEDS = [
+    "/papers.atom?date=2025-11-20",
+    "/papers.rss?date=2025-11-20",
+    "/trending.atom?window=all",
+    "/trending.rss?window=all",
+]
+
+
+@pytest.mark.parametrize("path", FEEDS)
+def test_feeds_parse_cleanly_with_every_field(client, path):
+    r = client.get(path)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/")
+    feed = feedparser.parse(r.content)
+    assert feed.bozo == 0, feed.get("bozo_exception")
+    assert feed.feed.title and feed.feed.link
+    assert [e.id for e in feed.entries][:2] == [
+        "https://arxiv.org/abs/2511.00002", "https://arxiv.org/abs/2511.00001"]  # fmt: skip
+    top = feed.entries[0]
+    assert top.title == "<script>alert(1)</script> & a < b"  # text, exactly as written
+    assert top.link == "http://testserver/papers/2511.00002"
+    # Shown as text by a reader: Atom says type="text"; RSS carries it HTML-escaped.
+    shown = top.summary if ".atom" in path else html.unescape(top.summary)
+    assert shown == "Bounds: a < b & c > d. <b>not bold</b>"
+    assert top.published_parsed and top.get("author")
+    assert [t.term for t in top.tags] == ["cs.LG", "cs.AI"]
+
+
+def test_atom_entries_are_stable_and_carry_updated_times(client):
+    first = feedparser.parse(client.get("/papers.atom?date=2025-11-20").content)
+    again = feedparser.parse(client.get("/papers.atom?date=2025-11-20").content)
+    assert [e.id for e in first.entries] == [e.id for e in again.entries]
+    assert all(e.updated_parsed for e in first.entries) and first.feed.updated_parsed
+
+
+def test_conditional_get_with_etag_and_last_modified(client, db):
+    r = client.get("/papers.atom?date=2025-11-20")
+    etag, modified = r.headers["etag"], r.headers["last-modified"]
+    assert client.get("/papers.atom?date=2025-11-20",
+                      headers={"If-None-Match": etag}).status_code == 304  # fmt: skip
+    assert client.get("/papers.atom?date=2025-11-20",
+                      headers={"If-Modified-Since": modified}).status_code == 304  # fmt: skip
+    assert client.get("/papers.atom?date=2025-11-20",
+                      headers={"If-Modified-Since": "garbage"}).status_code == 200  # fmt: skip
+    with db.transaction() as conn:
+        papers.upsert(conn, make_paper(3, listing_day=dt.date(2025, 11, 20)))
+    changed = client.get("/papers.atom?date=2025-11-20", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and len(feedparser.parse(changed.content).entries) == 3
+
+
+def test_feed_of_a_malformed_date_is_a_400(client):
+    assert client.get("/papers.atom?date=2025-02-30").status_code == 400
