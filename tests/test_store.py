@@ -207,9 +207,9 @@ def test_migrations_build_exactly_the_declared_tables(db):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from paperfeed.store.tables import metadata
+    from paperfeed.store.tables import include_object, metadata
 
+    opts = {"compare_type": False, "include_object": include_object}
     with db.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}),
-                                metadata)  # fmt: skip
+        diff = compare_metadata(MigrationContext.configure(conn, opts=opts), metadata)
     assert diff == []

@@ -420,6 +420,32 @@ def trending(
     console.print(table)
 
 
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help='Words, "phrases", author:"Name" or an arXiv id.')],
+    limit: Annotated[int, typer.Option(help="How many results.")] = 10,
+    mode: Annotated[str, typer.Option(help="hybrid, keyword or semantic.")] = "hybrid",
+    sort: Annotated[str, typer.Option(help="relevance, upvotes or date.")] = "relevance",
+    has_code: Annotated[bool, typer.Option("--has-code", help="Only papers with code.")] = False,
+) -> None:
+    """Search stored papers from the terminal."""
+    from paperfeed import search as search_service
+
+    results = search_service.search(_db(ctx), query, mode=mode, sort=sort, has_code=has_code,
+                                    limit=limit)  # fmt: skip
+    if results.notice:
+        err.print(results.notice, style="yellow", highlight=False)
+    if not results.hits:
+        console.print("No paper matches.")
+        return
+    table = Table("#", "score", "listed", "arXiv", "title")
+    for i, hit in enumerate(results.hits, start=1):
+        p = hit.paper
+        table.add_row(str(i), f"{hit.score:.2f}", str(p.listing_day), p.arxiv_id, p.title)
+    console.print(table)
+
+
 @users_app.command("create")
 def users_create(
     ctx: typer.Context,

@@ -140,3 +140,12 @@ class Comment:
     deleted: bool = False
     hidden: bool = False
     replies: list[Comment] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Hit:
+    """One search result: the paper, its score, and a snippet with the query terms marked."""
+
+    paper: Paper
+    score: float
+    snippet: str | None = None  # HTML: escaped text with <mark> around matched terms

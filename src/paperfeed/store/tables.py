@@ -203,3 +203,13 @@ comment_reports = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("comment_id", "user_id", name="uq_comment_reports_comment_user"),
 )
+
+
+# Search structures live outside this metadata (an FTS5 table on SQLite, a generated tsvector
+# column on PostgreSQL): migration 0003 manages them in raw SQL.
+SEARCH_OBJECTS = {"papers_fts", "search_vector", "ix_papers_search"}
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """For Alembic comparisons: leave the search structures out."""
+    return not (name in SEARCH_OBJECTS or (name or "").startswith("papers_fts_"))

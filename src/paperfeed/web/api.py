@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from paperfeed import feeds, limits, voting
+from paperfeed import search as search_service
 from paperfeed.citation import bibtex
 from paperfeed.errors import InvalidInput
 from paperfeed.feeds import Listing, Period
@@ -201,4 +202,57 @@ def trending(
     return {
         "window": window,
         "papers": [{**paper_json(t.paper, base), "score": round(t.score, 6)} for t in trends],
+    }
+
+
+def run_search(request: Request, q: str, mode: str, since: str | None, until: str | None,
+               category: list[str] | None, has_code: bool, sort: str, limit: int | None,
+               offset: int):  # fmt: skip
+    """The search a request asks for, with its dates checked."""
+    return search_service.search(
+        request.app.state.db, q, mode=mode,
+        since=feeds.parse_day(since) if since else None,
+        until=feeds.parse_day(until) if until else None,
+        categories=[c for value in category or () for c in value.split(",")],
+        has_code=has_code, sort=sort,
+        limit=page_size(request, limit), offset=offset,
+    )  # fmt: skip
+
+
+@router.get("/search", summary="Search papers", tags=["search"])
+def search(
+    request: Request,
+    q: str = Query(
+        "",
+        description=f'Words, "phrases", author:"Name" or an arXiv id; '
+        f"cut at {search_service.MAX_QUERY} characters.",
+    ),  # fmt: skip
+    mode: str = Query("hybrid", description="hybrid, keyword or semantic"),
+    since: str | None = Query(None, description="Listed on or after, YYYY-MM-DD."),
+    until: str | None = Query(None, description="Listed on or before, YYYY-MM-DD."),
+    category: list[str] | None = Query(None, description="Only these arXiv categories."),
+    has_code: bool = Query(False, description="Only papers with a code link."),
+    sort: str = Query("relevance", description="relevance, upvotes or date"),
+    limit: int | None = Query(None, description="Page size."),
+    offset: int = Query(0, ge=0, le=10_000),
+) -> dict:
+    """Keyword search (hybrid and semantic fall back to it for now, with a notice). An empty
+    query answers with the latest day's papers."""
+    base = request.app.state.settings.base_url
+    if not q.strip():
+        page = feeds.listing(request.app.state.db, feeds.default_period(request.app.state.db),
+                             limit=page_size(request, limit))  # fmt: skip
+        return {"query": "", "mode": mode, "notice": None, "jump": None,
+                "hits": [{"paper": paper_json(p, base), "score": None, "snippet": None}
+                         for p in page.papers]}  # fmt: skip
+    results = run_search(request, q, mode, since, until, category, has_code, sort, limit, offset)
+    return {
+        "query": results.query.text,
+        "mode": results.mode,
+        "notice": results.notice,
+        "jump": results.jump,
+        "hits": [
+            {"paper": paper_json(h.paper, base), "score": round(h.score, 6), "snippet": h.snippet}
+            for h in results.hits
+        ],  # fmt: skip
     }

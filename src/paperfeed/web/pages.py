@@ -10,7 +10,14 @@ from paperfeed.citation import bibtex
 from paperfeed.feeds import Period
 from paperfeed.papers import get_paper
 from paperfeed.web import auth
-from paperfeed.web.api import DATE_HELP, MONTH_HELP, WEEK_HELP, resolve_period, trending_for
+from paperfeed.web.api import (
+    DATE_HELP,
+    MONTH_HELP,
+    WEEK_HELP,
+    resolve_period,
+    run_search,
+    trending_for,
+)
 from paperfeed.web.cache import cached
 from paperfeed.web.render import render
 
@@ -91,3 +98,31 @@ def trending_page(request: Request, window: str = Query("week")) -> HTMLResponse
     )
     context = {"trends": trends, "window": window, "windows": list(feeds.WINDOWS), "voted": voted}
     return render(request, "trending.html", context)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request,
+    q: str = Query(""),
+    mode: str = Query("hybrid"),
+    since: str | None = Query(None),
+    until: str | None = Query(None),
+    category: list[str] | None = Query(None),
+    has_code: bool = Query(False),
+    sort: str = Query("relevance"),
+) -> Response:
+    """Search results as cards with highlighted snippets; an exact arXiv id jumps to its page."""
+    if not q.strip():
+        return RedirectResponse("/papers", status_code=303)
+    results = run_search(request, q, mode, since or None, until or None, category, has_code,
+                         sort, None, 0)  # fmt: skip
+    if results.jump:
+        return RedirectResponse(f"/papers/{results.jump}", status_code=303)
+    voted = voting.voted_among(
+        request.app.state.db, auth.user(request), [h.paper.arxiv_id for h in results.hits]
+    )
+    context = {
+        "results": results, "q": q, "sort": sort, "has_code": has_code, "voted": voted,
+        "since": since or "", "until": until or "", "category": ",".join(category or []),
+    }  # fmt: skip
+    return render(request, "search.html", context)

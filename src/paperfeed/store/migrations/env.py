@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from paperfeed.store.tables import metadata
+from paperfeed.store.tables import include_object, metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -12,6 +12,7 @@ context.configure(
     connection=connection,
     target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",
+    include_object=include_object,
 )
 with context.begin_transaction():
     context.run_migrations()
