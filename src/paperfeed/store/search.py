@@ -1,4 +1,4 @@
-"""Keyword search in the store: FTS5 bm25 on SQLite, weighted tsvector ranking on PostgreSQL."""
+"""Keyword search in the store: FTS5 bm25 on SQLite, weighted tsvector ts_rank on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ def keyword(
             where += f" AND p.authors::text ILIKE :author{i}"
         options = f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=40, MinWords=20"
         sql = f"""
-            SELECT {_COLUMNS}, ts_rank_cd(p.search_vector, q, 32) AS score,
+            SELECT {_COLUMNS}, ts_rank(p.search_vector, q, 1) AS score,
                    ts_headline('english', p.abstract, q, '{options}') AS snip
             FROM papers p, to_tsquery('english', :tsq) q
             WHERE {match} AND NOT p.hidden {where}

@@ -1,0 +1,151 @@
+"""Search quality on SciFact (BEIR test split, 300 queries over 5,183 abstracts).
+
+Loads the corpus into a fresh paperfeed database (SQLite, and PostgreSQL when configured) and
+runs every test query through the real search service in keyword mode, then scores the rankings
+with nDCG@10 and Recall@100. Baseline beside it: TF-IDF cosine similarity over title + abstract
+(the method of arxiv-sanity). Semantic and hybrid rows come with the vector index.
+
+    python bench/search_quality.py [--pg URL] [--json-out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import csv
+import datetime as dt
+import gzip
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from paperfeed import search
+from paperfeed.models import Paper
+from paperfeed.store import Database, papers
+
+SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "scifact"
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def load():
+    """(docs {doc_id: (title, text)}, queries {qid: text}, qrels {qid: {doc_id: 1}})."""
+    if not SCIFACT.exists():
+        sys.exit(f"missing {SCIFACT}: the benchmarks read ../shared/data beside the repository")
+    with gzip.open(SCIFACT / "corpus.jsonl.gz", "rt", encoding="utf-8") as fh:
+        docs = {r["_id"]: (r["title"], r["text"]) for r in map(json.loads, fh)}
+    with open(SCIFACT / "queries.jsonl", encoding="utf-8") as fh:
+        queries = {r["_id"]: r["text"] for r in map(json.loads, fh)}
+    qrels = collections.defaultdict(dict)
+    with open(SCIFACT / "qrels" / "test.tsv", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            qrels[row["query-id"]][row["corpus-id"]] = int(row["score"])
+    return docs, {q: queries[q] for q in qrels}, qrels
+
+
+def ndcg_at(ranked: list[str], rel: dict[str, int], k: int = 10) -> float:
+    dcg = sum(rel.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sum(g / math.log2(i + 2) for i, g in enumerate(sorted(rel.values(), reverse=True)[:k]))
+    return dcg / ideal if ideal else 0.0
+
+
+def recall_at(ranked: list[str], rel: dict[str, int], k: int = 100) -> float:
+    return len(set(ranked[:k]) & set(rel)) / len(rel)
+
+
+def score(runs: dict[str, list[str]], qrels) -> tuple[float, float]:
+    n = len(qrels)
+    return (sum(ndcg_at(runs.get(q, []), r) for q, r in qrels.items()) / n,
+            sum(recall_at(runs.get(q, []), r) for q, r in qrels.items()) / n)  # fmt: skip
+
+
+def tfidf_runs(docs, queries) -> dict[str, list[str]]:
+    """arxiv-sanity's method: TF-IDF vectors (log tf, smooth idf, l2-normalised), cosine."""
+    tokens = {d: _TOKEN.findall(f"{t} {x}".lower()) for d, (t, x) in docs.items()}
+    df = collections.Counter(w for ws in tokens.values() for w in set(ws))
+    n = len(docs)
+    idf = {w: math.log((1 + n) / (1 + c)) + 1 for w, c in df.items()}
+
+    def vec(words):
+        tf = collections.Counter(words)
+        v = {w: (1 + math.log(c)) * idf.get(w, 0.0) for w, c in tf.items() if w in idf}
+        norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
+        return {w: x / norm for w, x in v.items()}
+
+    index = collections.defaultdict(list)
+    for d, ws in tokens.items():
+        for w, x in vec(ws).items():
+            index[w].append((d, x))
+    runs = {}
+    for q, text in queries.items():
+        acc = collections.Counter()
+        for w, x in vec(_TOKEN.findall(text.lower())).items():
+            for d, y in index[w]:
+                acc[d] += x * y
+        runs[q] = [d for d, _ in acc.most_common(100)]
+    return runs
+
+
+def paperfeed_runs(url: str, docs, queries) -> dict[str, list[str]]:
+    """Load the corpus through the store and run each query through the search service."""
+    db = Database(url)
+    db.upgrade()
+    ids = {d: f"9{i // 100000:03d}.{i % 100000:05d}" for i, d in enumerate(docs)}
+    back = {v: k for k, v in ids.items()}
+    day = dt.date(2020, 1, 1)
+    rows = [Paper(ids[d], t or "untitled", x, [], listing_day=day) for d, (t, x) in docs.items()]
+    with db.transaction() as conn:
+        for i in range(0, len(rows), 1000):
+            papers.upsert_many(conn, rows[i : i + 1000])
+    runs = {}
+    for q, text in queries.items():
+        hits = search.search(db, text, mode="keyword", limit=100).hits
+        runs[q] = [back[h.paper.arxiv_id] for h in hits]
+    db.dispose()
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pg", default=os.environ.get("PAPERFEED_TEST_DATABASE_URL"))
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args()
+    docs, queries, qrels = load()
+    results = {"tf-idf cosine (baseline)": score(tfidf_runs(docs, queries), qrels)}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["keyword, SQLite FTS5 bm25"] = score(
+            paperfeed_runs(f"sqlite:///{tmp}/q.db", docs, queries), qrels)  # fmt: skip
+    if args.pg:
+        schema = "bench_" + uuid.uuid4().hex[:10]
+        admin = Database(args.pg)
+        with admin.transaction() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        options = {"options": f"-csearch_path={schema}"}
+        url = sa.engine.make_url(admin.url).update_query_dict(options)
+        url = url.render_as_string(hide_password=False)
+        try:
+            results["keyword, PostgreSQL ts_rank"] = score(
+                paperfeed_runs(url, docs, queries), qrels)  # fmt: skip
+        finally:
+            with admin.transaction() as conn:
+                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    base_ndcg = results["tf-idf cosine (baseline)"][0]
+    print(
+        f"\nSciFact test: {len(qrels)} queries, {len(docs):,} abstracts "
+        "(reference: BM25 nDCG@10 0.660 on these files, BEIR 0.665)\n"
+    )
+    print(f"{'method':<34}{'nDCG@10':>9}{'Recall@100':>12}{'nDCG vs TF-IDF':>16}")
+    for name, (ndcg, rec) in results.items():
+        print(f"{name:<34}{ndcg:>9.3f}{rec:>12.3f}{ndcg / base_ndcg:>16.2f}")
+    if args.json_out:
+        args.json_out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
