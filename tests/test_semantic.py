@@ -1,0 +1,92 @@
+"""Semantic and hybrid search with the real packaged all-MiniLM-L6-v2 model: embedding pending
+papers, paraphrase queries, fusion, similar papers, and a worker following new vectors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from typer.testing import CliRunner
+
+from paperfeed import search
+from paperfeed.cli import app
+from paperfeed.search import embedder, indexing
+from paperfeed.store import papers
+
+from .conftest import make_paper
+
+pytestmark = pytest.mark.skipif(
+    not embedder.available(), reason="the embeddings extra (sentence-transformers) is not installed"
+)
+
+TEXTS = [
+    ("TIES-Merging: Resolving Interference When Merging Models",
+     "Combining several fine-tuned checkpoints into one network loses accuracy because parameter "
+     "updates disagree in sign; we trim small updates, elect a sign and average what agrees."),
+    ("Latent Diffusion for Video", "We generate short video clips with a denoising diffusion "
+     "model operating in a compressed latent space."),
+    ("Protein Folding with Transformers", "Attention-based networks predict the 3D structure of "
+     "proteins from amino-acid sequences."),
+    ("A Survey of Reinforcement Learning from Human Feedback", "We review methods that align "
+     "language models with human preferences using reward models and policy optimisation."),
+]  # fmt: skip
+
+
+@pytest.fixture
+def embedded(db, settings):
+    with db.transaction() as conn:
+        papers.upsert_many(conn, [make_paper(i + 1, title=t, abstract=a)
+                                  for i, (t, a) in enumerate(TEXTS)])  # fmt: skip
+    s = dataclasses.replace(settings, embedding_batch_size=3)
+    assert indexing.status(db, s)["pending"] == 4
+    assert indexing.embed_pending(db, s) == 4
+    status = indexing.status(db, s)
+    assert (status["embedded"], status["pending"], status["embedding_extra"]) == (4, 0, True)
+    assert indexing.embed_pending(db, s) == 0  # nothing is embedded twice
+    return db, s
+
+
+def test_vectors_are_unit_length_and_deterministic():
+    a, b = embedder.encode(["merging models", "merging models"], model=embedder.DEFAULT_MODEL)
+    assert abs(float(a @ a) - 1.0) < 1e-5 and float(a @ b) > 0.9999
+
+
+def test_a_paraphrase_finds_the_paper_by_meaning(embedded):
+    db, s = embedded
+    q = "averaging fine-tuned networks when their weight updates conflict in direction"
+    keyword = search.search(db, q, mode="keyword", model=s.embedding_model)
+    semantic = search.search(db, q, mode="semantic", model=s.embedding_model)
+    assert semantic.mode == "semantic" and semantic.notice is None
+    assert semantic.hits[0].paper.arxiv_id == "2511.00001"
+    hybrid = search.search(db, q, model=s.embedding_model)
+    assert hybrid.mode == "hybrid" and hybrid.hits[0].paper.arxiv_id == "2511.00001"
+    assert {h.paper.arxiv_id for h in keyword.hits} <= {h.paper.arxiv_id for h in hybrid.hits}
+
+
+def test_filters_apply_to_semantic_hits(embedded):
+    db, s = embedded
+    r = search.search(db, "video generation", mode="semantic", has_code=True,
+                      model=s.embedding_model)  # fmt: skip
+    assert r.hits == []
+
+
+def test_similar_papers_and_a_worker_following_new_vectors(embedded):
+    db, s = embedded
+    before = search.similar(db, "2511.00002", model=s.embedding_model, limit=3)
+    assert "2511.00002" not in [h.paper.arxiv_id for h in before] and len(before) == 3
+    with db.transaction() as conn:
+        video = make_paper(9, title="Video diffusion models", abstract="Models that make videos.")
+        papers.upsert(conn, video)
+    indexing.embed_pending(db, s)
+    after = search.similar(db, "2511.00002", model=s.embedding_model, limit=1)
+    assert after[0].paper.arxiv_id == "2511.00009"  # picked up without a restart
+
+
+def test_index_commands(db, database_url):
+    with db.transaction() as conn:
+        papers.upsert(conn, make_paper(1))
+    runner = CliRunner(env={"COLUMNS": "200"})
+    status = runner.invoke(app, ["--database-url", database_url, "index", "status"])
+    assert status.exit_code == 0 and "pending: 1" in status.output
+    embed = runner.invoke(app, ["--database-url", database_url, "index", "embed"])
+    assert embed.exit_code == 0 and "Embedded 1 papers." in embed.output
