@@ -1,0 +1,89 @@
+"""`paperfeed papers show` and `paperfeed export jsonl`: stored papers, one or all."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+)
+
+from paperfeed.cli.common import (
+    _db,
+    console,
+    err,
+    export_app,
+    papers_app,
+)
+
+# --- papers / export ------------------------------------------------------------------------------
+
+
+@papers_app.command("show")
+def papers_show(
+    ctx: typer.Context,
+    arxiv_id: Annotated[str, typer.Argument(help="arXiv id or URL.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    bibtex: Annotated[bool, typer.Option("--bibtex", help="Print a BibTeX entry.")] = False,
+) -> None:
+    """Show one stored paper."""
+    from paperfeed import citation
+    from paperfeed.papers import get_paper
+    from paperfeed.sources.jsonl import paper_to_record
+
+    paper = get_paper(_db(ctx), arxiv_id)
+    if as_json:
+        print(json.dumps(paper_to_record(paper), ensure_ascii=False, indent=2))
+        return
+    if bibtex:
+        print(citation.bibtex(paper))
+        return
+    console.print(f"[bold]{paper.title}[/]", highlight=False, markup=False)
+    console.print(", ".join(paper.authors), style="dim", highlight=False, markup=False)
+    meta = [f"arXiv:{paper.arxiv_id}v{paper.version}", f"listed {paper.listing_day}"]
+    meta += [f"{paper.upvotes} upvotes", " ".join(paper.categories)]
+    console.print(" · ".join(m for m in meta if m), highlight=False, markup=False)
+    console.print()
+    console.print(paper.abstract, highlight=False, markup=False)
+    console.print()
+    for label, url in (
+        ("abs", paper.abs_url),
+        ("pdf", paper.pdf_url),
+        ("code", paper.code_url),
+        ("project", paper.project_url),
+    ):
+        if url:
+            console.print(f"{label:>8}: {url}", highlight=False, markup=False)
+
+
+@export_app.command("jsonl")
+def export_jsonl(
+    ctx: typer.Context,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="File to write; '-' for standard output.")
+    ] = Path("-"),
+) -> None:
+    """Write every paper as JSON lines, the format `paperfeed ingest jsonl` reads."""
+    from paperfeed.papers import count, export_jsonl
+
+    db = _db(ctx)
+    if str(output) == "-":
+        n = export_jsonl(db, sys.stdout)
+    else:
+        tmp = output.with_name(output.name + ".part")
+        with Progress(
+            SpinnerColumn(), TextColumn("export"), BarColumn(), MofNCompleteColumn(), console=err
+        ) as progress:
+            task = progress.add_task("export", total=count(db))
+            with tmp.open("w", encoding="utf-8") as fh:
+                n = export_jsonl(db, fh, on_paper=lambda: progress.advance(task))
+        tmp.replace(output)  # a half-written export never masquerades as a whole one
+    err.print(f"Exported {n} papers.")

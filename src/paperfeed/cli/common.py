@@ -1,0 +1,158 @@
+"""The command line's root: the Typer apps, shared helpers, serve, db and config."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from typer.core import TyperGroup
+
+from paperfeed import __version__
+from paperfeed.config import ENV_PREFIX, Settings
+from paperfeed.errors import PaperfeedError
+
+
+class _Commands(TyperGroup):
+    """The root command group: expected errors become one clear line and exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except PaperfeedError as exc:
+            err.print(f"[red]Error:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_Commands,
+    help="paperfeed: daily research papers from arXiv, served on your own machine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema and maintenance.", no_args_is_help=True)
+ingest_app = typer.Typer(help="Fetch papers from a source into the database.", no_args_is_help=True)
+papers_app = typer.Typer(help="Look at stored papers.", no_args_is_help=True)
+export_app = typer.Typer(help="Write stored papers out.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(papers_app, name="papers")
+app.add_typer(export_app, name="export")
+users_app = typer.Typer(help="Reader accounts.", no_args_is_help=True)
+index_app = typer.Typer(help="The semantic search index (paper embeddings).", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+app.add_typer(users_app, name="users")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+def _db(ctx: typer.Context, *, check: bool = True):
+    from paperfeed.store import Database
+
+    db = Database(_settings(ctx).database_url)
+    if check:
+        db.check_schema()
+    return db
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML settings file.", exists=True)
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", "-d", help="Database URL (else PAPERFEED_DATABASE_URL)."),
+    ] = None,
+) -> None:
+    """Settings come from --config / PAPERFEED_CONFIG / ./paperfeed.toml and PAPERFEED_* vars."""
+    settings = Settings.load(config, database_url=database_url)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    ctx.obj = {"settings": settings}
+
+
+@app.command()
+def version() -> None:
+    """Print the paperfeed version."""
+    console.print(__version__)
+
+
+@app.command("config")
+def show_config(ctx: typer.Context) -> None:
+    """Show every setting: its value, environment variable and meaning."""
+    settings = _settings(ctx)
+    table = Table("setting", "value", "environment variable", "meaning", show_lines=False)
+    for name, env, _default, help_text in Settings.describe():
+        value = getattr(settings, name)
+        shown = "(set)" if name == "secret_key" and value else str(value)
+        table.add_row(name, shown, env, help_text)
+    console.print(table)
+
+
+# --- db -----------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Create or migrate the database schema to the newest revision."""
+    db = _db(ctx, check=False)
+    before, after = db.upgrade()
+    if before == after:
+        console.print(f"Database already at revision {after}.")
+    else:
+        console.print(f"Database upgraded from {before or 'empty'} to revision {after}.")
+
+
+@db_app.command("status")
+def db_status(ctx: typer.Context) -> None:
+    """Show the schema revision, and whether `db upgrade` is needed."""
+    db = _db(ctx, check=False)
+    current, head = db.current_revision(), db.head_revision()
+    console.print(f"database: {db.engine.url.render_as_string(hide_password=True)}")
+    console.print(f"revision: {current or 'empty'} (code needs {head})")
+    if current != head:
+        console.print("[yellow]Run `paperfeed db upgrade`.[/]")
+        raise typer.Exit(1)
+
+
+# --- serve --------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+) -> None:
+    """Serve the web pages and the JSON API."""
+    import uvicorn
+
+    settings = _settings(ctx)
+    _db(ctx).dispose()  # refuse to start on an outdated schema, before forking workers
+    # Workers rebuild the app from the environment, so pass on what the command line chose.
+    os.environ[ENV_PREFIX + "DATABASE_URL"] = settings.database_url
+    if ctx.find_root().params.get("config"):
+        os.environ[ENV_PREFIX + "CONFIG"] = str(ctx.find_root().params["config"])
+    uvicorn.run(
+        "paperfeed.web.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        log_level=settings.log_level,
+    )

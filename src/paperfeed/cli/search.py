@@ -1,0 +1,86 @@
+"""`paperfeed search` and `paperfeed index ...`: finding papers and the semantic index."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from paperfeed.cli.common import (
+    _db,
+    _settings,
+    app,
+    console,
+    err,
+    index_app,
+)
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help='Words, "phrases", author:"Name" or an arXiv id.')],
+    limit: Annotated[int, typer.Option(help="How many results.")] = 10,
+    mode: Annotated[str, typer.Option(help="hybrid, keyword or semantic.")] = "hybrid",
+    sort: Annotated[str, typer.Option(help="relevance, upvotes or date.")] = "relevance",
+    has_code: Annotated[bool, typer.Option("--has-code", help="Only papers with code.")] = False,
+) -> None:
+    """Search stored papers from the terminal."""
+    from paperfeed import search as search_service
+
+    settings = _settings(ctx)
+    results = search_service.search(
+        _db(ctx), query, mode=mode, sort=sort, has_code=has_code, limit=limit,
+        model=settings.embedding_model, max_tokens=settings.embedding_max_tokens,
+    )  # fmt: skip
+    if results.notice:
+        err.print(results.notice, style="yellow", highlight=False)
+    if not results.hits:
+        console.print("No paper matches.")
+        return
+    table = Table("#", "score", "listed", "arXiv", "title")
+    for i, hit in enumerate(results.hits, start=1):
+        p = hit.paper
+        table.add_row(str(i), f"{hit.score:.2f}", str(p.listing_day), p.arxiv_id, p.title)
+    console.print(table)
+
+
+@index_app.command("status")
+def index_status(ctx: typer.Context) -> None:
+    """How many papers are embedded for semantic search, and how many wait."""
+    from paperfeed.search import indexing
+
+    s = indexing.status(_db(ctx), _settings(ctx))
+    console.print(f"model: {s['model']}", highlight=False)
+    console.print(f"embedded: {s['embedded']}  pending: {s['pending']}", highlight=False)
+    if not s["embedding_extra"]:
+        console.print("The embedding extra is not installed: search uses keywords only "
+                      "(pip install 'paperfeed[embeddings]').", style="yellow")  # fmt: skip
+
+
+@index_app.command("embed")
+def index_embed(
+    ctx: typer.Context,
+    limit: Annotated[int | None, typer.Option(help="Embed at most this many papers.")] = None,
+) -> None:
+    """Embed the papers that have no vector yet (newest first); safe to stop and re-run."""
+    from paperfeed.search import indexing
+
+    db, settings = _db(ctx), _settings(ctx)
+    pending = indexing.status(db, settings)["pending"]
+    total = pending if limit is None else min(limit, pending)
+    with Progress(SpinnerColumn(), TextColumn("[bold]embed"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err) as progress:  # fmt: skip
+        task = progress.add_task("embed", total=total)
+        done = indexing.embed_pending(db, settings, limit=limit,
+                                      on_batch=lambda n: progress.advance(task, n))  # fmt: skip
+    console.print(f"Embedded {done} papers.")
