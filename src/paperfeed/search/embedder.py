@@ -46,8 +46,9 @@ def _load(model: str, max_tokens: int):
 
     st = SentenceTransformer(resolve(model), device="cpu")
     st.max_seq_length = max_tokens
-    log.info("loaded embedding model %s (%d dimensions)", model,
-             st.get_sentence_embedding_dimension())  # fmt: skip
+    # The method was renamed in sentence-transformers 5; accept either.
+    dimension = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+    log.info("loaded embedding model %s (%d dimensions)", model, dimension())
     return st
 
 
