@@ -16,7 +16,7 @@ def status(db: Database, settings: Settings) -> dict:
     """How many papers are embedded and how many wait, for the configured model."""
     with db.connect() as conn:
         pending = store.count_pending(conn, settings.embedding_model)
-        done = len(store.read(conn, settings.embedding_model))
+        done = store.count(conn, settings.embedding_model)
     return {"model": settings.embedding_model, "embedded": done, "pending": pending,
             "embedding_extra": embedder.available()}  # fmt: skip
 

@@ -8,12 +8,15 @@ issue.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import numpy as np
 
 from paperfeed.store import Database
 from paperfeed.store import vectors as store
+
+OVERLAP = dt.timedelta(minutes=5)
 
 
 class VectorIndex:
@@ -24,19 +27,28 @@ class VectorIndex:
         self.ids: list[str] = []
         self.matrix = np.zeros((0, 0), dtype=np.float32)
         self.high_water = None
+        self._known: set[str] = set()
         self._lock = threading.Lock()
 
     def refresh(self, db: Database) -> int:
         """Load vectors added since the last refresh; returns how many arrived."""
-        with self._lock, db.connect() as conn:
-            rows = store.read(conn, self.model, after=self.high_water)
-            if not rows:
-                return 0
-            fresh = np.stack([np.frombuffer(r.vector, dtype=np.float32) for r in rows])
+        with self._lock:  # one refresh at a time, so no vector is appended twice
+            with db.connect() as conn:
+                # Re-read a margin before the mark: a batch stamped earlier may commit later.
+                after = self.high_water - OVERLAP if self.high_water is not None else None
+                added = [r for r in store.added_since(conn, self.model, after=after)
+                         if r.arxiv_id not in self._known]  # fmt: skip
+                if not added:
+                    return 0
+                blobs = store.vectors_of(conn, self.model, [r.arxiv_id for r in added])
+            new_ids = [r.arxiv_id for r in added if r.arxiv_id in blobs]
+            fresh = np.stack([np.frombuffer(blobs[i], dtype=np.float32) for i in new_ids])
             self.matrix = fresh if self.matrix.size == 0 else np.vstack([self.matrix, fresh])
-            self.ids.extend(r.arxiv_id for r in rows)
-            self.high_water = rows[-1].created_at
-            return len(rows)
+            self.ids.extend(new_ids)
+            self._known.update(new_ids)
+            newest = added[-1].created_at
+            self.high_water = max(self.high_water, newest) if self.high_water else newest
+            return len(new_ids)
 
     def __len__(self) -> int:
         return len(self.ids)

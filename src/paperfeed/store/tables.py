@@ -219,6 +219,8 @@ paper_vectors = sa.Table(
     sa.Column("model", sa.String(200), primary_key=True),
     sa.Column("vector", sa.LargeBinary, nullable=False),  # float32, L2-normalised
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # Workers poll for vectors newer than the last they loaded.
+    sa.Index("ix_paper_vectors_model_time", "model", "created_at"),
 )
 
 # Search structures live outside this metadata (an FTS5 table on SQLite, a generated tsvector

@@ -32,6 +32,12 @@ def count_pending(conn: sa.Connection, model: str) -> int:
     return conn.execute(q).scalar_one()
 
 
+def count(conn: sa.Connection, model: str) -> int:
+    """How many papers have a vector for `model`."""
+    q = sa.select(sa.func.count()).select_from(V).where(V.c.model == model)
+    return conn.execute(q).scalar_one()
+
+
 def save(conn: sa.Connection, model: str, rows: list[tuple[str, bytes]]) -> None:
     """Store vectors (float32 bytes) for papers; a paper already embedded keeps its vector."""
     now = dt.datetime.now(dt.UTC)
@@ -47,12 +53,23 @@ def save(conn: sa.Connection, model: str, rows: list[tuple[str, bytes]]) -> None
         conn.execute(sa.insert(V), fresh)
 
 
-def read(conn: sa.Connection, model: str, *, after: dt.datetime | None = None):
-    """(id, vector bytes, created_at) for `model`, oldest first, optionally only newer rows."""
-    q = sa.select(V.c.arxiv_id, V.c.vector, V.c.created_at).where(V.c.model == model)
+def added_since(conn: sa.Connection, model: str, *, after: dt.datetime | None):
+    """(id, created_at) of vectors for `model` stored after `after` (all when None), in order."""
+    q = sa.select(V.c.arxiv_id, V.c.created_at).where(V.c.model == model)
     if after is not None:
         q = q.where(V.c.created_at > after)
     return conn.execute(q.order_by(V.c.created_at, V.c.arxiv_id)).all()
+
+
+def vectors_of(conn: sa.Connection, model: str, arxiv_ids: list[str]) -> dict[str, bytes]:
+    """The stored vectors (float32 bytes) of these papers, by id."""
+    out: dict[str, bytes] = {}
+    for i in range(0, len(arxiv_ids), 500):
+        q = sa.select(V.c.arxiv_id, V.c.vector).where(
+            V.c.model == model, V.c.arxiv_id.in_(arxiv_ids[i : i + 500])
+        )
+        out.update((r.arxiv_id, r.vector) for r in conn.execute(q))
+    return out
 
 
 def drop(conn: sa.Connection, arxiv_ids: list[str], model: str) -> None:

@@ -29,7 +29,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("arxiv_id", "model", name="pk_paper_vectors"),
     )  # fmt: skip
+    op.create_index("ix_paper_vectors_model_time", "paper_vectors", ["model", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_paper_vectors_model_time", table_name="paper_vectors")
     op.drop_table("paper_vectors")
