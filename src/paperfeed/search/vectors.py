@@ -42,6 +42,8 @@ class VectorIndex:
                     return 0
                 blobs = store.vectors_of(conn, self.model, [r.arxiv_id for r in added])
             new_ids = [r.arxiv_id for r in added if r.arxiv_id in blobs]
+            if not new_ids:  # deleted between the two reads
+                return 0
             fresh = np.stack([np.frombuffer(blobs[i], dtype=np.float32) for i in new_ids])
             self.matrix = fresh if self.matrix.size == 0 else np.vstack([self.matrix, fresh])
             self.ids.extend(new_ids)
