@@ -90,3 +90,23 @@ def test_index_commands(db, database_url):
     assert status.exit_code == 0 and "pending: 1" in status.output
     embed = runner.invoke(app, ["--database-url", database_url, "index", "embed"])
     assert embed.exit_code == 0 and "Embedded 1 papers." in embed.output
+
+
+def test_a_reworded_paper_is_embedded_again_and_the_index_follows(embedded):
+    """A newer version with a new abstract drops the stale vector; re-embedding replaces it in a
+    running worker's index."""
+    db, s = embedded
+    q = "predicting three-dimensional protein shapes"
+    assert search.search(db, q, mode="semantic", model=s.embedding_model).hits[0].paper.arxiv_id \
+        == "2511.00003"  # fmt: skip
+    with db.transaction() as conn:
+        papers.upsert(conn, make_paper(3, version=2, title="Sorting networks on GPUs",
+                                       abstract="Fast parallel sorting of integers on graphics "
+                                                "processors."))  # fmt: skip
+    assert indexing.status(db, s)["pending"] == 1
+    assert indexing.embed_pending(db, s) == 1
+    hits = search.search(db, "parallel integer sorting on graphics cards", mode="semantic",
+                         model=s.embedding_model).hits  # fmt: skip
+    assert hits[0].paper.arxiv_id == "2511.00003"
+    index = search.vector_index(db, s.embedding_model)
+    assert len(index) == 4  # replaced in place, not appended

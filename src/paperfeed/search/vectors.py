@@ -27,7 +27,8 @@ class VectorIndex:
         self.ids: list[str] = []
         self.matrix = np.zeros((0, 0), dtype=np.float32)
         self.high_water = None
-        self._known: set[str] = set()
+        self._row: dict[str, int] = {}  # id -> row of the matrix
+        self._stamps: dict[str, object] = {}  # id -> created_at of the vector loaded
         self._lock = threading.Lock()
 
     def refresh(self, db: Database) -> int:
@@ -37,20 +38,29 @@ class VectorIndex:
                 # Re-read a margin before the mark: a batch stamped earlier may commit later.
                 after = self.high_water - OVERLAP if self.high_water is not None else None
                 added = [r for r in store.added_since(conn, self.model, after=after)
-                         if r.arxiv_id not in self._known]  # fmt: skip
+                         if self._stamps.get(r.arxiv_id) != r.created_at]  # fmt: skip
                 if not added:
                     return 0
                 blobs = store.vectors_of(conn, self.model, [r.arxiv_id for r in added])
-            new_ids = [r.arxiv_id for r in added if r.arxiv_id in blobs]
-            if not new_ids:  # deleted between the two reads
+            rows = [r for r in added if r.arxiv_id in blobs]
+            if not rows:  # deleted between the two reads
                 return 0
-            fresh = np.stack([np.frombuffer(blobs[i], dtype=np.float32) for i in new_ids])
-            self.matrix = fresh if self.matrix.size == 0 else np.vstack([self.matrix, fresh])
-            self.ids.extend(new_ids)
-            self._known.update(new_ids)
+            fresh = []
+            for r in rows:
+                vector = np.frombuffer(blobs[r.arxiv_id], dtype=np.float32)
+                if r.arxiv_id in self._row:  # re-embedded after its text changed
+                    self.matrix[self._row[r.arxiv_id]] = vector
+                else:
+                    self._row[r.arxiv_id] = len(self.ids) + len(fresh)
+                    fresh.append((r.arxiv_id, vector))
+                self._stamps[r.arxiv_id] = r.created_at
+            if fresh:
+                block = np.stack([v for _i, v in fresh])
+                self.matrix = block if self.matrix.size == 0 else np.vstack([self.matrix, block])
+                self.ids.extend(i for i, _v in fresh)
             newest = added[-1].created_at
             self.high_water = max(self.high_water, newest) if self.high_water else newest
-            return len(new_ids)
+            return len(rows)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -68,7 +78,5 @@ class VectorIndex:
 
     def vector_of(self, arxiv_id: str) -> np.ndarray | None:
         """The stored vector of one paper, if loaded."""
-        try:
-            return self.matrix[self.ids.index(arxiv_id)]
-        except ValueError:
-            return None
+        row = self._row.get(arxiv_id)
+        return None if row is None else self.matrix[row]

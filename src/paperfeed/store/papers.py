@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.models import IngestCounts, Paper
 from paperfeed.store.tables import catalog_state as S
+from paperfeed.store.tables import paper_vectors
 from paperfeed.store.tables import papers as T
 
 _CONTENT = (
@@ -131,7 +132,7 @@ def upsert_many(conn: sa.Connection, incoming: Iterable[Paper]) -> IngestCounts:
         return counts
     existing = get_many(conn, batch)
     now = _now()
-    inserts, updates = [], []
+    inserts, updates, reworded = [], [], []
     for arxiv_id, p in batch.items():
         old = existing.get(arxiv_id)
         if old is None:
@@ -144,6 +145,8 @@ def upsert_many(conn: sa.Connection, incoming: Iterable[Paper]) -> IngestCounts:
             counts.unchanged += 1
         else:
             updates.append({"b_id": arxiv_id, **_values(merged), "modified_at": now})
+            if (merged.title, merged.abstract) != (old.title, old.abstract):
+                reworded.append(arxiv_id)
     if inserts:
         conn.execute(sa.insert(T), inserts)
         counts.new += len(inserts)
@@ -157,6 +160,8 @@ def upsert_many(conn: sa.Connection, incoming: Iterable[Paper]) -> IngestCounts:
         )
         conn.execute(stmt, updates)
         counts.updated += len(updates)
+    if reworded:  # their embeddings describe the old text: embed them again
+        conn.execute(sa.delete(paper_vectors).where(paper_vectors.c.arxiv_id.in_(reworded)))
     return counts
 
 
