@@ -110,3 +110,15 @@ def test_a_reworded_paper_is_embedded_again_and_the_index_follows(embedded):
     assert hits[0].paper.arxiv_id == "2511.00003"
     index = search.vector_index(db, s.embedding_model)
     assert len(index) == 4  # replaced in place, not appended
+
+
+def test_ingest_with_embed_makes_papers_findable_by_meaning(db, database_url, tmp_path):
+    import json
+
+    f = tmp_path / "p.jsonl"
+    f.write_text("\n".join(json.dumps({"arxiv_id": f"2511.{i + 1:05d}", "title": t, "abstract": a})
+                           for i, (t, a) in enumerate(TEXTS)))  # fmt: skip
+    runner = CliRunner(env={"COLUMNS": "200"})
+    out = runner.invoke(app, ["--database-url", database_url, "ingest", "jsonl", str(f), "--embed"])
+    assert out.exit_code == 0, out.output
+    assert "Embedded 4 papers." in out.output

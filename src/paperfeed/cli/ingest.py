@@ -45,7 +45,15 @@ def _parse_date(value: str | None, name: str) -> dt.date | None:
         raise typer.BadParameter(str(exc), param_hint=name) from None
 
 
-def _run_ingest(ctx: typer.Context, source, *, restart: bool) -> None:
+EmbedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--embed", help="Then embed the new papers for semantic search (embeddings extra)."
+    ),
+]
+
+
+def _run_ingest(ctx: typer.Context, source, *, restart: bool, embed: bool = False) -> None:
     from paperfeed.ingest import ingest
 
     db = _db(ctx)
@@ -82,6 +90,10 @@ def _run_ingest(ctx: typer.Context, source, *, restart: bool) -> None:
     _print_run(run)
     if run.status != "ok":
         raise typer.Exit(1)
+    if embed:
+        from paperfeed.cli.search import embed_with_progress
+
+        embed_with_progress(ctx)
 
 
 def _print_run(run: IngestRun) -> None:
@@ -116,6 +128,7 @@ def ingest_arxiv(
     since: Annotated[str, typer.Option(help="First submission day, YYYY-MM-DD.")],
     until: Annotated[str | None, typer.Option(help="Last submission day (default: today).")] = None,
     restart: RestartOpt = False,
+    embed: EmbedOpt = False,
 ) -> None:
     """Fetch a category's papers submitted in a date range from the arXiv API."""
     from paperfeed.sources.arxiv_api import ArxivAPISource
@@ -130,7 +143,7 @@ def ingest_arxiv(
             until=_parse_date(until, "--until"),
             page_size=settings.arxiv_page_size,
         )
-        _run_ingest(ctx, source, restart=restart)
+        _run_ingest(ctx, source, restart=restart, embed=embed)
 
 
 @ingest_app.command("oai")
@@ -144,6 +157,7 @@ def ingest_oai(
     ] = None,
     until: Annotated[str | None, typer.Option(help="Records changed on or before.")] = None,
     restart: RestartOpt = False,
+    embed: EmbedOpt = False,
 ) -> None:
     """Harvest arXiv metadata in bulk or incrementally over OAI-PMH."""
     from paperfeed.sources.oai import OAISource
@@ -157,7 +171,7 @@ def ingest_oai(
             from_date=_parse_date(from_date, "--from"),
             until=_parse_date(until, "--until"),
         )
-        _run_ingest(ctx, source, restart=restart)
+        _run_ingest(ctx, source, restart=restart, embed=embed)
 
 
 @ingest_app.command("hf-daily")
@@ -165,13 +179,14 @@ def ingest_hf_daily(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="A daily_papers JSON file or a folder of them.")],
     restart: RestartOpt = False,
+    embed: EmbedOpt = False,
 ) -> None:
     """Import Hugging Face daily-papers JSON (the api/daily_papers?date= response)."""
     from paperfeed.sources.hf_daily import HFDailySource
 
     if not path.exists():
         raise typer.BadParameter(f"{path} does not exist", param_hint="PATH")
-    _run_ingest(ctx, HFDailySource(path), restart=restart)
+    _run_ingest(ctx, HFDailySource(path), restart=restart, embed=embed)
 
 
 @ingest_app.command("jsonl")
@@ -179,6 +194,7 @@ def ingest_jsonl(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="JSON lines file, plain or gzipped.")],
     restart: RestartOpt = False,
+    embed: EmbedOpt = False,
 ) -> None:
     """Import papers from JSON lines (the format `paperfeed export jsonl` writes)."""
     from paperfeed.sources.jsonl import JsonlSource
@@ -186,7 +202,7 @@ def ingest_jsonl(
     if not path.is_file():
         raise typer.BadParameter(f"{path} is not a file", param_hint="PATH")
     source = JsonlSource(path, batch_size=_settings(ctx).ingest_batch_size)
-    _run_ingest(ctx, source, restart=restart)
+    _run_ingest(ctx, source, restart=restart, embed=embed)
 
 
 @ingest_app.command("log")

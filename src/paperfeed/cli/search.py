@@ -73,6 +73,11 @@ def index_embed(
     limit: Annotated[int | None, typer.Option(help="Embed at most this many papers.")] = None,
 ) -> None:
     """Embed the papers that have no vector yet (newest first); safe to stop and re-run."""
+    embed_with_progress(ctx, limit=limit)
+
+
+def embed_with_progress(ctx: typer.Context, *, limit: int | None = None) -> None:
+    """Embed pending papers behind a progress bar (shared by `index embed` and `ingest --embed`)."""
     from paperfeed.search import indexing
 
     db, settings = _db(ctx), _settings(ctx)
