@@ -9,7 +9,7 @@ import pytest
 
 from paperfeed.errors import InvalidInput
 from paperfeed.sources.arxiv_ids import is_arxiv_id, parse_arxiv_id
-from paperfeed.sources.links import find_links
+from paperfeed.sources.links import complete_links, find_links
 from paperfeed.sources.schedule import listing_day
 
 
@@ -29,6 +29,7 @@ from paperfeed.sources.schedule import listing_day
     ],
 )
 def test_arxiv_ids_in_the_forms_people_paste(text, expected):
+    """New and old ids, versions, the arXiv: prefix and abs/pdf URLs give (id, version)."""
     assert parse_arxiv_id(text) == expected
 
 
@@ -37,6 +38,7 @@ def test_arxiv_ids_in_the_forms_people_paste(text, expected):
              "2511.01234; DROP TABLE papers", "<script>", "9" * 500, "2511.01234v"],
 )  # fmt: skip
 def test_not_arxiv_ids(text):
+    """Near misses and junk are refused, and the message lists the accepted forms."""
     assert not is_arxiv_id(text)
     with pytest.raises(InvalidInput, match="expected 2511.01234"):
         parse_arxiv_id(text)
@@ -48,37 +50,62 @@ def test_not_arxiv_ids(text):
         ("Code is available at https://github.com/org/repo.", "https://github.com/org/repo", None),
         ("Code: https://github.com/org/repo/tree/main/src.", "https://github.com/org/repo", None),
         ("(see https://github.com/Org/Repo-2.git)", "https://github.com/Org/Repo-2", None),
+        ("Our code (github.com/org/repo) is public.", "https://github.com/org/repo", None),
         ("available at github.com/org/repo, and", "https://github.com/org/repo", None),
         ("http://www.github.com/org/repo/blob/main/README.md", "https://github.com/org/repo", None),
+        ("Code: HTTP://GitHub.com/Org/Repo#readme", "https://github.com/Org/Repo", None),
         ("Code at \\url{https://github.com/org/repo}.", "https://github.com/org/repo", None),
+        ("Code at [repo](https://github.com/a/b).", "https://github.com/a/b", None),
+        ("\u201chttps://github.com/org/repo.git\u201d", "https://github.com/org/repo", None),
         (
-            "https://gitlab.com/group/sub/repo/-/tree/main;",
+            "Models: https://gitlab.com/group/sub/repo/-/tree/main;",
             "https://gitlab.com/group/sub/repo",
             None,
         ),
+        ("https://gitlab.com/group/sub/repo,", "https://gitlab.com/group/sub/repo", None),
+        ("Code: https://anonymous.4open.science/r/tab-9F3C/README.md",
+         "https://anonymous.4open.science/r/tab-9F3C", None),
         ("Project page: https://example.org/proj/.", None, "https://example.org/proj/"),
+        ("Project page: https://x.github.io/proj/", None, "https://x.github.io/proj/"),
+        ("The project page is available at https://foo.org/bar.", None, "https://foo.org/bar"),
+        ("Demo can be found at https://huggingface.co/spaces/a/b",
+         None, "https://huggingface.co/spaces/a/b"),
         ("Videos at https://team.github.io/demo/", None, "https://team.github.io/demo/"),
+        ("More results at mylab.github.io/proj.", None, "https://mylab.github.io/proj"),
         ("Website (https://lab.example.edu/x)", None, "https://lab.example.edu/x"),
         (
             "Code https://github.com/a/b and project page https://a.github.io/b",
             "https://github.com/a/b",
             "https://a.github.io/b",
         ),
+        # These must find nothing.
         ("See https://github.com/org only", None, None),
+        ("see https://github.com/features/copilot for more", None, None),
         ("Published at https://doi.org/10.1/x and arXiv https://arxiv.org/abs/1", None, None),
+        ("Our website https://arxiv.org/abs/2511.01234", None, None),
         ("We use https://pytorch.org for training.", None, None),
+        ("The project was funded by https://erc.europa.eu.", None, None),
         ("An email: someone@github.com wrote", None, None),
         ("No links at all.", None, None),
         ("Licence https://creativecommons.org/licenses/by/4.0/ website", None, None),
     ],
-)
+)  # fmt: skip
 def test_code_and_project_links(text, code, project):
+    """Links as abstracts and comments write them, including ones that must yield nothing."""
     assert find_links(text) == (code, project)
 
 
 def test_links_from_several_fields_first_wins():
+    """The first text naming a repository wins; empty and None texts are skipped."""
     assert find_links(None, "", "x https://github.com/a/b", "https://github.com/c/d") == (
         "https://github.com/a/b", None)  # fmt: skip
+
+
+def test_complete_links_keeps_what_the_source_gave():
+    """A source's own link is kept; only a missing one is looked for in the text."""
+    text = "Code: https://github.com/x/y. Project page: https://x.github.io/y"
+    assert complete_links("https://github.com/a/b", None, text) == (
+        "https://github.com/a/b", "https://x.github.io/y")  # fmt: skip
 
 
 ET = ZoneInfo("America/New_York")
@@ -87,16 +114,25 @@ ET = ZoneInfo("America/New_York")
 @pytest.mark.parametrize(
     "when, listed",
     [
-        (dt.datetime(2025, 11, 17, 13, 59, tzinfo=ET), dt.date(2025, 11, 18)),  # Mon before 14:00
-        (dt.datetime(2025, 11, 17, 14, 1, tzinfo=ET), dt.date(2025, 11, 19)),  # Mon after
+        (
+            dt.datetime(2025, 11, 17, 13, 59, tzinfo=ET),
+            dt.date(2025, 11, 18),
+        ),  # Mon before cutoff: Tue
+        (dt.datetime(2025, 11, 17, 14, 0, tzinfo=ET), dt.date(2025, 11, 19)),  # Mon at cutoff: Wed
+        (dt.datetime(2025, 11, 17, 14, 1, tzinfo=ET), dt.date(2025, 11, 19)),  # Mon after: Wed
+        (dt.datetime(2025, 11, 20, 13, 0, tzinfo=ET), dt.date(2025, 11, 21)),  # Thu before: Fri
         (dt.datetime(2025, 11, 20, 14, 1, tzinfo=ET), dt.date(2025, 11, 24)),  # Thu after: Mon
         (dt.datetime(2025, 11, 21, 10, 0, tzinfo=ET), dt.date(2025, 11, 24)),  # Fri before: Mon
         (dt.datetime(2025, 11, 21, 15, 0, tzinfo=ET), dt.date(2025, 11, 25)),  # Fri after: Tue
         (dt.datetime(2025, 11, 22, 12, 0, tzinfo=ET), dt.date(2025, 11, 25)),  # Saturday: Tue
+        (dt.datetime(2025, 11, 23, 21, 0, tzinfo=ET), dt.date(2025, 11, 25)),  # Sunday: Tue
         (dt.datetime(2025, 11, 18, 3, 0, tzinfo=dt.UTC), dt.date(2025, 11, 19)),  # Mon 22:00 ET
-        (dt.datetime(2025, 3, 10, 17, 30), dt.date(2025, 3, 11)),  # naive = UTC; DST began
+        (dt.datetime(2025, 11, 17, 18, 30, tzinfo=dt.UTC), dt.date(2025, 11, 18)),  # 13:30 EST
+        (dt.datetime(2025, 3, 10, 17, 30), dt.date(2025, 3, 11)),  # naive = UTC; EDT: 13:30
+        (dt.datetime(2025, 3, 10, 18, 30), dt.date(2025, 3, 12)),  # naive = UTC; EDT: 14:30
     ],
 )
 def test_listing_day_follows_arxiv_schedule(when, listed):
+    """Cutoff 14:00 ET Mon-Fri, announced 20:00 ET Sun-Thu, dated (as arXiv does) the next day."""
     assert listing_day(when) == listed
-    assert listing_day(when).weekday() < 5
+    assert listing_day(when).weekday() < 5  # arXiv's listings are dated Monday to Friday

@@ -14,6 +14,7 @@ from paperfeed.sources.fields import clean_text, required_text
 from paperfeed.sources.http import PoliteClient
 from paperfeed.sources.links import find_links
 from paperfeed.sources.schedule import listing_day
+from paperfeed.sources.xmldoc import parse_xml
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,9 @@ NS = {
     "opensearch": "http://a9.com/-/spec/opensearch/1.1/",
     "arxiv": "http://arxiv.org/schemas/atom",
 }
-ERROR_ID = "http://arxiv.org/api/errors"
+ERROR_IDS = ("http://arxiv.org/api/errors", "https://arxiv.org/api/errors")
 MAX_PAGE = 2000  # arXiv refuses larger pages
+EMPTY_PAGE_RETRIES = 2
 
 
 def _timestamp(text: str | None, what: str) -> dt.datetime | None:
@@ -38,16 +40,9 @@ def _timestamp(text: str | None, what: str) -> dt.datetime | None:
 
 def parse_feed(body: bytes) -> tuple[ET.Element, int | None]:
     """The Atom root and its opensearch totalResults; MalformedFeed for anything else."""
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError as exc:
-        start = body[:200].decode("utf-8", "replace").strip().lower()
-        kind = "an HTML page" if start.startswith(("<!doctype html", "<html")) else "not XML"
-        raise MalformedFeed(f"arXiv API response is {kind} or truncated ({exc})") from None
-    if root.tag != f"{{{NS['atom']}}}feed":
-        raise MalformedFeed(f"arXiv API response is not an Atom feed (root element {root.tag})")
+    root = parse_xml(body, what="arXiv API response", root=f"{{{NS['atom']}}}feed")
     for entry in root.findall("atom:entry", NS):
-        if (entry.findtext("atom:id", "", NS) or "").startswith(ERROR_ID):
+        if (entry.findtext("atom:id", "", NS) or "").startswith(ERROR_IDS):
             message = clean_text(entry.findtext("atom:summary", "", NS)) or "unknown error"
             raise MalformedFeed(f"arXiv API error: {message}")
     total = root.findtext("opensearch:totalResults", None, NS)
@@ -144,17 +139,32 @@ class ArxivAPISource:
     def batches(self, cursor: str | None = None) -> Iterator[Batch]:
         """One batch per API page; the cursor is the next page's start offset."""
         start = int(cursor) if cursor and cursor.isdigit() else 0
+        empty_tries = 0
         while True:
             response = self.client.get(self.base_url, params=self.query(start))
             root, total = parse_feed(response.content)
             papers, rejected = parse_entries(root)
             count = len(papers) + len(rejected)
+            if count == 0 and total is not None and start < total:
+                # arXiv now and then answers a page empty although more results exist; asking
+                # again usually helps, and a total it cannot serve must not block the harvest.
+                empty_tries += 1
+                if empty_tries <= EMPTY_PAGE_RETRIES:
+                    log.warning(
+                        "arXiv returned an empty page at %d of %d; asking again", start, total
+                    )
+                    continue
+                missing = Rejected(
+                    f"results {start + 1}-{total}",
+                    f"arXiv answered {empty_tries} times with an empty page at {start} of {total}; "
+                    "the rest of the range was not fetched",
+                )
+                yield Batch([], [missing], None, total)
+                return
             if count == 0:
-                if total is not None and start < total:
-                    # arXiv sometimes answers a page empty; fail so a re-run resumes here.
-                    raise MalformedFeed(f"arXiv returned an empty page at {start} of {total}")
                 yield Batch([], [], None, total)
                 return
+            empty_tries = 0
             start += count
             done = total is None or start >= total
             yield Batch(papers, rejected, None if done else str(start), total)

@@ -21,6 +21,14 @@ from paperfeed.sources.links import complete_links
 _DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 
+def _day_in(text: Any) -> dt.date | None:
+    m = _DAY_IN_NAME.search(text) if isinstance(text, str) else None
+    try:
+        return dt.date.fromisoformat(m[1]) if m else None
+    except ValueError:  # 2025-13-40 in a file name is just a name
+        return None
+
+
 def _when(value: Any) -> dt.datetime | None:
     if not isinstance(value, str) or not value:
         return None
@@ -82,6 +90,8 @@ def entry_to_paper(entry: Any, *, day: dt.date | None = None) -> Paper:
 def parse_daily_papers(data: Any, *, day: dt.date | None = None) -> Batch:
     """A Batch from one loaded daily_papers response (a list, or a dict wrapping `data`)."""
     if isinstance(data, dict) and isinstance(data.get("data"), list):
+        # One saved file wraps the list as {"status", "date", "count", "data"}.
+        day = day or _day_in(data.get("date"))
         data = data["data"]
     if not isinstance(data, list):
         raise MalformedFeed("expected a JSON list of daily papers")
@@ -137,6 +147,4 @@ class HFDailySource:
             ) from None
         except (EOFError, OSError, zlib.error) as exc:
             raise MalformedFeed(f"{path.name}: unreadable ({exc})") from None
-        m = _DAY_IN_NAME.search(path.name)
-        day = dt.date.fromisoformat(m[1]) if m else None
-        return parse_daily_papers(data, day=day)
+        return parse_daily_papers(data, day=_day_in(path.name))

@@ -7,15 +7,19 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import httpx
 
 from paperfeed.errors import SourceUnavailable
 
+if TYPE_CHECKING:
+    from paperfeed.config import Settings
+
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_RETRY_AFTER = 600.0  # a server asking for longer is treated as down
+MAX_RETRY_AFTER = 300.0  # longer waits are cut to this; the retry count still bounds the total
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
@@ -63,14 +67,23 @@ class PoliteClient:
         )
 
     @classmethod
-    def from_settings(cls, settings, **kwargs) -> PoliteClient:
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> PoliteClient:
         """A client configured by Settings (user agent, interval, timeout, retries)."""
         return cls(
             user_agent=settings.user_agent,
             min_interval=settings.arxiv_min_interval,
             timeout=settings.http_timeout,
             retries=settings.http_retries,
-            **kwargs,
+            transport=transport,
+            sleep=sleep,
+            clock=clock,
         )
 
     def __enter__(self) -> PoliteClient:
@@ -98,6 +111,8 @@ class PoliteClient:
             delay = self.backoff * (2**attempt) * (1 + random.random() / 4)
             try:
                 response = self._client.get(url, params=params)
+            except httpx.TooManyRedirects:
+                raise SourceUnavailable(f"{url} redirects in a loop") from None
             except httpx.TransportError as exc:  # timeouts, refused or dropped connections
                 problem = f"{exc.__class__.__name__}: {exc}"
             else:
@@ -108,9 +123,8 @@ class PoliteClient:
                     raise SourceUnavailable(f"{url} answered {problem}")
                 asked = retry_after_seconds(response.headers.get("Retry-After"))
                 if asked is not None:
-                    if asked > MAX_RETRY_AFTER:
-                        raise SourceUnavailable(f"{url} asked to retry after {asked:.0f} s")
-                    delay = max(asked, 0.0)
+                    delay = min(asked, MAX_RETRY_AFTER)
+                    problem += f", Retry-After {asked:.0f} s"
             if attempt == self.retries:
                 break
             log.warning("%s: %s; retrying in %.1f s", url, problem, delay)

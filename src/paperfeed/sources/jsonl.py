@@ -79,7 +79,10 @@ def record_to_paper(rec: Any) -> Paper:
     title = _text(rec.get("title"), "title", required=True)
     abstract = _text(rec.get("abstract"), "abstract", required=True)
     comment = _text(rec.get("comment"), "comment")
-    categories = _names(rec.get("categories"), "categories")
+    raw_categories = rec.get("categories")
+    if isinstance(raw_categories, str):  # arXiv's own dumps write "cs.LG stat.ML"
+        raw_categories = raw_categories.replace(",", " ").split()
+    categories = _names(raw_categories, "categories")
     published = _when(rec.get("published"), "published")
     code_url, project_url = complete_links(
         _text(rec.get("github"), "github"), _text(rec.get("project_page"), "project_page"),
@@ -174,7 +177,7 @@ class JsonlSource:
                     if lineno <= skip:
                         continue
                     self._parse_line(raw, lineno, papers, rejected)
-                    if lineno - skip >= self.batch_size and (lineno - skip) % self.batch_size == 0:
+                    if (lineno - skip) % self.batch_size == 0:
                         yield Batch(papers, rejected, str(lineno))
                         papers, rejected = [], []
         except (EOFError, OSError, zlib.error) as exc:
@@ -192,12 +195,15 @@ class JsonlSource:
         except UnicodeDecodeError as exc:
             rejected.append(Rejected(ref, f"not valid UTF-8 (byte {exc.start})"))
             return
+        if lineno == 1:
+            line = line.removeprefix("\ufeff")  # editors on Windows start files with a BOM
         if not line.strip():
             return
         try:
-            rec = json.loads(line)
+            rec = json.loads(line.rstrip("\r\n"))
         except json.JSONDecodeError as exc:
-            rejected.append(Rejected(ref, f"invalid JSON: {exc.msg} at column {exc.colno}"))
+            problem = exc.msg.removesuffix(" at")  # json's messages end "... at" a position
+            rejected.append(Rejected(ref, f"invalid JSON: {problem} (column {exc.colno})"))
             return
         try:
             papers.append(record_to_paper(rec))

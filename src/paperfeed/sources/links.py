@@ -4,18 +4,37 @@ from __future__ import annotations
 
 import re
 
+# A URL with a scheme, or a bare one on a host papers often write without it.
+_BARE_HOSTS = (
+    r"(?:www\.)?(?:github\.com|gitlab\.com|bitbucket\.org|codeberg\.org)/"
+    r"|[\w-]+\.github\.io\b"
+)
 _URL = re.compile(
-    r"(?:https?://|(?<![\w.@/])(?=(?:www\.)?(?:github\.com|gitlab\.com)/))[^\s<>\"'{}\\]+",
+    rf"(?:https?://|(?<![\w.@/])(?=(?:{_BARE_HOSTS})))[^\s<>\"'{{}}\\|^`]+", re.IGNORECASE
+)
+_TRAILING = ".,;:!?)]}'\"»”’*"
+# owner/repo hosts; GitLab also nests groups, so its repository ends where "/-/" begins.
+_OWNER_REPO_HOSTS = ("github.com", "bitbucket.org", "codeberg.org")
+_REPO_HOSTS = (*_OWNER_REPO_HOSTS, "gitlab.com", "anonymous.4open.science")
+# github.com/<these>/... are GitHub's own pages, not repositories.
+_NOT_OWNERS = frozenset(
+    {"about", "apps", "collections", "enterprise", "explore", "features", "login", "marketplace",
+     "orgs", "pricing", "settings", "site", "sponsors", "topics", "trending", "users"}
+)  # fmt: skip
+_PROJECT_HOSTS = (".github.io", ".gitlab.io", "sites.google.com")
+_NEVER_PROJECT = ("arxiv.org", "doi.org", "creativecommons.org")
+# A word naming a page, then only linking words up to the URL: "project page is available at".
+_PROJECT_WORDS = re.compile(
+    r"\b(?:project|page|webpage|website|homepage|demo|demos|site)\W*"
+    r"(?:(?:is|are|can|be|found|available|publicly|online|accessible|hosted|at|on|in|here|"
+    r"via|see|visit)\W+)*$",
     re.IGNORECASE,
 )
-_TRAILING = ".,;:!?)]}'\"»”’"
-_REPO_HOSTS = ("github.com", "gitlab.com")
-_NEVER_PROJECT = ("arxiv.org", "doi.org", "creativecommons.org", "dx.doi.org")
-_PROJECT_WORDS = re.compile(r"(project|page|website|homepage|demo|site)\W*$", re.IGNORECASE)
 
 
 def _clean(url: str) -> str:
-    # Papers end sentences and parentheticals right after a URL: strip what cannot end one.
+    # Papers end sentences and parentheticals right after a URL: strip what cannot end one,
+    # but keep a closing parenthesis the URL itself opened (Wikipedia-style paths).
     while url and url[-1] in _TRAILING:
         if url[-1] == ")" and url.count("(") >= url.count(")"):
             break
@@ -25,20 +44,27 @@ def _clean(url: str) -> str:
     return url
 
 
-def _repo_root(url: str) -> str | None:
-    m = re.match(r"https?://(?:www\.)?(github\.com|gitlab\.com)/(.+)", url, re.IGNORECASE)
-    if not m:
-        return None
-    host = m[1].lower()
-    parts = [p for p in re.split(r"[/?#]", m[2]) if p]
-    if host == "github.com":
-        if len(parts) < 2:
+def _host(url: str) -> str:
+    return re.sub(r"^https?://(?:www\.)?", "", url, flags=re.IGNORECASE).split("/")[0].lower()
+
+
+def _repo_root(url: str, host: str) -> str | None:
+    path = re.sub(r"^https?://[^/]+", "", url, flags=re.IGNORECASE)
+    parts = [p for p in re.split(r"[/?#]", path) if p]
+    if host in _OWNER_REPO_HOSTS:
+        if len(parts) < 2 or parts[0].lower() in _NOT_OWNERS:
             return None
         parts = parts[:2]
-    else:  # GitLab allows subgroups; the repository ends where "/-/" begins
+    elif host == "gitlab.com":
         parts = parts[: parts.index("-")] if "-" in parts else parts
         if len(parts) < 2:
             return None
+    elif host == "anonymous.4open.science":  # anonymised repositories for double-blind review
+        if len(parts) < 2 or parts[0] != "r":
+            return None
+        parts = parts[:2]
+    else:
+        return None
     if parts[-1].lower().endswith(".git"):
         parts[-1] = parts[-1][:-4]
     return f"https://{host}/" + "/".join(parts)
@@ -52,15 +78,16 @@ def find_links(*texts: str | None) -> tuple[str | None, str | None]:
             continue
         for m in _URL.finditer(text):
             url = _clean(m.group(0))
-            host = re.sub(r"^https?://(www\.)?", "", url, flags=re.IGNORECASE).split("/")[0].lower()
-            repo = _repo_root(url)
-            if repo:
-                code = code or repo
+            host = _host(url)
+            if host in _REPO_HOSTS:
+                code = code or _repo_root(url, host)
                 continue
-            if host in _REPO_HOSTS or any(host.endswith(h) for h in _NEVER_PROJECT):
+            if project is not None or any(
+                host == h or host.endswith("." + h) for h in _NEVER_PROJECT
+            ):
                 continue
-            before = text[max(0, m.start() - 40) : m.start()]
-            if project is None and (host.endswith(".github.io") or _PROJECT_WORDS.search(before)):
+            before = text[max(0, m.start() - 60) : m.start()]
+            if host.endswith(_PROJECT_HOSTS) or _PROJECT_WORDS.search(before):
                 project = url
     return code, project
 

@@ -14,6 +14,7 @@ from paperfeed.sources.fields import clean_text, required_text
 from paperfeed.sources.http import PoliteClient
 from paperfeed.sources.links import find_links
 from paperfeed.sources.schedule import listing_day
+from paperfeed.sources.xmldoc import parse_xml
 
 NS = {"oai": "http://www.openarchives.org/OAI/2.0/", "arxiv": "http://arxiv.org/OAI/arXiv/"}
 # The format gives the v1 date without a time; noon US/Eastern is the middle of the working day.
@@ -72,20 +73,14 @@ def record_to_paper(meta: ET.Element) -> Paper:
     )
 
 
-def parse_page(body: bytes) -> tuple[Batch, bool]:
-    """One ListRecords response as a Batch (cursor = resumption token) and whether it was empty
-    because nothing matched."""
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError as exc:
-        raise MalformedFeed(f"OAI-PMH response is not XML or is truncated ({exc})") from None
-    if root.tag != f"{{{NS['oai']}}}OAI-PMH":
-        raise MalformedFeed(f"not an OAI-PMH response (root element {root.tag})")
+def parse_page(body: bytes) -> Batch:
+    """One ListRecords response as a Batch whose cursor is the resumption token."""
+    root = parse_xml(body, what="OAI-PMH response", root=f"{{{NS['oai']}}}OAI-PMH")
     error = root.find("oai:error", NS)
     if error is not None:
         code = error.get("code", "unknown")
-        if code == "noRecordsMatch":
-            return Batch([], [], None, 0), True
+        if code == "noRecordsMatch":  # the protocol's way of saying "an empty list"
+            return Batch([], [], None, 0)
         raise MalformedFeed(f"OAI-PMH error {code}: {clean_text(error.text) or 'no message'}")
     listing = root.find("oai:ListRecords", NS)
     if listing is None:
@@ -110,7 +105,7 @@ def parse_page(body: bytes) -> tuple[Batch, bool]:
     token = clean_text(token_el.text) if token_el is not None else None
     size = token_el.get("completeListSize") if token_el is not None else None
     total = int(size) if size and size.isdigit() else None
-    return Batch(papers, rejected, token, total), False
+    return Batch(papers, rejected, token, total)
 
 
 class OAISource:
@@ -156,10 +151,10 @@ class OAISource:
         while True:
             # With a token the protocol allows no other arguments.
             params = (
-                {"verb": "ListRecords", "resumptionToken": token} if token else (self.first_query())
+                {"verb": "ListRecords", "resumptionToken": token} if token else self.first_query()
             )
             response = self.client.get(self.base_url, params=params)
-            batch, _nothing = parse_page(response.content)
+            batch = parse_page(response.content)
             yield batch
             if not batch.cursor:
                 return
