@@ -54,11 +54,11 @@ def test_vectors_are_unit_length_and_deterministic():
 def test_a_paraphrase_finds_the_paper_by_meaning(embedded):
     db, s = embedded
     q = "averaging fine-tuned networks when their weight updates conflict in direction"
-    keyword = search.search(db, q, mode="keyword", model=s.embedding_model)
-    semantic = search.search(db, q, mode="semantic", model=s.embedding_model)
+    keyword = search.search(db, q, mode="keyword", settings=s)
+    semantic = search.search(db, q, mode="semantic", settings=s)
     assert semantic.mode == "semantic" and semantic.notice is None
     assert semantic.hits[0].paper.arxiv_id == "2511.00001"
-    hybrid = search.search(db, q, model=s.embedding_model)
+    hybrid = search.search(db, q, settings=s)
     assert hybrid.mode == "hybrid" and hybrid.hits[0].paper.arxiv_id == "2511.00001"
     assert {h.paper.arxiv_id for h in keyword.hits} <= {h.paper.arxiv_id for h in hybrid.hits}
 
@@ -66,19 +66,19 @@ def test_a_paraphrase_finds_the_paper_by_meaning(embedded):
 def test_filters_apply_to_semantic_hits(embedded):
     db, s = embedded
     r = search.search(db, "video generation", mode="semantic", has_code=True,
-                      model=s.embedding_model)  # fmt: skip
+                      settings=s)  # fmt: skip
     assert r.hits == []
 
 
 def test_similar_papers_and_a_worker_following_new_vectors(embedded):
     db, s = embedded
-    before = search.similar(db, "2511.00002", model=s.embedding_model, limit=3)
+    before = search.similar(db, "2511.00002", settings=s, limit=3)
     assert "2511.00002" not in [h.paper.arxiv_id for h in before] and len(before) == 3
     with db.transaction() as conn:
         video = make_paper(9, title="Video diffusion models", abstract="Models that make videos.")
         papers.upsert(conn, video)
     indexing.embed_pending(db, s)
-    after = search.similar(db, "2511.00002", model=s.embedding_model, limit=1)
+    after = search.similar(db, "2511.00002", settings=s, limit=1)
     assert after[0].paper.arxiv_id == "2511.00009"  # picked up without a restart
 
 
@@ -97,7 +97,7 @@ def test_a_reworded_paper_is_embedded_again_and_the_index_follows(embedded):
     running worker's index."""
     db, s = embedded
     q = "predicting three-dimensional protein shapes"
-    assert search.search(db, q, mode="semantic", model=s.embedding_model).hits[0].paper.arxiv_id \
+    assert search.search(db, q, mode="semantic", settings=s).hits[0].paper.arxiv_id \
         == "2511.00003"  # fmt: skip
     with db.transaction() as conn:
         papers.upsert(conn, make_paper(3, version=2, title="Sorting networks on GPUs",
@@ -106,9 +106,9 @@ def test_a_reworded_paper_is_embedded_again_and_the_index_follows(embedded):
     assert indexing.status(db, s)["pending"] == 1
     assert indexing.embed_pending(db, s) == 1
     hits = search.search(db, "parallel integer sorting on graphics cards", mode="semantic",
-                         model=s.embedding_model).hits  # fmt: skip
+                         settings=s).hits  # fmt: skip
     assert hits[0].paper.arxiv_id == "2511.00003"
-    index = search.vector_index(db, s.embedding_model)
+    index = search.vector_index(db, s)
     assert len(index) == 4  # replaced in place, not appended
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -101,6 +102,21 @@ class Settings:
     embedding_max_tokens: int = _knob(
         256, "Tokens of title + abstract the model reads (128 is about twice as fast)."
     )
+    embedding_runtime: str = _knob(
+        "auto",
+        "What runs the model: onnx (onnxruntime, about 4x faster per query, exported once from "
+        "torch into embedding_cache_dir), torch (sentence-transformers), or auto (onnx when "
+        "onnxruntime is installed and the model can be exported, else torch).",
+    )
+    embedding_cache_dir: str = _knob(
+        "", "Where exported ONNX models are kept; empty for ~/.cache/paperfeed (XDG_CACHE_HOME)."
+    )
+    index_dir: str = _knob(
+        "",
+        "Directory of the approximate-nearest-neighbour vector index files. Empty: beside the "
+        "SQLite file (paperfeed.db.index/), or ./paperfeed-index/<hash of the URL> for PostgreSQL. "
+        "The database holds the vectors, so the files can be deleted and rebuilt at any time.",
+    )
     response_cache_size: int = _knob(
         512,
         "Listing pages and API answers kept per worker until the catalogue changes; 0 disables.",
@@ -148,8 +164,22 @@ class Settings:
                 "production needs PAPERFEED_SECRET_KEY: at least 32 random characters "
                 "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
+        if self.embedding_runtime not in ("auto", "onnx", "torch"):
+            raise ConfigError("embedding_runtime must be auto, onnx or torch")
         if not 1 <= self.page_size_default <= self.page_size_max:
             raise ConfigError("page_size_default must be between 1 and page_size_max")
+
+    @property
+    def index_path(self) -> Path:
+        """Where the vector index files live (see `index_dir`)."""
+        if self.index_dir:
+            return Path(self.index_dir)
+        if self.database_url.startswith("sqlite:///"):
+            path = self.database_url[len("sqlite:///") :].split("?")[0]
+            if path and path != ":memory:":
+                return Path(path + ".index")
+        digest = hashlib.sha1(self.database_url.encode()).hexdigest()[:12]
+        return Path("paperfeed-index") / digest
 
     @property
     def signing_key(self) -> str:

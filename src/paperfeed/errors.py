@@ -43,3 +43,7 @@ class SchemaOutdated(PaperfeedError):
 
 class ConfigError(PaperfeedError):
     """A setting is missing, malformed or unsafe for the chosen environment."""
+
+
+class IndexCorrupt(PaperfeedError):
+    """The vector index on disk is missing, damaged or from another model; rebuild it."""

@@ -40,7 +40,7 @@ def search(
     settings = _settings(ctx)
     results = search_service.search(
         _db(ctx), query, mode=mode, sort=sort, has_code=has_code, limit=limit,
-        model=settings.embedding_model, max_tokens=settings.embedding_max_tokens,
+        settings=settings,
     )  # fmt: skip
     if results.notice:
         err.print(results.notice, style="yellow", highlight=False)
@@ -62,6 +62,15 @@ def index_status(ctx: typer.Context) -> None:
     s = indexing.status(_db(ctx), _settings(ctx))
     console.print(f"model: {s['model']}", highlight=False)
     console.print(f"embedded: {s['embedded']}  pending: {s['pending']}", highlight=False)
+    if s["indexed"] is None:
+        console.print(f"vector index: none yet at {s['index_path']} (built on first use, or "
+                      "`paperfeed index rebuild`)", highlight=False)  # fmt: skip
+    else:
+        console.print(f"vector index: {s['indexed']} vectors, generation {s['index_generation']}, "
+                      f"up to {s['index_high_water']:%Y-%m-%d %H:%M:%S} UTC, at {s['index_path']}"
+                      if s["index_high_water"] else
+                      f"vector index: {s['indexed']} vectors at {s['index_path']}",
+                      highlight=False)  # fmt: skip
     if not s["embedding_extra"]:
         console.print("The embedding extra is not installed: search uses keywords only "
                       "(pip install 'paperfeed[embeddings]').", style="yellow")  # fmt: skip
@@ -74,6 +83,21 @@ def index_embed(
 ) -> None:
     """Embed the papers that have no vector yet (newest first); safe to stop and re-run."""
     embed_with_progress(ctx, limit=limit)
+
+
+@index_app.command("rebuild")
+def index_rebuild(ctx: typer.Context) -> None:
+    """Write the vector index file anew from the vectors stored in the database."""
+    from paperfeed.search import indexing
+
+    db, settings = _db(ctx), _settings(ctx)
+    total = indexing.status(db, settings)["embedded"]
+    with Progress(SpinnerColumn(), TextColumn("[bold]index"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err) as progress:  # fmt: skip
+        task = progress.add_task("index", total=total)
+        count = indexing.rebuild_index(db, settings,
+                                       on_progress=lambda n: progress.advance(task, n))  # fmt: skip
+    console.print(f"Indexed {count} vectors in {indexing.ann_file(settings).dir}.", highlight=False)
 
 
 def embed_with_progress(ctx: typer.Context, *, limit: int | None = None) -> None:

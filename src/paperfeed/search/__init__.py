@@ -14,15 +14,19 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from paperfeed.config import Settings
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.models import Hit
 from paperfeed.papers import get_paper
-from paperfeed.search import embedder
+from paperfeed.search import embedder, indexing
 from paperfeed.search.query import MAX_QUERY, Query, parse
 from paperfeed.search.vectors import VectorIndex
 from paperfeed.store import Database
 from paperfeed.store import papers as paper_store
 from paperfeed.store import search as store
+from paperfeed.store import vectors as vector_store
 from paperfeed.store.search import MARK_END, MARK_START, Filters
 
 log = logging.getLogger(__name__)
@@ -32,23 +36,34 @@ FALLBACK_NOTICE = "Semantic search is not available on this server: showing keyw
 RRF_K = 60  # reciprocal rank fusion: score = sum of 1 / (RRF_K + rank) over the two rankings
 POOL = 100  # results taken from each ranking before fusing
 _warned = set()
-_indexes: dict[tuple[str, str], VectorIndex] = {}
+_indexes: dict[tuple[str, str, str], VectorIndex] = {}
 _indexes_lock = threading.Lock()
 
 
-def vector_index(db: Database, model: str) -> VectorIndex:
-    """This process's index of `model` vectors for `db`, brought up to date."""
-    key = (db.url, model)
+def _settings(db: Database, settings: Settings | None, model: str, max_tokens: int) -> Settings:
+    if settings is not None:
+        return settings
+    return Settings(database_url=db.url, embedding_model=model, embedding_max_tokens=max_tokens)
+
+
+def vector_index(db: Database, settings: Settings) -> VectorIndex:
+    """This process's vector index for `db` and the configured model, brought up to date."""
+    ann = indexing.ann_file(settings)
+    key = (db.url, settings.embedding_model, str(ann.dir.resolve()))
     with _indexes_lock:
-        index = _indexes.setdefault(key, VectorIndex(model))
+        index = _indexes.setdefault(key, VectorIndex(ann))
     index.refresh(db)
     return index
 
 
-def _semantic_ready(db: Database, model: str) -> VectorIndex | None:
-    if not embedder.available():
+def _semantic_ready(db: Database, settings: Settings) -> VectorIndex | None:
+    if not indexing.embedding_available(settings):
         return None
-    index = vector_index(db, model)
+    try:
+        index = vector_index(db, settings)
+    except Exception:  # a broken index must not break search: keywords still answer
+        log.exception("the vector index failed; answering with keyword search")
+        return None
     return index if len(index) else None
 
 
@@ -99,8 +114,10 @@ def search(
     offset: int = 0,
     model: str = embedder.DEFAULT_MODEL,
     max_tokens: int = 256,
+    settings: Settings | None = None,
 ) -> Results:
-    """Papers matching `text` (truncated to MAX_QUERY characters), best first."""
+    """Papers matching `text` (truncated to MAX_QUERY characters), best first. `settings`, when
+    given, chooses the model, runtime and index (else `model` and `max_tokens` do)."""
     if mode not in MODES:
         raise InvalidInput(f"unknown mode {mode[:20]!r}: use {', '.join(MODES)}")
     if sort not in SORTS:
@@ -108,7 +125,8 @@ def search(
     query = parse(text)
     filters = _filters(since, until, categories, has_code)
     notice = None
-    index = _semantic_ready(db, model) if mode != "keyword" else None
+    settings = _settings(db, settings, model, max_tokens)
+    index = _semantic_ready(db, settings) if mode != "keyword" else None
     if mode != "keyword" and index is None:
         if mode not in _warned:
             _warned.add(mode)
@@ -135,7 +153,7 @@ def search(
         if mode == "keyword":
             return Results(query, keyword_hits[offset:], mode, notice, None, filters)
     words = " ".join([*query.terms, *(" ".join(p) for p in query.phrases), *query.authors])
-    vector = embedder.encode([words or query.text], model=model, max_tokens=max_tokens)[0]
+    vector = indexing.encode(settings, [words or query.text])[0]
     nearest = index.nearest(vector, k=POOL * 3)
     with db.connect() as conn:
         found = paper_store.get_many(conn, [i for i, _s in nearest])
@@ -160,12 +178,24 @@ def search(
     return Results(query, merged[offset : offset + limit], mode, notice, None, filters)
 
 
-def similar(db: Database, arxiv_id: str, *, model: str, limit: int = 5) -> list[Hit]:
+def similar(
+    db: Database,
+    arxiv_id: str,
+    *,
+    model: str = embedder.DEFAULT_MODEL,
+    limit: int = 5,
+    settings: Settings | None = None,
+) -> list[Hit]:
     """Papers whose embeddings are closest to this one's (none without vectors)."""
-    index = _semantic_ready(db, model)
-    vector = index.vector_of(arxiv_id) if index is not None else None
-    if vector is None:
+    settings = _settings(db, settings, model, 256)
+    index = _semantic_ready(db, settings)
+    if index is None:
         return []
+    with db.connect() as conn:
+        blob = vector_store.vectors_of(conn, settings.embedding_model, [arxiv_id]).get(arxiv_id)
+    if blob is None:
+        return []
+    vector = np.frombuffer(blob, dtype=np.float32)
     nearest = index.nearest(vector, k=limit * 2, exclude=arxiv_id)
     with db.connect() as conn:
         found = paper_store.get_many(conn, [i for i, _s in nearest])

@@ -1,82 +1,239 @@
-"""The vector index: every stored embedding of one model in memory, searched exactly.
+"""The vector index a worker searches: the ANN file on disk plus an exact tail of newer vectors.
 
-It follows new papers by a high-water mark (the newest vector's time), so a long-running
-worker picks up what ingest embeds without a restart. An exact scan costs about 9 ms per query
-at 100,000 papers; an approximate index for larger catalogues is the next step of the search
-issue.
+The ANN file (search/ann.py) holds everything embedded up to its high-water mark. Vectors stored
+since then, by an ingest on another machine say, are read by the mark on every search and scanned
+exactly, so a long-running worker finds new papers without a restart; `paperfeed index embed`
+folds them into the file and every worker then switches to the new generation. A missing or damaged
+file is rebuilt from the database with a warning: inline for small catalogues, in a background
+thread for large ones (semantic search falls back to keywords meanwhile).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from paperfeed.errors import IndexCorrupt
+from paperfeed.search.ann import AnnFile, Snapshot
 from paperfeed.store import Database
 from paperfeed.store import vectors as store
 
-OVERLAP = dt.timedelta(minutes=5)
+log = logging.getLogger(__name__)
+OVERLAP = dt.timedelta(minutes=5)  # a batch stamped earlier may commit later: re-read a margin
+INLINE_REBUILD = 20_000  # vectors a search request may wait to rebuild; more go to a thread
+TAIL_WARNING = 50_000  # tail size at which the log asks for `paperfeed index embed`
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def stamp(moment: dt.datetime) -> int:
+    """A vector's stored time as integer microseconds (the ANN file's high-water unit)."""
+    return (moment - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def moment(stamp_us: int) -> dt.datetime:
+    """The inverse of `stamp`."""
+    return _EPOCH + dt.timedelta(microseconds=int(stamp_us))
+
+
+def _chunks(
+    db: Database, model: str, batch: int
+) -> Iterator[tuple[list[str], np.ndarray, np.ndarray]]:
+    after = None
+    while True:
+        with db.connect() as conn:
+            rows = store.page(conn, model, after=after, limit=batch)
+        if not rows:
+            return
+        ids = [r[0] for r in rows]
+        vectors = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+        stamps = np.array([stamp(r[2]) for r in rows], dtype=np.int64)
+        yield ids, vectors, stamps
+        after = ids[-1]
+
+
+def rebuild(
+    db: Database,
+    ann: AnnFile,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+    batch: int = 5_000,
+) -> int:
+    """Write a new ANN file from every vector in the database; returns how many it holds."""
+    with db.connect() as conn:
+        dim = store.dimension(conn, ann.model)
+    with ann.locked():
+        ann.write(_chunks(db, ann.model, batch), dim=dim or 0, on_progress=on_progress)
+    return ann.describe().get("count", 0)
+
+
+def update(db: Database, ann: AnnFile, *, on_progress: Callable[[int], None] | None = None) -> int:
+    """Fold vectors stored since the file's high-water mark into it; returns how many."""
+    with ann.locked():
+        try:
+            base = ann.load(view=False)
+        except IndexCorrupt as exc:
+            log.warning("vector index unusable (%s): rebuilding it from the database", exc)
+            base = None
+        if base is None:
+            with db.connect() as conn:
+                dim = store.dimension(conn, ann.model)
+            ann.write(_chunks(db, ann.model, 5_000), dim=dim or 0, on_progress=on_progress)
+            return ann.describe().get("count", 0)
+        fresh = _newer(db, ann.model, base, {})
+        if not fresh:
+            return 0
+        ids = [i for i, _v, _s in fresh]
+        vectors = np.stack([v for _i, v, _s in fresh])
+        stamps = np.array([s for _i, _v, s in fresh], dtype=np.int64)
+        dim = base.dim or vectors.shape[1]
+        ann.write([(ids, vectors, stamps)], dim=dim, base=base, on_progress=on_progress)
+        return len(ids)
+
+
+def _newer(db: Database, model: str, snapshot: Snapshot | None, tail_stamps: dict[str, int]):
+    """(id, vector, stamp) of vectors stored after the snapshot's mark (less the overlap) that
+    neither the snapshot nor the tail holds in that version."""
+    marks = [snapshot.high_water] if snapshot is not None and len(snapshot) else []
+    marks += list(tail_stamps.values())
+    after = moment(max(marks)) - OVERLAP if marks else None
+    with db.connect() as conn:
+        rows = store.added_since(conn, model, after=after)
+        if snapshot is not None and rows:
+            pos = snapshot.position([r.arxiv_id for r in rows])
+            rows = [
+                r
+                for r, p in zip(rows, pos, strict=True)
+                if p < 0 or int(snapshot.stamps[p]) != stamp(r.created_at)
+            ]
+        rows = [r for r in rows if tail_stamps.get(r.arxiv_id) != stamp(r.created_at)]
+        if not rows:
+            return []
+        blobs = store.vectors_of(conn, model, [r.arxiv_id for r in rows])
+    return [
+        (r.arxiv_id, np.frombuffer(blobs[r.arxiv_id], dtype=np.float32), stamp(r.created_at))
+        for r in rows
+        if r.arxiv_id in blobs
+    ]
 
 
 class VectorIndex:
-    """Vectors of one model, refreshed from the database on demand."""
+    """One model's vectors for one database, as a worker searches them."""
 
-    def __init__(self, model: str) -> None:
-        self.model = model
-        self.ids: list[str] = []
-        self.matrix = np.zeros((0, 0), dtype=np.float32)
-        self.high_water = None
-        self._row: dict[str, int] = {}  # id -> row of the matrix
-        self._stamps: dict[str, object] = {}  # id -> created_at of the vector loaded
+    def __init__(self, ann: AnnFile) -> None:
+        self.ann = ann
+        self.model = ann.model
+        self.snapshot: Snapshot | None = None
+        self.tail_ids: list[str] = []
+        self.tail = np.zeros((0, 0), dtype=np.float32)
+        self._tail_row: dict[str, int] = {}
+        self._tail_stamp: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._rebuilding: threading.Thread | None = None
+        self._warned_tail = False
+        self._shadowed = 0
+        self._generation: int | None | str = "unopened"
 
     def refresh(self, db: Database) -> int:
-        """Load vectors added since the last refresh; returns how many arrived."""
+        """Switch to a newer ANN generation if one was published, then read vectors stored since
+        its mark; returns how many new vectors arrived in the tail."""
         with self._lock:  # one refresh at a time, so no vector is appended twice
-            with db.connect() as conn:
-                # Re-read a margin before the mark: a batch stamped earlier may commit later.
-                after = self.high_water - OVERLAP if self.high_water is not None else None
-                added = [r for r in store.added_since(conn, self.model, after=after)
-                         if self._stamps.get(r.arxiv_id) != r.created_at]  # fmt: skip
-                if not added:
+            if self._rebuilding is not None:
+                if self._rebuilding.is_alive():
                     return 0
-                blobs = store.vectors_of(conn, self.model, [r.arxiv_id for r in added])
-            rows = [r for r in added if r.arxiv_id in blobs]
-            if not rows:  # deleted between the two reads
+                self._rebuilding = None
+            generation = self.ann.generation()
+            if generation != self._generation and not self._open(db, generation):
                 return 0
-            fresh = []
-            for r in rows:
-                vector = np.frombuffer(blobs[r.arxiv_id], dtype=np.float32)
-                if r.arxiv_id in self._row:  # re-embedded after its text changed
-                    self.matrix[self._row[r.arxiv_id]] = vector
+            return self._follow(db)
+
+    def _open(self, db: Database, generation: int | None) -> bool:
+        try:
+            snapshot = self.ann.load(view=True)
+        except IndexCorrupt as exc:
+            with db.connect() as conn:
+                total = store.count(conn, self.model)
+            if generation is None and total == 0:
+                snapshot = None  # nothing embedded yet: follow the database until there is
+            else:
+                if generation is None:
+                    log.info(
+                        "no vector index at %s yet: building it from %d vectors",
+                        self.ann.dir,
+                        total,
+                    )
                 else:
-                    self._row[r.arxiv_id] = len(self.ids) + len(fresh)
-                    fresh.append((r.arxiv_id, vector))
-                self._stamps[r.arxiv_id] = r.created_at
-            if fresh:
-                block = np.stack([v for _i, v in fresh])
-                self.matrix = block if self.matrix.size == 0 else np.vstack([self.matrix, block])
-                self.ids.extend(i for i, _v in fresh)
-            newest = added[-1].created_at
-            self.high_water = max(self.high_water, newest) if self.high_water else newest
-            return len(rows)
+                    log.warning("vector index unusable (%s): rebuilding it from the database", exc)
+                if total > INLINE_REBUILD:
+                    self._rebuilding = threading.Thread(
+                        target=self._rebuild, args=(db,), name="paperfeed-index", daemon=True
+                    )
+                    self._rebuilding.start()
+                    return False
+                update(db, self.ann)
+                snapshot = self.ann.load(view=True)
+                generation = snapshot.generation
+        self.snapshot, self._generation = snapshot, generation
+        # What the new generation holds replaces the tail; anything newer is read again.
+        self.tail_ids, self.tail = [], np.zeros((0, 0), dtype=np.float32)
+        self._tail_row, self._tail_stamp = {}, {}
+        self._shadowed = 0  # tail vectors that replace one in the file
+        return True
+
+    def _rebuild(self, db: Database) -> None:
+        try:
+            update(db, self.ann)
+        except Exception:  # a background thread has no caller to tell: log and retry later
+            log.exception("rebuilding the vector index failed")
+
+    def _follow(self, db: Database) -> int:
+        fresh = _newer(db, self.model, self.snapshot, self._tail_stamp)
+        appended = []
+        for arxiv_id, vector, when in fresh:
+            row = self._tail_row.get(arxiv_id)
+            if row is not None:  # re-embedded after its text changed
+                self.tail[row] = vector
+            else:
+                self._tail_row[arxiv_id] = len(self.tail_ids) + len(appended)
+                appended.append((arxiv_id, vector))
+            self._tail_stamp[arxiv_id] = when
+        if appended:
+            if self.snapshot is not None and len(self.snapshot):
+                pos = self.snapshot.position([i for i, _v in appended])
+                self._shadowed += int((pos >= 0).sum())
+            block = np.stack([v for _i, v in appended])
+            self.tail = block if self.tail.size == 0 else np.vstack([self.tail, block])
+            self.tail_ids.extend(i for i, _v in appended)
+        if len(self.tail_ids) > TAIL_WARNING and not self._warned_tail:
+            self._warned_tail = True
+            log.warning(
+                "%d vectors are not in the vector index file yet; run `paperfeed index "
+                "embed` (or `index rebuild`) to fold them in",
+                len(self.tail_ids),
+            )
+        return len(fresh)
 
     def __len__(self) -> int:
-        return len(self.ids)
+        base = len(self.snapshot) if self.snapshot is not None else 0
+        return base + len(self.tail_ids) - self._shadowed
 
     def nearest(self, vector: np.ndarray, *, k: int, exclude: str | None = None):
-        """(id, cosine similarity) of the k closest papers."""
-        if not self.ids:
-            return []
-        scores = self.matrix @ vector.astype(np.float32)
-        k = min(k + (1 if exclude else 0), len(self.ids))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        out = [(self.ids[i], float(scores[i])) for i in top if self.ids[i] != exclude]
-        return out[: k - (1 if exclude else 0)] if exclude else out
-
-    def vector_of(self, arxiv_id: str) -> np.ndarray | None:
-        """The stored vector of one paper, if loaded."""
-        row = self._row.get(arxiv_id)
-        return None if row is None else self.matrix[row]
+        """(id, cosine similarity) of the k closest papers: approximate over the file, exact
+        over the tail."""
+        vector = np.asarray(vector, dtype=np.float32)
+        found: dict[str, float] = {}
+        if self.snapshot is not None and len(self.snapshot):
+            for arxiv_id, score in self.snapshot.search(vector, k + 1 + self._shadowed):
+                if arxiv_id not in self._tail_row:  # the tail holds its newer vector
+                    found[arxiv_id] = score
+        if self.tail_ids:
+            scores = self.tail @ vector
+            top = np.argsort(-scores, kind="stable")[: k + 1]
+            for i in top:
+                found[self.tail_ids[i]] = float(scores[i])
+        found.pop(exclude, None)
+        ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
+        return ranked[:k]

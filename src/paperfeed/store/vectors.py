@@ -75,3 +75,19 @@ def vectors_of(conn: sa.Connection, model: str, arxiv_ids: list[str]) -> dict[st
 def drop(conn: sa.Connection, arxiv_ids: list[str], model: str) -> None:
     """Forget vectors (after a paper's text changed, say)."""
     conn.execute(sa.delete(V).where(V.c.model == model, V.c.arxiv_id.in_(arxiv_ids)))
+
+
+def page(
+    conn: sa.Connection, model: str, *, after: str | None, limit: int
+) -> list[tuple[str, bytes, dt.datetime]]:
+    """(id, vector, created_at) of `model` vectors in id order after `after`: a keyset page."""
+    q = sa.select(V.c.arxiv_id, V.c.vector, V.c.created_at).where(V.c.model == model)
+    if after is not None:
+        q = q.where(V.c.arxiv_id > after)
+    return [tuple(r) for r in conn.execute(q.order_by(V.c.arxiv_id).limit(limit))]
+
+
+def dimension(conn: sa.Connection, model: str) -> int | None:
+    """How many dimensions `model` vectors have (None when there are none)."""
+    blob = conn.execute(sa.select(V.c.vector).where(V.c.model == model).limit(1)).scalar()
+    return None if blob is None else len(blob) // 4

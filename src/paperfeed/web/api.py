@@ -217,7 +217,7 @@ def run_search(request: Request, q: str, mode: str, since: str | None, until: st
         categories=[c for value in category or () for c in value.split(",")],
         has_code=has_code, sort=sort,
         limit=page_size(request, limit), offset=offset,
-        model=settings.embedding_model, max_tokens=settings.embedding_max_tokens,
+        settings=settings,
     )  # fmt: skip
 
 

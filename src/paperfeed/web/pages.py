@@ -64,7 +64,7 @@ def paper_page(request: Request, arxiv_id: str) -> HTMLResponse:
         "paper": paper, "bibtex": bibtex(paper), "voted": voted,
         "thread": comments.thread(db, paper.arxiv_id, viewer=viewer),
         "similar": search_service.similar(
-            db, paper.arxiv_id, model=request.app.state.settings.embedding_model
+            db, paper.arxiv_id, settings=request.app.state.settings
         ),
         "submitters": accounts.display_names(db, {paper.submitted_by}),
         "edit_minutes": request.app.state.settings.comment_edit_minutes,

@@ -1,0 +1,262 @@
+"""The ANN file: an approximate-nearest-neighbour index of one model's vectors, persisted on disk.
+
+It is a usearch HNSW graph (cosine, half-precision vectors) with two sidecars: which paper each
+key is and when its vector was stored. Files are written under a new generation name and then
+published by atomically replacing a small manifest, so a reader never sees half a write; readers
+map the graph read-only (`view`), so every worker on a machine shares one copy of its pages.
+usearch was chosen over faiss by measurement (docs/benchmarks.md): it maps a saved index instead of
+reading it, removes and replaces keys, and meets the latency and recall targets at a million papers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from paperfeed.errors import IndexCorrupt
+
+log = logging.getLogger(__name__)
+FORMAT = 1
+CONNECTIVITY = 16  # graph degree: 16 keeps recall@10 above 0.99 on real-text vectors
+EXPANSION_ADD = 128  # candidates kept while inserting: build quality
+EXPANSION_SEARCH = 96  # candidates kept while searching: recall against speed
+KEEP_GENERATIONS = 2  # older files are deleted; a reader mid-swap still finds the previous one
+
+
+def key_of(arxiv_id: str) -> int:
+    """The index key of a paper: a stable 63-bit hash of its id."""
+    return int.from_bytes(hashlib.blake2b(arxiv_id.encode(), digest_size=8).digest()) >> 1
+
+
+def keys_of(arxiv_ids) -> np.ndarray:
+    """Index keys of several papers."""
+    return np.fromiter((key_of(i) for i in arxiv_ids), dtype=np.uint64, count=len(arxiv_ids))
+
+
+def slug(model: str) -> str:
+    """A file-name-safe name for a model, unique per model name."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", model).strip("-")[-60:]
+    return f"{readable}-{hashlib.sha1(model.encode()).hexdigest()[:8]}"
+
+
+@dataclass
+class Snapshot:
+    """One loaded generation of the index: the graph and what each key means."""
+
+    graph: object  # usearch.index.Index
+    keys: np.ndarray  # uint64, sorted
+    ids: np.ndarray  # str, the paper of each key (same order)
+    stamps: np.ndarray  # int64 microseconds since the epoch: when each vector was stored
+    high_water: int  # newest stamp included, microseconds
+    generation: int
+    dim: int
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def position(self, arxiv_ids: list[str]) -> np.ndarray:
+        """Row of each paper in keys/ids/stamps, or -1 where it is not in this snapshot."""
+        k = keys_of(arxiv_ids)
+        if not len(self.keys):
+            return np.full(len(k), -1)
+        pos = np.minimum(np.searchsorted(self.keys, k), len(self.keys) - 1)
+        return np.where(self.keys[pos] == k, pos, -1)
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """(id, cosine similarity) of about the k nearest papers."""
+        if not len(self.keys):
+            return []
+        matches = self.graph.search(vector, min(k, len(self.keys)))
+        found = matches.keys.astype(np.uint64)
+        pos = np.minimum(np.searchsorted(self.keys, found), len(self.keys) - 1)
+        out = []
+        for p, key, distance in zip(pos, found, matches.distances, strict=True):
+            if self.keys[p] == key:
+                out.append((str(self.ids[p]), 1.0 - float(distance)))
+        return out
+
+
+class AnnFile:
+    """The persisted index of one model's vectors in one directory."""
+
+    def __init__(self, directory: str | Path, model: str) -> None:
+        self.dir = Path(directory)
+        self.model = model
+        self.name = slug(model)
+
+    @property
+    def manifest(self) -> Path:
+        return self.dir / f"{self.name}.json"
+
+    def _paths(self, generation: int) -> tuple[Path, Path]:
+        base = f"{self.name}.{generation}"
+        return self.dir / f"{base}.usearch", self.dir / f"{base}.meta.npz"
+
+    def generation(self) -> int | None:
+        """The published generation, or None when there is no index yet (cheap: one small read)."""
+        try:
+            return int(json.loads(self.manifest.read_text())["generation"])
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError, OSError):
+            return -1  # unreadable: load() reports it as corrupt
+
+    def describe(self) -> dict:
+        """What the manifest says (empty when there is none)."""
+        try:
+            return json.loads(self.manifest.read_text())
+        except (FileNotFoundError, ValueError, OSError):
+            return {}
+
+    def load(self, *, view: bool = True) -> Snapshot:
+        """The published index; raises IndexCorrupt when it is missing, damaged or inconsistent."""
+        from usearch.index import Index
+
+        try:
+            info = json.loads(self.manifest.read_text())
+        except FileNotFoundError:
+            raise IndexCorrupt(f"no index at {self.manifest}") from None
+        except (ValueError, OSError) as exc:
+            raise IndexCorrupt(f"unreadable manifest {self.manifest}: {exc}") from None
+        try:
+            if info.get("format") != FORMAT or info.get("model") != self.model:
+                raise IndexCorrupt(f"{self.manifest} is for another model or format")
+            generation = int(info["generation"])
+            graph_path, meta_path = self._paths(generation)
+            with np.load(meta_path, allow_pickle=False) as meta:
+                keys, ids, stamps = meta["keys"], meta["ids"], meta["stamps"]
+            count, dim = int(info["count"]), int(info["dim"])
+            if count:
+                graph = Index.restore(str(graph_path), view=view)
+                if graph is None:
+                    raise IndexCorrupt(f"{graph_path} is not a usearch index")
+            else:
+                graph = Index(ndim=dim or 1, metric="cos", dtype="f16")
+            if not (len(keys) == len(ids) == len(stamps) == count == len(graph)):
+                raise IndexCorrupt(f"{graph_path}: {len(graph)} vectors, manifest says {count}")
+            if count and graph.ndim != dim:
+                raise IndexCorrupt(f"{graph_path} has {graph.ndim} dimensions, expected {dim}")
+        except IndexCorrupt:
+            raise
+        except Exception as exc:  # any damage inside the files: truncated, garbled, missing
+            raise IndexCorrupt(f"damaged index {self.manifest}: {exc}") from None
+        return Snapshot(graph, keys, ids, stamps, int(info["high_water"]), generation, dim)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the directory's writer lock: one process writes a new generation at a time."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / f"{self.name}.lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def write(
+        self,
+        chunks: Iterable[tuple[list[str], np.ndarray, np.ndarray]],
+        *,
+        dim: int,
+        base: Snapshot | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Publish a new generation: `base` (loaded writable, or None) plus chunks of
+        (ids, vectors, stamps). A paper already present has its vector replaced; the last one
+        given wins. Call inside `locked()`. Returns the new generation's number."""
+        from usearch.index import Index
+
+        if base is None or base.dim != dim or not len(base):
+            base = None
+            graph = Index(
+                ndim=dim,
+                metric="cos",
+                dtype="f16",
+                connectivity=CONNECTIVITY,
+                expansion_add=EXPANSION_ADD,
+                expansion_search=EXPANSION_SEARCH,
+            )
+        else:
+            graph = base.graph
+        parts_keys = [base.keys] if base is not None else []
+        parts_ids = [base.ids] if base is not None else []
+        parts_stamps = [base.stamps] if base is not None else []
+        for ids, vectors, stamps in chunks:
+            if not len(ids):
+                continue
+            keys = keys_of(ids)
+            # Inside a chunk the last vector of a paper wins; across chunks, replacing does it.
+            _u, last = np.unique(keys[::-1], return_index=True)
+            take = np.sort(len(keys) - 1 - last)
+            keys, vectors = keys[take], np.asarray(vectors, dtype=np.float32)[take]
+            present = np.asarray(graph.contains(keys), dtype=bool) if len(graph) else None
+            if present is not None and present.any():
+                graph.remove(keys[present])
+            graph.add(keys, vectors, threads=0)
+            parts_keys.append(keys)
+            parts_ids.append(np.asarray(ids, dtype=str)[take])
+            parts_stamps.append(np.asarray(stamps, dtype=np.int64)[take])
+            if on_progress:
+                on_progress(len(ids))
+        all_keys = np.concatenate(parts_keys) if parts_keys else np.zeros(0, np.uint64)
+        all_ids = np.concatenate(parts_ids) if parts_ids else np.zeros(0, str)
+        all_stamps = np.concatenate(parts_stamps) if parts_stamps else np.zeros(0, np.int64)
+        # Keep the last entry of every key, sorted by key for lookups.
+        all_keys, last = np.unique(all_keys[::-1], return_index=True)
+        rows = len(all_ids) - 1 - last
+        all_ids, all_stamps = all_ids[rows], all_stamps[rows]
+        high_water = int(all_stamps.max()) if len(all_stamps) else 0
+        if base is not None:
+            high_water = max(high_water, base.high_water)
+        generation = max(self.generation() or 0, 0) + 1
+        graph_path, meta_path = self._paths(generation)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if len(all_keys):
+            graph.save(str(graph_path))
+        with open(meta_path, "wb") as fh:
+            np.savez(
+                fh,
+                keys=all_keys.astype(np.uint64),
+                ids=all_ids.astype(str),
+                stamps=all_stamps.astype(np.int64),
+            )
+            fh.flush()
+            os.fsync(fh.fileno())
+        info = {
+            "format": FORMAT,
+            "model": self.model,
+            "generation": generation,
+            "count": len(all_keys),
+            "dim": dim,
+            "high_water": high_water,
+            "library": "usearch",
+            "connectivity": CONNECTIVITY,
+        }
+        tmp = self.manifest.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(info))
+        os.replace(tmp, self.manifest)
+        self._prune(generation)
+        return generation
+
+    def _prune(self, newest: int) -> None:
+        for path in self.dir.glob(f"{self.name}.*.*"):
+            parts = path.name[len(self.name) + 1 :].split(".")
+            if parts[0].isdigit() and int(parts[0]) <= newest - KEEP_GENERATIONS:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+    def remove(self) -> None:
+        """Delete every file of this index (the next use rebuilds it)."""
+        for path in self.dir.glob(f"{self.name}.*"):
+            with contextlib.suppress(OSError):
+                path.unlink()
