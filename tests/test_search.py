@@ -123,3 +123,26 @@ def test_web_surfaces(corpus, settings, database_url):
     out = CliRunner(env={"COLUMNS": "200"}).invoke(
         app, ["--database-url", database_url, "search", "merging", "--limit", "2"])  # fmt: skip
     assert out.exit_code == 0 and "2511.00001" in out.output
+
+
+def test_rare_words_weigh_more_than_common_ones(db):
+    """Ranking has an inverse document frequency on both databases: a paper matching the rare
+    word of a query beats one repeating the common word (PostgreSQL's ts_rank alone has none)."""
+    rows = [make_paper(i, title=f"Language model number {i}", abstract="A model of models.")
+            for i in range(1, 30)]  # fmt: skip
+    rows.append(make_paper(40, title="Some title", abstract="A quantum thing with one model."))
+    rows.append(make_paper(41, title="Model model model", abstract="Model models modelled model."))
+    with db.transaction() as conn:
+        papers.upsert_many(conn, rows)
+    r = search.search(db, "model quantum", mode="keyword")
+    assert r.hits[0].paper.arxiv_id == "2511.00040"
+
+
+def test_distinctive_terms_pick_what_a_paper_is_about():
+    from paperfeed.search.query import distinctive_terms
+
+    terms = distinctive_terms("TIES-Merging: Resolving Interference",
+                              "We merge models. Merging models with sign conflicts; the sign "
+                              "election trims the updates of 2 models.")  # fmt: skip
+    assert terms[:4] == ["ties", "merging", "resolving", "interference"]
+    assert terms[4] == "models" and "sign" in terms and "the" not in terms and "2" not in terms

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from paperfeed import search
 from paperfeed.cli import app
+from paperfeed.errors import InvalidInput
 from paperfeed.search import embedder, indexing
 from paperfeed.search import vectors as vector_index
 from paperfeed.search.ann import AnnFile
@@ -192,3 +193,19 @@ def test_similar_papers_on_the_paper_page(embedded):
     with TestClient(create_app(dataclasses.replace(s), db=db)) as c:
         page = c.get("/papers/2511.00002")
     assert page.status_code == 200 and "Similar papers" in page.text
+
+
+def test_similar_papers_fuse_meaning_and_distinctive_words(embedded):
+    db, s = embedded
+    with db.transaction() as conn:
+        papers.upsert(conn, make_paper(7, title="Model merging with sign election",
+                                       abstract="Resolving sign conflicts between fine-tuned "
+                                                "checkpoints when merging models."))  # fmt: skip
+    indexing.embed_pending(db, s)
+    hybrid = search.similar(db, "2511.00001", settings=s, limit=3)
+    semantic = search.similar(db, "2511.00001", settings=s, limit=3, mode="semantic")
+    assert hybrid[0].paper.arxiv_id == semantic[0].paper.arxiv_id == "2511.00007"
+    assert "2511.00001" not in [h.paper.arxiv_id for h in hybrid]
+    with pytest.raises(InvalidInput):
+        search.similar(db, "2511.00001", settings=s, mode="keyword")
+    assert search.similar(db, "2511.99999", settings=s) == []  # unknown paper: nothing

@@ -22,6 +22,7 @@ from paperfeed.models import Hit
 from paperfeed.papers import get_paper
 from paperfeed.search import embedder, indexing
 from paperfeed.search.query import MAX_QUERY, Query, parse
+from paperfeed.search.query import distinctive_terms as query_terms
 from paperfeed.search.vectors import VectorIndex
 from paperfeed.store import Database
 from paperfeed.store import papers as paper_store
@@ -161,21 +162,23 @@ def search(
         Hit(found[i], s) for i, s in nearest if i in found and _keep(found[i], filters)
     ]
     semantic_hits = semantic_hits[:POOL]
-    if mode == "semantic":
-        merged = semantic_hits
-    else:
-        fused: dict[str, Hit] = {}
-        for ranking in (keyword_hits, semantic_hits):
-            for rank, hit in enumerate(ranking, start=1):
-                entry = fused.setdefault(hit.paper.arxiv_id, Hit(hit.paper, 0.0, hit.snippet))
-                entry.score += 1.0 / (RRF_K + rank)
-                entry.snippet = entry.snippet or hit.snippet
-        merged = sorted(fused.values(), key=lambda h: (-h.score, h.paper.arxiv_id))
+    merged = semantic_hits if mode == "semantic" else _fuse(keyword_hits, semantic_hits)
     if sort == "upvotes":
         merged.sort(key=lambda h: (-h.paper.upvotes, -h.score, h.paper.arxiv_id))
     elif sort == "date":
         merged.sort(key=lambda h: (h.paper.listing_day, h.paper.published), reverse=True)
     return Results(query, merged[offset : offset + limit], mode, notice, None, filters)
+
+
+def _fuse(*rankings: list[Hit]) -> list[Hit]:
+    """Reciprocal rank fusion: each paper scores the sum of 1 / (RRF_K + rank) over rankings."""
+    fused: dict[str, Hit] = {}
+    for ranking in rankings:
+        for rank, hit in enumerate(ranking, start=1):
+            entry = fused.setdefault(hit.paper.arxiv_id, Hit(hit.paper, 0.0, hit.snippet))
+            entry.score += 1.0 / (RRF_K + rank)
+            entry.snippet = entry.snippet or hit.snippet
+    return sorted(fused.values(), key=lambda h: (-h.score, h.paper.arxiv_id))
 
 
 def similar(
@@ -184,22 +187,34 @@ def similar(
     *,
     model: str = embedder.DEFAULT_MODEL,
     limit: int = 5,
+    mode: str = "hybrid",
     settings: Settings | None = None,
 ) -> list[Hit]:
-    """Papers whose embeddings are closest to this one's (none without vectors)."""
+    """Papers most like this one: nearest embeddings, fused (in `hybrid` mode) with a keyword
+    query of its most distinctive words. Empty without vectors."""
+    if mode not in ("hybrid", "semantic"):
+        raise InvalidInput("similar papers are found in hybrid or semantic mode")
     settings = _settings(db, settings, model, 256)
     index = _semantic_ready(db, settings)
     if index is None:
         return []
     with db.connect() as conn:
         blob = vector_store.vectors_of(conn, settings.embedding_model, [arxiv_id]).get(arxiv_id)
-    if blob is None:
+        paper = paper_store.get_many(conn, [arxiv_id]).get(arxiv_id)
+    if blob is None or paper is None:
         return []
-    vector = np.frombuffer(blob, dtype=np.float32)
-    nearest = index.nearest(vector, k=limit * 2, exclude=arxiv_id)
+    pool = max(limit * 2, POOL if mode == "hybrid" else 0)
+    nearest = index.nearest(np.frombuffer(blob, dtype=np.float32), k=pool, exclude=arxiv_id)
     with db.connect() as conn:
         found = paper_store.get_many(conn, [i for i, _s in nearest])
-    return [Hit(found[i], s) for i, s in nearest if i in found and not found[i].hidden][:limit]
+        semantic = [Hit(found[i], s) for i, s in nearest if i in found and not found[i].hidden]
+        if mode == "semantic":
+            return semantic[:limit]
+        terms = query_terms(paper.title, paper.abstract)
+        rows = store.keyword(conn, terms=terms, phrases=[], authors=[], filters=Filters(),
+                             sort="relevance", limit=pool + 1)  # fmt: skip
+    keyword = [Hit(p, s) for p, s, _snip in rows if p.arxiv_id != arxiv_id]
+    return [Hit(h.paper, h.score) for h in _fuse(keyword, semantic)[:limit]]
 
 
 __all__ = ["MAX_QUERY", "MODES", "SORTS", "Results", "mark", "search", "similar"]

@@ -140,6 +140,7 @@ class AnnFile:
                 graph = Index.restore(str(graph_path), view=view)
                 if graph is None:
                     raise IndexCorrupt(f"{graph_path} is not a usearch index")
+                graph.expansion_search = EXPANSION_SEARCH
             else:
                 graph = Index(ndim=dim or 1, metric="cos", dtype="f16")
             if not (len(keys) == len(ids) == len(stamps) == count == len(graph)):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -76,6 +78,51 @@ def _filter_sql(dialect: str, f: Filters, params: dict) -> str:
     return sql
 
 
+_DF_TTL = 600.0  # seconds a document frequency is trusted: it moves slowly as papers arrive
+_df_cache: dict[tuple[str, str], tuple[float, int]] = {}
+
+
+def _frequencies(conn: sa.Connection, words: list[str]) -> tuple[int, dict[str, int]]:
+    """(papers, {word: papers containing it}) on PostgreSQL, remembered for a few minutes."""
+    now = time.monotonic()
+    url = str(conn.engine.url)
+    wanted = [
+        w for w in ["\x00all", *words] if now - _df_cache.get((url, w), (-1e9, 0))[0] > _DF_TTL
+    ]
+    for w in wanted:
+        if w == "\x00all":
+            n = conn.execute(sa.text("SELECT count(*) FROM papers")).scalar_one()
+        else:
+            n = conn.execute(sa.text("SELECT count(*) FROM papers "
+                                     "WHERE search_vector @@ to_tsquery('english', :q)"),
+                             {"q": tsquery([w], [])}).scalar_one()  # fmt: skip
+        _df_cache[(url, w)] = (now, n)
+    if len(_df_cache) > 50_000:  # bound the memory of a long-running worker
+        _df_cache.clear()
+    return _df_cache[(url, "\x00all")][1], {w: _df_cache[(url, w)][1] for w in words}
+
+
+def _pg_score(conn: sa.Connection, terms: list[str], phrases: list[list[str]], params) -> str:
+    """A BM25-like score for PostgreSQL: each word's ts_rank weighted by its inverse document
+    frequency (ts_rank alone has none, so common words would count as much as rare ones)."""
+    words = list(dict.fromkeys([*terms, *(w for p in phrases for w in p)]))
+    if not words:
+        return "0.0"
+    total, df = _frequencies(conn, words)
+
+    def idf(w: str) -> float:
+        return math.log(1 + (total - df[w] + 0.5) / (df[w] + 0.5))
+
+    parts = []
+    for i, w in enumerate(terms):
+        params[f"w{i}"], params[f"idf{i}"] = tsquery([w], []), idf(w)
+        parts.append(f":idf{i} * ts_rank(p.search_vector, to_tsquery('english', :w{i}), 1)")
+    for i, phrase in enumerate(phrases):
+        params[f"ph{i}"], params[f"phidf{i}"] = tsquery([], [phrase]), sum(map(idf, phrase))
+        parts.append(f":phidf{i} * ts_rank(p.search_vector, to_tsquery('english', :ph{i}), 1)")
+    return "(" + " + ".join(parts) + ")"
+
+
 _COLUMNS = ", ".join(f"p.{c.name}" for c in T.c)
 
 ORDERS = {
@@ -119,8 +166,9 @@ def keyword(
             params[f"author{i}"] = "%" + name.replace("%", "").replace("_", "") + "%"
             where += f" AND p.authors::text ILIKE :author{i}"
         options = f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=40, MinWords=20"
+        score = _pg_score(conn, terms, phrases, params)
         sql = f"""
-            SELECT {_COLUMNS}, ts_rank(p.search_vector, q, 1) AS score,
+            SELECT {_COLUMNS}, {score} AS score,
                    ts_headline('english', p.abstract, q, '{options}') AS snip
             FROM papers p, to_tsquery('english', :tsq) q
             WHERE {match} AND NOT p.hidden {where}
