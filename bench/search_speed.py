@@ -369,8 +369,10 @@ def main() -> None:
     base_rate = dict(rates)["torch"]
     tables.append(
         "Embedding at ingest: 512 real arXiv abstracts (title + abstract, 256 tokens), 2 cores\n\n"
-        + table(["runtime", "papers/s", "vs torch"],
-                [[r, f"{v:.1f}", f"{v / base_rate:.2f}"] for r, v in rates])  # fmt: skip
+        + table(
+            ["runtime", "papers/s", "vs torch"],
+            [[r, f"{v:.1f}", f"{v / base_rate:.2f}"] for r, v in rates],
+        )  # fmt: skip
     )
     print("\n\n".join(tables))
     if args.json_out:
