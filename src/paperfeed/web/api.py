@@ -238,8 +238,9 @@ def search(
     limit: int | None = Query(None, description="Page size."),
     offset: int = Query(0, ge=0, le=10_000),
 ) -> dict:
-    """Keyword search (hybrid and semantic fall back to it for now, with a notice). An empty
-    query answers with the latest day's papers."""
+    """Hybrid (default), keyword or semantic search; without embeddings the semantic modes fall
+    back to keywords and say so in `notice`. An empty query answers with the latest day's
+    papers."""
     base = request.app.state.settings.base_url
     if not q.strip():
         page = feeds.listing(request.app.state.db, feeds.default_period(request.app.state.db),
