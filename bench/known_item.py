@@ -94,14 +94,15 @@ def main() -> None:
         with db.transaction() as conn:
             for i in range(0, len(rows), 1000):
                 papers.upsert_many(conn, rows[i : i + 1000])
-        settings = Settings.load(env={}, database_url=url)
+        settings = Settings.load(env={}, database_url=url, index_dir=f"{tmp}/index")
         if len(modes) > 1:
             started = time.perf_counter()
             indexing.embed_pending(db, settings)
             print(f"embedded {len(rows)} papers in {time.perf_counter() - started:.0f} s",
                   file=sys.stderr)  # fmt: skip
         for mode in modes:
-            runs = [[h.paper.arxiv_id for h in search.search(db, q, mode=mode, limit=100).hits]
+            runs = [[h.paper.arxiv_id
+                     for h in search.search(db, q, mode=mode, limit=100, settings=settings).hits]
                     for _n, q in QUERIES]  # fmt: skip
             results[mode] = mrr(runs, targets)
         db.dispose()
