@@ -82,10 +82,10 @@ def test_similar_papers_and_a_worker_following_new_vectors(embedded):
     assert after[0].paper.arxiv_id == "2511.00009"  # picked up without a restart
 
 
-def test_index_commands(db, database_url):
+def test_index_commands(db, database_url, tmp_path):
     with db.transaction() as conn:
         papers.upsert(conn, make_paper(1))
-    runner = CliRunner(env={"COLUMNS": "200"})
+    runner = CliRunner(env={"COLUMNS": "200", "PAPERFEED_INDEX_DIR": str(tmp_path / "index")})
     status = runner.invoke(app, ["--database-url", database_url, "index", "status"])
     assert status.exit_code == 0 and "pending: 1" in status.output
     embed = runner.invoke(app, ["--database-url", database_url, "index", "embed"])
@@ -118,7 +118,7 @@ def test_ingest_with_embed_makes_papers_findable_by_meaning(db, database_url, tm
     f = tmp_path / "p.jsonl"
     f.write_text("\n".join(json.dumps({"arxiv_id": f"2511.{i + 1:05d}", "title": t, "abstract": a})
                            for i, (t, a) in enumerate(TEXTS)))  # fmt: skip
-    runner = CliRunner(env={"COLUMNS": "200"})
+    runner = CliRunner(env={"COLUMNS": "200", "PAPERFEED_INDEX_DIR": str(tmp_path / "index")})
     out = runner.invoke(app, ["--database-url", database_url, "ingest", "jsonl", str(f), "--embed"])
     assert out.exit_code == 0, out.output
     assert "Embedded 4 papers." in out.output

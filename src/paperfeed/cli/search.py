@@ -101,15 +101,20 @@ def index_rebuild(ctx: typer.Context) -> None:
 
 
 def embed_with_progress(ctx: typer.Context, *, limit: int | None = None) -> None:
-    """Embed pending papers behind a progress bar (shared by `index embed` and `ingest --embed`)."""
+    """Embed pending papers behind a progress bar, then fold them into the vector index behind
+    another (shared by `index embed` and `ingest --embed`)."""
     from paperfeed.search import indexing
 
     db, settings = _db(ctx), _settings(ctx)
     pending = indexing.status(db, settings)["pending"]
     total = pending if limit is None else min(limit, pending)
-    with Progress(SpinnerColumn(), TextColumn("[bold]embed"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err) as progress:  # fmt: skip
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=err) as progress:  # fmt: skip
         task = progress.add_task("embed", total=total)
-        done = indexing.embed_pending(db, settings, limit=limit,
+        done = indexing.embed_pending(db, settings, limit=limit, fold=False,
                                       on_batch=lambda n: progress.advance(task, n))  # fmt: skip
+        if done:
+            folding = progress.add_task("index", total=done)
+            indexing.update_index(db, settings,
+                                  on_progress=lambda n: progress.advance(folding, n))  # fmt: skip
     console.print(f"Embedded {done} papers.")

@@ -66,9 +66,10 @@ def embed_pending(
     *,
     limit: int | None = None,
     on_batch: Callable[[int], None] | None = None,
+    fold: bool = True,
 ) -> int:
-    """Embed up to `limit` papers without a vector (all when None), then fold the new vectors
-    into the ANN file; returns how many were embedded."""
+    """Embed up to `limit` papers without a vector (all when None), then (with `fold`) fold the
+    new vectors into the ANN file; returns how many were embedded."""
     if not embedding_available(settings) and settings.embedding_runtime != "onnx":
         raise ConfigError(
             "embedding needs the extra: pip install torch==2.13.0, then "
@@ -91,7 +92,7 @@ def embed_pending(
         done += len(todo)
         if on_batch:
             on_batch(len(todo))
-    if done:
+    if done and fold:
         update_index(db, settings)
     return done
 
