@@ -165,6 +165,21 @@ class Composer:
         return digest
 
 
+def topic_papers(
+    db: Database, settings: Settings, prefs: Preferences, *, limit: int
+) -> list[Paper]:
+    """The newest papers matching any of the saved searches, newest first (the topics feed)."""
+    found: dict[str, Paper] = {}
+    for topic in prefs.topics:
+        results = search.search(
+            db, topic, mode=settings.digest_search_mode, sort="date", categories=prefs.categories,
+            limit=limit, model=settings.embedding_model, max_tokens=settings.embedding_max_tokens,
+        )  # fmt: skip
+        found.update((h.paper.arxiv_id, h.paper) for h in results.hits)
+    newest = sorted(found.values(), key=lambda p: (p.listing_day, p.published, p.arxiv_id))
+    return newest[::-1][:limit]
+
+
 def preview(db: Database, settings: Settings, prefs: Preferences, *, now=None) -> Digest:
     """What a digest with these preferences would contain if it went out now."""
     return Composer(db, settings, now=now).compose(check_prefs(prefs))
