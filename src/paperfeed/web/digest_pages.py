@@ -7,6 +7,7 @@ any mail client; the forms on those pages still carry this browser's CSRF token.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import zoneinfo
 
 from fastapi import APIRouter, Form, Query, Request
@@ -26,6 +27,11 @@ api_router = APIRouter(prefix="/api/digest", tags=["digests"])
 
 def _ip(request: Request) -> str:
     return f"ip:{request.client.host if request.client else 'unknown'}"
+
+
+def _address_key(email: str) -> str:
+    # Hashed: a rate-limit key has 200 characters and an address may have 320.
+    return "email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
 
 
 def _int(value: str | int, name: str) -> int:
@@ -92,7 +98,7 @@ def subscribe(
 ) -> HTMLResponse:  # fmt: skip
     auth.check_csrf(request, csrf_token)
     settings, db = request.app.state.settings, request.app.state.db
-    limits.hit(db, settings, "subscribe", _ip(request), f"email:{email.strip().lower()[:320]}")
+    limits.hit(db, settings, "subscribe", _ip(request), _address_key(email))
     raw = Preferences(cadence=cadence, timezone=timezone, categories=categories, topics=topics)
     try:
         prefs = form_prefs(cadence, weekday, send_hour, timezone, max_papers, categories, topics)
@@ -226,7 +232,7 @@ class PreferencesBody(BaseModel):
     topics: list[str] = Field(default_factory=list, description='Saved searches, e.g. author:"X"')
 
     def prefs(self) -> Preferences:
-        return Preferences(**self.model_dump())
+        return Preferences(**self.model_dump(exclude={"email"}))
 
 
 class SubscribeBody(PreferencesBody):
@@ -268,7 +274,7 @@ def _digest_json(request: Request, digest: digests.Digest) -> dict:
 def api_subscribe(request: Request, body: SubscribeBody) -> JSONResponse:
     """Mail a confirmation link; the answer is the same for known and unknown addresses."""
     settings, db = request.app.state.settings, request.app.state.db
-    limits.hit(db, settings, "subscribe", _ip(request), f"email:{body.email.strip().lower()[:320]}")
+    limits.hit(db, settings, "subscribe", _ip(request), _address_key(body.email))
     answer = subscriptions.subscribe(db, settings, email=body.email, prefs=body.prefs())
     return JSONResponse({"status": "confirmation_sent", "message": answer}, status_code=202)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import html
+import zlib
 from urllib.parse import quote_plus
 
 from fastapi import APIRouter, Query, Request
@@ -134,7 +135,7 @@ def _topics(request: Request, fmt: str, token: str) -> Response:
     version, changed = feeds.catalog_state(db)
     changed = max(changed, sub.changed_at)
     # The answer depends on the catalogue and on this subscriber's topics: both are in the tag.
-    tag = f"{version}-{sub.id}-{sub.changed_at.timestamp():.0f}-{fmt}"
+    tag = f"{version}-{sub.id}-{zlib.crc32(repr((sub.prefs, sub.changed_at)).encode()):08x}-{fmt}"
     headers = {"ETag": f'W/"{tag}"', "Cache-Control": "private, no-cache",
                "Last-Modified": email.utils.format_datetime(changed.replace(microsecond=0),
                                                             usegmt=True)}  # fmt: skip
