@@ -179,11 +179,9 @@ def unsubscribe_page(request: Request, token: str = Query("")) -> HTMLResponse:
 @router.post("/digest/unsubscribe", response_class=HTMLResponse)
 def unsubscribe(request: Request, token: str = Query("")) -> HTMLResponse:
     """One click (RFC 8058): mail providers POST `List-Unsubscribe=One-Click` to this address
-    without cookies, so the signed token, not a CSRF token, is what authorises it."""
-    try:
-        sub = subscriptions.unsubscribe(request.app.state.db, request.app.state.settings, token)
-    except NotAllowed as exc:
-        return _bad_link(request, exc)
+    without cookies, so the signed token, not a CSRF token, is what authorises it: without a
+    valid one the answer is 403, like any refused form."""
+    sub = subscriptions.unsubscribe(request.app.state.db, request.app.state.settings, token)
     return _page(request, "digest_unsubscribe.html", sub=sub, token=token, done=True)
 
 
