@@ -78,3 +78,24 @@ def test_conditional_get_with_etag_and_last_modified(client, db):
 
 def test_feed_of_a_malformed_date_is_a_400(client):
     assert client.get("/papers.atom?date=2025-02-30").status_code == 400
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_search_feeds_parse_cleanly_with_every_field(client, fmt):
+    r = client.get(f"/search.{fmt}?q=routing+bounds&mode=keyword")
+    feed = feedparser.parse(r.content)
+    assert r.status_code == 200 and feed.bozo == 0, feed.get("bozo_exception")
+    assert feed.feed.title == "Search: routing bounds · paperfeed" and feed.feed.link
+    assert {e.id for e in feed.entries} == {
+        "https://arxiv.org/abs/2511.00001", "https://arxiv.org/abs/2511.00002"}  # fmt: skip
+    for e in feed.entries:
+        assert e.title and e.link.startswith("http://testserver/papers/") and e.summary
+        assert e.published_parsed and e.get("author") and e.tags
+
+
+def test_search_feed_revalidates_and_needs_a_query(client):
+    r = client.get("/search.atom?q=routing")
+    assert r.status_code == 200 and r.headers["etag"] and r.headers["last-modified"]
+    again = client.get("/search.atom?q=routing", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304
+    assert client.get("/search.atom?q=").status_code == 400

@@ -85,6 +85,9 @@ class Settings:
         "5/900", "Failed logins per account (and per address) before backing off."
     )
     limit_reset: str = _knob("5/3600", "Password-reset requests per address per window.")
+    limit_subscribe: str = _knob(
+        "5/3600", "Digest subscription requests per address and per email address per window."
+    )
     limit_vote: str = _knob("120/60", "Votes per account per window.")
     limit_submit: str = _knob("10/3600", "Paper submissions per account per window.")
     limit_comment: str = _knob("20/600", "Comments per account per window.")
@@ -116,6 +119,20 @@ class Settings:
         "Directory of the approximate-nearest-neighbour vector index files. Empty: beside the "
         "SQLite file (paperfeed.db.index/), or ./paperfeed-index/<hash of the URL> for PostgreSQL. "
         "The database holds the vectors, so the files can be deleted and rebuilt at any time.",
+    )
+    digest_search_mode: str = _knob(
+        "hybrid",
+        "Search mode of digest topics: hybrid, keyword or semantic (without embeddings, keyword).",
+    )
+    digest_interval_minutes: int = _knob(
+        5, "Minutes between two runs of the digest sender under `paperfeed serve --with-scheduler`."
+    )
+    digest_max_attempts: int = _knob(
+        6,
+        "Tries of a digest after temporary SMTP errors; back-off 1, 2, 4... min, 1 h at most.",
+    )
+    digest_pause_after: int = _knob(
+        3, "Permanent (5xx) refusals in a row after which a subscription is paused."
     )
     response_cache_size: int = _knob(
         512,

@@ -10,7 +10,7 @@ from paperfeed.errors import ConfigError, RateLimited
 from paperfeed.store import Database
 from paperfeed.store import limits as store
 
-ACTIONS = ("signup", "login", "login_failure", "reset", "vote", "submit", "comment")
+ACTIONS = ("signup", "login", "login_failure", "reset", "subscribe", "vote", "submit", "comment")
 
 
 def rule(settings: Settings, action: str) -> tuple[int, int]:

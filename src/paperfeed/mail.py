@@ -72,3 +72,60 @@ def connect(settings: Settings) -> smtplib.SMTP:
     if settings.smtp_user:
         smtp.login(settings.smtp_user, settings.smtp_password)
     return smtp
+
+
+def permanent(exc: Exception) -> bool:
+    """Whether a delivery error is the server's final word for that address (a 5xx reply)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(500 <= code < 600 for code, _msg in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return False  # our From address was refused: a configuration problem, not the reader's
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 500 <= exc.smtp_code < 600
+    return False
+
+
+class Mailer:
+    """Delivers many messages over one SMTP connection, reconnecting after a drop; or, with the
+    console backend, writes them to the log."""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.mail_backend not in ("console", "smtp"):
+            raise ConfigError(f"unknown mail_backend {settings.mail_backend!r}: console or smtp")
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def send(self, message: Message | EmailMessage) -> None:
+        """Hand one message to the server; raises smtplib/OSError errors as they come."""
+        msg = build(self.settings, message) if isinstance(message, Message) else message
+        if self.settings.mail_backend == "console":
+            log.warning("mail (console backend, not sent) to %s: %s", msg["To"], msg["Subject"])
+            return
+        if self._smtp is None:
+            self._smtp = connect(self.settings)
+        try:
+            self._smtp.send_message(msg)
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code == 421:  # the server is closing the connection
+                self.close()
+            raise
+        except smtplib.SMTPRecipientsRefused:
+            raise  # refused for that address; the connection stays usable
+        except OSError:
+            self.close()  # the connection is gone: the next message opens a new one
+            raise
+
+    def close(self) -> None:
+        """Say goodbye to the server, ignoring a connection that is already gone."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except OSError:
+                smtp.close()
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

@@ -149,3 +149,34 @@ class Hit:
     paper: Paper
     score: float
     snippet: str | None = None  # HTML: escaped text with <mark> around matched terms
+
+
+@dataclass(slots=True)
+class Preferences:
+    """What a digest subscriber asked for."""
+
+    cadence: str = "daily"  # daily or weekly
+    weekday: int = 0  # 0 = Monday; weekly digests go out on this day
+    send_hour: int = 7  # in `timezone`
+    timezone: str = "UTC"  # IANA name
+    max_papers: int = 10  # per section, and per topic
+    categories: list[str] = field(default_factory=list)  # empty: every category
+    topics: list[str] = field(default_factory=list)  # saved searches, as typed
+
+
+@dataclass(slots=True)
+class Subscription:
+    """A digest subscriber, with or without an account."""
+
+    id: int
+    email: str
+    key: str  # mixed into signed links; a new key voids the old links
+    status: str  # pending, active, paused, unsubscribed
+    prefs: Preferences
+    created_at: dt.datetime
+    changed_at: dt.datetime
+    user_id: int | None = None
+    confirmed_at: dt.datetime | None = None
+    covered_until: dt.date | None = None  # newest listing day the last digest covered
+    failures: int = 0  # permanent delivery failures in a row
+    paused_reason: str | None = None

@@ -3,7 +3,13 @@
 Commands live in modules by noun; importing them registers them on the shared app.
 """
 
-from paperfeed.cli import catalogue, community, ingest, search  # noqa: F401 - registers commands
+from paperfeed.cli import (  # noqa: F401 - registers commands
+    catalogue,
+    community,
+    digests,
+    ingest,
+    search,
+)
 from paperfeed.cli.common import app
 
 

@@ -47,6 +47,9 @@ users_app = typer.Typer(help="Reader accounts.", no_args_is_help=True)
 index_app = typer.Typer(help="The semantic search index (paper embeddings).", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 app.add_typer(users_app, name="users")
+digest_app = typer.Typer(help="Email digests: send what is due, list subscribers.",
+                         no_args_is_help=True)  # fmt: skip
+app.add_typer(digest_app, name="digest")
 
 console = Console()
 err = Console(stderr=True)
@@ -138,8 +141,18 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    with_scheduler: Annotated[
+        bool,
+        typer.Option(
+            "--with-scheduler",
+            help="Also send due email digests every "
+            "digest_interval_minutes, from this process (run it on one host only).",
+        ),
+    ] = False,  # fmt: skip
 ) -> None:
     """Serve the web pages and the JSON API."""
+    import threading
+
     import uvicorn
 
     settings = _settings(ctx)
@@ -148,6 +161,11 @@ def serve(
     os.environ[ENV_PREFIX + "DATABASE_URL"] = settings.database_url
     if ctx.find_root().params.get("config"):
         os.environ[ENV_PREFIX + "CONFIG"] = str(ctx.find_root().params["config"])
+    if with_scheduler:
+        from paperfeed import digests
+
+        threading.Thread(target=digests.run_forever, args=(_db(ctx), settings), daemon=True,
+                         name="digest-scheduler").start()  # fmt: skip
     uvicorn.run(
         "paperfeed.web.app:create_app",
         factory=True,

@@ -223,6 +223,57 @@ paper_vectors = sa.Table(
     sa.Index("ix_paper_vectors_model_time", "model", "created_at"),
 )
 
+# Digest subscribers: anyone with an address, with or without an account. `key` is a random
+# value mixed into their signed links, so forgetting a subscription voids every link it had.
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),  # normalised
+    sa.Column("key", sa.String(32), nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("status", sa.String(16), nullable=False),  # pending, active, paused, unsubscribed
+    sa.Column("cadence", sa.String(8), nullable=False),  # daily or weekly
+    sa.Column("weekday", sa.Integer, nullable=False),  # 0 = Monday, for weekly digests
+    sa.Column("send_hour", sa.Integer, nullable=False),  # 0-23 in `timezone`
+    sa.Column("timezone", sa.String(64), nullable=False),  # IANA name
+    sa.Column("max_papers", sa.Integer, nullable=False),
+    sa.Column("categories", sa.JSON, nullable=False),
+    sa.Column("topics", sa.JSON, nullable=False),  # saved searches, as typed
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("confirmed_at", UTCDateTime),
+    sa.Column("changed_at", UTCDateTime, nullable=False),  # preferences, for feed ETags
+    sa.Column("covered_until", sa.Date),  # newest listing day the last digest covered
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),  # permanent, in a row
+    sa.Column("paused_reason", sa.Text),
+    sa.Index("ix_subscriptions_status", "status"),
+)
+
+# The send log: one row per (subscription, period) digest. A row is claimed before the digest is
+# handed to the SMTP server and marked sent as soon as the server accepted it.
+digest_sends = sa.Table(
+    "digest_sends",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "subscription_id",
+        sa.Integer,
+        sa.ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("period", sa.String(16), nullable=False),  # d:2025-11-20 or w:2025-W47
+    sa.Column("status", sa.String(16), nullable=False),  # sending, sent, retry, failed, empty
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("claimed_at", UTCDateTime, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("papers", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text),
+    sa.UniqueConstraint("subscription_id", "period", name="uq_digest_sends_subscription_period"),
+    sa.Index("ix_digest_sends_status", "status", "next_attempt_at"),
+)
+
+
 # Search structures live outside this metadata (an FTS5 table on SQLite, a generated tsvector
 # column on PostgreSQL): migration 0003 manages them in raw SQL.
 SEARCH_OBJECTS = {"papers_fts", "search_vector", "ix_papers_search"}

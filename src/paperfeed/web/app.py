@@ -17,7 +17,15 @@ from paperfeed import __version__, comments
 from paperfeed.config import Settings
 from paperfeed.errors import Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
 from paperfeed.store import Database
-from paperfeed.web import account_pages, api, auth, community_pages, pages, syndication
+from paperfeed.web import (
+    account_pages,
+    api,
+    auth,
+    community_pages,
+    digest_pages,
+    pages,
+    syndication,
+)
 from paperfeed.web.cache import ResponseCache
 
 HERE = Path(__file__).parent
@@ -61,6 +69,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(account_pages.router)
     app.include_router(community_pages.router)
     app.include_router(syndication.router)
+    app.include_router(digest_pages.router)
+    app.include_router(digest_pages.api_router)
 
     app.add_middleware(ServerTiming)
 

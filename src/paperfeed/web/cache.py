@@ -68,7 +68,7 @@ def cached(endpoint: Callable) -> Callable:
             ),
             "Cache-Control": "no-cache",
         }
-        if _not_modified(request, etag, changed):
+        if not_modified(request, etag, changed):
             return Response(status_code=304, headers=headers)
         hit = cache.get(key, version)
         if hit is None:
@@ -84,7 +84,7 @@ def cached(endpoint: Callable) -> Callable:
     return wrapper
 
 
-def _not_modified(request: Request, etag: str, changed: dt.datetime) -> bool:
+def not_modified(request: Request, etag: str, changed: dt.datetime) -> bool:
     """Whether the client's copy is current: If-None-Match wins; else If-Modified-Since."""
     match = request.headers.get("if-none-match")
     if match is not None:

@@ -1,18 +1,23 @@
-"""Syndication: Atom and RSS 2.0 renderings of the daily list and of trending, for feed readers."""
+"""Syndication: Atom and RSS 2.0 renderings of the daily list, trending, any search and a
+subscriber's digest topics, for feed readers."""
 
 from __future__ import annotations
 
 import datetime as dt
 import email.utils
 import html
+import zlib
+from urllib.parse import quote_plus
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from paperfeed import feeds
+from paperfeed import digests, feeds, subscriptions
+from paperfeed import search as search_service
+from paperfeed.errors import InvalidInput
 from paperfeed.models import Paper
 from paperfeed.web.api import DATE_HELP, MONTH_HELP, WEEK_HELP, resolve_period, trending_for
-from paperfeed.web.cache import cached
+from paperfeed.web.cache import cached, not_modified
 
 router = APIRouter(include_in_schema=False)
 FORMATS = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
@@ -24,10 +29,11 @@ def _entry_html(paper: Paper) -> str:
     return f"<p>{html.escape(paper.abstract)}</p><p>{paper.upvotes} upvotes{code}</p>"
 
 
-def _render(request: Request, fmt: str, *, title: str, page: str, papers: list[Paper]) -> Response:
+def _render(request: Request, fmt: str, *, title: str, page: str, papers: list[Paper],
+            updated: dt.datetime | None = None) -> Response:  # fmt: skip
     settings = request.app.state.settings
     base = settings.base_url.rstrip("/")
-    _version, changed = feeds.catalog_state(request.app.state.db)
+    changed = updated or feeds.catalog_state(request.app.state.db)[1]
     body = request.app.state.templates.get_template(f"feed.{fmt}.xml").render(
         title=f"{title} · {settings.site_name}",
         site_name=settings.site_name,
@@ -88,3 +94,67 @@ def trending_atom(request: Request, window: str = Query("week")) -> Response:
 def trending_rss(request: Request, window: str = Query("week")) -> Response:
     """Trending papers as RSS 2.0."""
     return _trending(request, "rss", window)
+
+
+# --- search and a subscriber's topics --------------------------------------------------------
+
+FEED_SIZE = 50
+
+
+def _search(request: Request, fmt: str, q: str, mode: str) -> Response:
+    """The newest papers matching a search, newest first, as a feed reader wants them."""
+    if not q.strip():
+        raise InvalidInput("a search feed needs a query: /search.atom?q=...")
+    settings = request.app.state.settings
+    results = search_service.search(
+        request.app.state.db, q, mode=mode, sort="date", limit=FEED_SIZE,
+        settings=settings,
+    )  # fmt: skip
+    return _render(request, fmt, title=f"Search: {results.query.text}",
+                   page=f"/search?q={quote_plus(results.query.text)}",
+                   papers=[h.paper for h in results.hits])  # fmt: skip
+
+
+@router.get("/search.atom")
+@cached
+def search_atom(request: Request, q: str = Query(""), mode: str = Query("hybrid")) -> Response:
+    """The newest matches of a search as Atom."""
+    return _search(request, "atom", q, mode)
+
+
+@router.get("/search.rss")
+@cached
+def search_rss(request: Request, q: str = Query(""), mode: str = Query("hybrid")) -> Response:
+    """The newest matches of a search as RSS 2.0."""
+    return _search(request, "rss", q, mode)
+
+
+def _topics(request: Request, fmt: str, token: str) -> Response:
+    settings, db = request.app.state.settings, request.app.state.db
+    sub = subscriptions.from_token(db, settings, token)
+    version, changed = feeds.catalog_state(db)
+    changed = max(changed, sub.changed_at)
+    # The answer depends on the catalogue and on this subscriber's topics: both are in the tag.
+    tag = f"{version}-{sub.id}-{zlib.crc32(repr((sub.prefs, sub.changed_at)).encode()):08x}-{fmt}"
+    headers = {"ETag": f'W/"{tag}"', "Cache-Control": "private, no-cache",
+               "Last-Modified": email.utils.format_datetime(changed.replace(microsecond=0),
+                                                            usegmt=True)}  # fmt: skip
+    if not_modified(request, headers["ETag"], changed):
+        return Response(status_code=304, headers=headers)
+    papers = digests.topic_papers(db, settings, sub.prefs, limit=FEED_SIZE)
+    response = _render(request, fmt, title="Your digest topics", page="/digest/preview?token="
+                        + token, papers=papers, updated=changed)  # fmt: skip
+    response.headers.update(headers)
+    return response
+
+
+@router.get("/digest/topics.atom")
+def topics_atom(request: Request, token: str = Query("")) -> Response:
+    """A subscriber's saved searches as one Atom feed (the link is in every digest)."""
+    return _topics(request, "atom", token)
+
+
+@router.get("/digest/topics.rss")
+def topics_rss(request: Request, token: str = Query("")) -> Response:
+    """A subscriber's saved searches as one RSS 2.0 feed."""
+    return _topics(request, "rss", token)

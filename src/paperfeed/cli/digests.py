@@ -1,0 +1,91 @@
+"""`paperfeed digest send` and `paperfeed digest list`: the email digests from the terminal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from paperfeed.cli.common import _db, _settings, console, digest_app
+from paperfeed.errors import InvalidInput
+
+
+def _when(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"--now {text[:40]!r}: use ISO time, 2025-11-20T07:00Z") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@digest_app.command("send")
+def send(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what is due and how many papers; send nothing.")
+    ] = False,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Mail one preview digest to this address now (its own "
+            "preferences if it is subscribed); the schedule is not touched.",
+        ),
+    ] = None,  # fmt: skip
+    now: Annotated[
+        str | None, typer.Option(help="Act as if it were this time (ISO 8601), e.g. to replay.")
+    ] = None,
+) -> None:
+    """Send every digest that is due now, each exactly once; run it every few minutes."""
+    from paperfeed import digests
+
+    db, settings = _db(ctx), _settings(ctx)
+    if to:
+        digest = digests.send_preview(db, settings, to=to, now=_when(now))
+        console.print(f"Preview with {digest.count} papers sent to {to}.", markup=False)
+        return
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("digests", total=None)
+        report = digests.send_due(db, settings, now=_when(now), dry_run=dry_run,
+                                  progress=lambda done, total: bar.update(
+                                      task, completed=done, total=total))  # fmt: skip
+    if dry_run:
+        table = Table("to", "period", "papers")
+        for address, period, count in report.planned:
+            table.add_row(address, period[2:], str(count))
+        console.print(table)
+        console.print(f"{report.due} digests due; nothing sent (dry run).")
+        return
+    console.print(f"{report.due} due: {report.sent} sent, {report.empty} with nothing new, "
+                  f"{report.retry} to retry, {report.failed} failed, {report.paused} paused, "
+                  f"{report.skipped} taken by another sender.")  # fmt: skip
+    if report.aborted:
+        console.print(f"[red]Stopped early:[/] {report.aborted}", highlight=False)
+        raise typer.Exit(1)
+
+
+@digest_app.command("list")
+def list_subscriptions(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option(help="Only pending, active, paused or unsubscribed.")
+    ] = None,
+) -> None:
+    """Show the subscribers, their schedule and topics."""
+    from paperfeed.store import subscriptions as store
+
+    with _db(ctx).connect() as conn:
+        subs = store.listing(conn, status=status)
+    table = Table("id", "email", "status", "cadence", "at", "topics")
+    for s in subs:
+        p = s.prefs
+        at = f"{p.send_hour:02d}:00 {p.timezone}"
+        if p.cadence == "weekly":
+            at = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][p.weekday] + " " + at
+        table.add_row(str(s.id), s.email, s.status, p.cadence, at, "; ".join(p.topics))
+    console.print(table)

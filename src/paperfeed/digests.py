@@ -1,0 +1,355 @@
+"""Digests: what is due, composing, rendering and sending, each digest exactly once.
+
+Exactly once: every (subscription, period) digest has one row in the send log. A sender claims
+the row in its own transaction before handing the mail to the SMTP server and marks it sent in
+another as soon as the server accepted it, so a crash or a failure at any point leaves each
+digest either sent and marked, or not sent and claimable again. The one window left is the
+instant between the server's "250 accepted" and the commit of "sent" (one small UPDATE): a
+crash exactly there sends that one digest again after the claim goes stale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import quote_plus
+
+from paperfeed import feeds, mail, search
+from paperfeed.accounts import normalize_email
+from paperfeed.config import Settings
+from paperfeed.mail_templates import environment
+from paperfeed.models import Paper, Preferences, Subscription
+from paperfeed.store import Database
+from paperfeed.store import papers as paper_store
+from paperfeed.store import subscriptions as store
+from paperfeed.subscriptions import WEEKDAYS, check_prefs, links
+
+log = logging.getLogger(__name__)
+
+CLAIM_STALE = dt.timedelta(minutes=10)  # a claim this old was left by a sender that died
+TRENDING_POOL = 200  # trending papers ranked once per run, then filtered per subscriber
+
+
+# --- schedule -------------------------------------------------------------------------------
+
+
+def slot(prefs: Preferences, now: dt.datetime) -> tuple[str, dt.datetime]:
+    """(period key, UTC time) of the latest scheduled digest at or before `now`."""
+    tz = zoneinfo.ZoneInfo(prefs.timezone)
+    local = now.astimezone(tz)
+    day = local.date()
+    if prefs.cadence == "daily":
+        if local.hour < prefs.send_hour:
+            day -= dt.timedelta(days=1)
+        key = f"d:{day.isoformat()}"
+    else:
+        day -= dt.timedelta(days=(day.weekday() - prefs.weekday) % 7)
+        if day == local.date() and local.hour < prefs.send_hour:
+            day -= dt.timedelta(days=7)
+        year, week, _ = day.isocalendar()
+        key = f"w:{year}-W{week:02d}"
+    # In a DST gap the hour does not exist locally; zoneinfo maps it past the gap, as clocks do.
+    at = dt.datetime.combine(day, dt.time(prefs.send_hour), tzinfo=tz)
+    return key, at.astimezone(dt.UTC)
+
+
+def next_slot(prefs: Preferences, now: dt.datetime) -> dt.datetime:
+    """When the next digest is scheduled, in the subscriber's time zone."""
+    step = dt.timedelta(days=1 if prefs.cadence == "daily" else 7)
+    _key, at = slot(prefs, now + step)
+    if at <= now:  # a DST change can leave the shifted slot behind
+        _key, at = slot(prefs, at + step + dt.timedelta(hours=2))
+    return at.astimezone(zoneinfo.ZoneInfo(prefs.timezone))
+
+
+def due(db: Database, *, now: dt.datetime | None = None) -> list[tuple[Subscription, str]]:
+    """(subscription, period) of every digest that should go out now and has not."""
+    now = now or dt.datetime.now(dt.UTC)
+    with db.connect() as conn:
+        subs = store.active(conn)
+        wanted: dict[int, tuple[Subscription, str]] = {}
+        for sub in subs:
+            key, at = slot(sub.prefs, now)
+            # Only slots after confirmation: nobody gets a digest for a time they had not asked.
+            if sub.confirmed_at is not None and at > sub.confirmed_at:
+                wanted[sub.id] = (sub, key)
+        logged = store.log_entries(conn, {i: key for i, (_s, key) in wanted.items()})
+    result = []
+    for sub_id, (sub, key) in wanted.items():
+        row = logged.get(sub_id)
+        if (
+            row is None
+            or (row.status == "retry" and row.next_attempt_at <= now)
+            or (row.status == "sending" and row.claimed_at < now - CLAIM_STALE)
+        ):
+            result.append((sub, key))
+    return result
+
+
+# --- composing ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Section:
+    """One part of a digest: "Trending", or one saved search's new matches."""
+
+    title: str
+    papers: list[Paper]
+    topic: str | None = None
+    link: str | None = None  # the page with more
+
+
+@dataclass(slots=True)
+class Digest:
+    """What one digest contains."""
+
+    prefs: Preferences
+    since: dt.date | None  # topics cover papers listed from this day...
+    until: dt.date | None  # ...to this one
+    sections: list[Section] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return sum(len(s.papers) for s in self.sections)
+
+
+class Composer:
+    """Builds digests, ranking trending once per run and per window for every subscriber."""
+
+    def __init__(self, db: Database, settings: Settings, *, now: dt.datetime | None = None):
+        self.db, self.settings = db, settings
+        self.now = now or dt.datetime.now(dt.UTC)
+        self._trending: dict[str, list[Paper]] = {}
+        with db.connect() as conn:
+            self.latest = paper_store.latest_day(conn, on_or_before=self.now.date())
+
+    def trending(self, window: str) -> list[Paper]:
+        if window not in self._trending:
+            s = self.settings
+            trends = feeds.trending(self.db, window, limit=TRENDING_POOL, now=self.now,
+                                    gravity=s.trending_gravity,
+                                    offset=s.trending_offset_hours)  # fmt: skip
+            self._trending[window] = [t.paper for t in trends if t.paper.upvotes]
+        return self._trending[window]
+
+    def compose(self, prefs: Preferences, *, covered_until: dt.date | None = None) -> Digest:
+        """The digest these preferences get now: trending, then each topic's new papers."""
+        n, cats = prefs.max_papers, set(prefs.categories)
+        window = "day" if prefs.cadence == "daily" else "week"
+        if self.latest is None:
+            return Digest(prefs, None, None)
+        span = 1 if prefs.cadence == "daily" else 7
+        since = covered_until + dt.timedelta(days=1) if covered_until else (
+            self.latest - dt.timedelta(days=span - 1))  # fmt: skip
+        digest = Digest(prefs, since, self.latest)
+        base = self.settings.base_url.rstrip("/")
+        top = [p for p in self.trending(window) if not cats or cats & set(p.categories)][:n]
+        digest.sections.append(Section("Trending", top, link=f"{base}/trending?window={window}"))
+        seen = {p.arxiv_id for p in top}
+        if since > self.latest:
+            return digest  # nothing listed since the last digest
+        for topic in prefs.topics:
+            results = search.search(
+                self.db, topic, mode=self.settings.digest_search_mode, since=since,
+                until=self.latest, categories=prefs.categories, limit=n + len(seen),
+                settings=self.settings,
+            )  # fmt: skip
+            fresh = [h.paper for h in results.hits if h.paper.arxiv_id not in seen][:n]
+            seen.update(p.arxiv_id for p in fresh)
+            q = "&".join(f"{k}={v}" for k, v in (("q", quote_plus(topic)), ("since", since)))
+            digest.sections.append(Section(topic, fresh, topic=topic, link=f"{base}/search?{q}"))
+        return digest
+
+
+def topic_papers(
+    db: Database, settings: Settings, prefs: Preferences, *, limit: int
+) -> list[Paper]:
+    """The newest papers matching any of the saved searches, newest first (the topics feed)."""
+    found: dict[str, Paper] = {}
+    for topic in prefs.topics:
+        results = search.search(
+            db, topic, mode=settings.digest_search_mode, sort="date", categories=prefs.categories,
+            limit=limit, settings=settings,
+        )  # fmt: skip
+        found.update((h.paper.arxiv_id, h.paper) for h in results.hits)
+    newest = sorted(found.values(), key=lambda p: (p.listing_day, p.published, p.arxiv_id))
+    return newest[::-1][:limit]
+
+
+def preview(db: Database, settings: Settings, prefs: Preferences, *, now=None) -> Digest:
+    """What a digest with these preferences would contain if it went out now."""
+    return Composer(db, settings, now=now).compose(check_prefs(prefs))
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def message(settings: Settings, sub: Subscription, digest: Digest, *, preview: bool = False
+            ) -> mail.Message:  # fmt: skip
+    """The digest as a multipart mail with RFC 8058 one-click unsubscribe headers."""
+    urls = links(settings, sub)
+    when = digest.until.strftime("%b %-d, %Y") if digest.until else ""
+    kind = "Daily" if digest.prefs.cadence == "daily" else "Weekly"
+    context = {"settings": settings, "digest": digest, "links": urls, "base": settings.base_url
+               .rstrip("/"), "kind": kind, "when": when, "weekdays": WEEKDAYS,
+               "preview": preview}  # fmt: skip
+    return mail.Message(
+        to=sub.email,
+        subject=f"{'[preview] ' if preview else ''}{kind} papers, {when} · {settings.site_name}",
+        text=environment().get_template("digest.txt").render(**context),
+        html=environment().get_template("digest.html").render(**context),
+        headers={
+            "List-Unsubscribe": f"<{urls['unsubscribe']}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Auto-Submitted": "auto-generated",
+        },  # fmt: skip
+    )
+
+
+# --- sending --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SendReport:
+    """What one run of the sender did."""
+
+    due: int = 0
+    sent: int = 0
+    empty: int = 0  # nothing to say: no mail, the period counts as done
+    retry: int = 0  # temporary failure: tried again later, with back-off
+    failed: int = 0  # given up (permanent refusals, or too many temporary ones)
+    paused: int = 0  # subscriptions paused after repeated permanent refusals
+    skipped: int = 0  # claimed meanwhile by another sender
+    aborted: str | None = None  # why the run stopped early (the mail server is unreachable)
+    planned: list[tuple[str, str, int]] = field(default_factory=list)  # dry run: to, period, n
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Wait before try number `attempts + 1`: 1, 2, 4 ... minutes, at most an hour."""
+    return dt.timedelta(seconds=min(3600, 60 * 2 ** max(0, attempts - 1)))
+
+
+def send_due(
+    db: Database, settings: Settings, *, now: dt.datetime | None = None, dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> SendReport:  # fmt: skip
+    """Send every digest that is due now, each exactly once (see the module docstring)."""
+    now = now or dt.datetime.now(dt.UTC)
+    items = due(db, now=now)
+    report = SendReport(due=len(items))
+    composer = Composer(db, settings, now=now)
+    connect_failures = 0
+    with mail.Mailer(settings) as mailer:
+        for done, (sub, period) in enumerate(items, start=1):
+            if progress:
+                progress(done, len(items))
+            if dry_run:
+                digest = composer.compose(sub.prefs, covered_until=sub.covered_until)
+                report.planned.append((sub.email, period, digest.count))
+                continue
+            with db.transaction() as conn:
+                mine = store.claim(conn, sub.id, period, now=now,
+                                   stale_before=now - CLAIM_STALE)  # fmt: skip
+            if not mine:
+                report.skipped += 1
+                continue
+            digest = composer.compose(sub.prefs, covered_until=sub.covered_until)
+            if digest.count == 0:
+                _finish(db, sub, period, "empty", now=now)
+                report.empty += 1
+                continue
+            try:
+                mailer.send(message(settings, sub, digest))
+            except (OSError, mail.smtplib.SMTPException) as exc:
+                connected = not isinstance(exc, ConnectionError | mail.smtplib.SMTPConnectError)
+                connect_failures = 0 if connected else connect_failures + 1
+                _failed(db, settings, sub, period, exc, now=now, report=report)
+                if connect_failures >= 3:
+                    report.aborted = f"the mail server is unreachable: {exc}"
+                    break
+                continue
+            connect_failures = 0
+            # Marked at once, in its own small transaction: the window where a crash would
+            # send this digest twice is this one UPDATE.
+            _finish(db, sub, period, "sent", now=now, papers=digest.count,
+                    covered_until=digest.until)  # fmt: skip
+            report.sent += 1
+    return report
+
+
+def _finish(db, sub, period, status, *, now, papers=0, covered_until=None) -> None:
+    with db.transaction() as conn:
+        store.finish(conn, sub.id, period, status=status, now=now, papers=papers)
+        values = {"failures": 0} if status == "sent" else {}
+        if covered_until is not None:
+            values["covered_until"] = covered_until
+        if values:
+            store.update(conn, sub.id, **values)
+
+
+def _failed(db, settings, sub, period, exc, *, now, report: SendReport) -> None:
+    reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+    with db.transaction() as conn:
+        if mail.permanent(exc):
+            failures = sub.failures + 1
+            if failures >= settings.digest_pause_after:
+                store.finish(conn, sub.id, period, status="failed", now=now, error=reason)
+                store.update(conn, sub.id, status="paused", failures=failures, paused_reason=(
+                    f"paused on {now:%Y-%m-%d}: the mail server refused {failures} digests in a "
+                    f"row for this address ({reason})"))  # fmt: skip
+                report.failed += 1
+                report.paused += 1
+                log.warning("digest to %s refused for good; subscription paused", sub.email)
+                return
+            store.update(conn, sub.id, failures=failures)
+            store.finish(conn, sub.id, period, status="retry", now=now, error=reason,
+                         next_attempt_at=now + backoff(failures))  # fmt: skip
+            report.retry += 1
+            return
+        row_attempts = store.finish(conn, sub.id, period, status="retry", now=now, error=reason)
+        if row_attempts >= settings.digest_max_attempts:
+            store.finish(conn, sub.id, period, status="failed", now=now,
+                         error=f"gave up after {row_attempts} tries: {reason}")  # fmt: skip
+            report.failed += 1
+            return
+        store.finish(conn, sub.id, period, status="retry", now=now, error=reason,
+                     next_attempt_at=now + backoff(row_attempts))  # fmt: skip
+        report.retry += 1
+
+
+def send_preview(db: Database, settings: Settings, *, to: str, now=None) -> Digest:
+    """Mail one digest to `to` now, with its subscription's preferences if it has one; the
+    send log is not touched, so the real digest still goes out."""
+    address = normalize_email(to)
+    with db.connect() as conn:
+        sub = store.find_by_email(conn, address)
+    now = now or dt.datetime.now(dt.UTC)
+    if sub is None:
+        sub = Subscription(id=0, email=address, key="preview", status="preview",
+                           prefs=Preferences(), created_at=now, changed_at=now)  # fmt: skip
+    digest = Composer(db, settings, now=now).compose(sub.prefs, covered_until=sub.covered_until)
+    mail.send(settings, message(settings, sub, digest, preview=True))
+    return digest
+
+
+def run_forever(db: Database, settings: Settings, *, stop=None) -> None:
+    """The scheduler loop: send what is due every `digest_interval_minutes`, until `stop`."""
+    interval = max(1, settings.digest_interval_minutes) * 60
+    while stop is None or not stop.is_set():
+        started = time.monotonic()
+        try:
+            report = send_due(db, settings)
+            if report.due:
+                log.info("digests: %d due, %d sent, %d empty, %d to retry, %d failed", report.due,
+                         report.sent, report.empty, report.retry, report.failed)  # fmt: skip
+        except Exception:  # noqa: BLE001 - one bad run must not stop the schedule
+            log.exception("digest run failed; trying again at the next interval")
+        wait = max(1.0, interval - (time.monotonic() - started))
+        if stop is not None:
+            stop.wait(wait)
+        else:
+            time.sleep(wait)
