@@ -209,3 +209,15 @@ def test_similar_papers_fuse_meaning_and_distinctive_words(embedded):
     with pytest.raises(InvalidInput):
         search.similar(db, "2511.00001", settings=s, mode="keyword")
     assert search.similar(db, "2511.99999", settings=s) == []  # unknown paper: nothing
+
+
+def test_the_index_library_and_the_model_runtime_load_in_either_order():
+    """usearch 2.26 made importing onnxruntime after it kill the process (SIGSEGV): a worker that
+    opens its index before embedding its first query must survive."""
+    import subprocess
+    import sys
+
+    for first, second in (("usearch.index", "onnxruntime"), ("onnxruntime", "usearch.index")):
+        code = f"import {first}; import {second}; print('ok')"
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert done.returncode == 0 and done.stdout.strip() == "ok", (first, done.returncode)
