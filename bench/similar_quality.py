@@ -111,9 +111,9 @@ def main() -> None:
             # paper's most distinctive words; hybrid fuses it with the nearest vectors.
             terms = distinctive_terms(q["title"], " ".join(q["sentences"]))
             with db.connect() as conn:
-                rows = store.keyword(conn, terms=terms, phrases=[], authors=[],
-                                     filters=Filters(), sort="relevance", limit=10_000)  # fmt: skip
-            keyword = complete([back[p.arxiv_id] for p, _s, _n in rows], pool)
+                rows = store.ranking(conn, store.Words(terms, [], []), filters=Filters(),
+                                     sort="relevance", limit=10_000)  # fmt: skip
+            keyword = complete([back[i] for i, _s in rows], pool)
             served = search.similar(db, ids[q["paper_id"]], limit=10_000, settings=settings)
             query_text = f"{q['title']} {' '.join(q['sentences'])}"
             tf = tfidf_runs({p: text[p] for p in pool}, {qid: query_text})[qid]

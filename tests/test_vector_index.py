@@ -90,12 +90,12 @@ def test_a_running_worker_follows_vectors_stored_elsewhere_then_the_next_generat
                                  "speech recognition."])[0]  # fmt: skip
     with db.transaction() as conn:
         vector_store.save(conn, s.embedding_model, [("2511.00009", vector.tobytes())])
-    assert worker.refresh(db) == 1 and worker.tail_ids == ["2511.00009"]
-    assert worker.refresh(db) == 0  # the overlap margin does not load it twice
+    assert worker.refresh(db, force=True) == 1 and worker.tail_ids == ["2511.00009"]
+    assert worker.refresh(db, force=True) == 0  # the overlap margin does not load it twice
     q = indexing.encode(s, ["transcribing spoken audio as it streams"])[0]
     assert worker.nearest(q, k=1)[0][0] == "2511.00009"
     assert indexing.update_index(db, s) == 1
-    worker.refresh(db)
+    worker.refresh(db, force=True)
     assert worker.snapshot.generation == 2 and len(worker.snapshot) == 5
     assert worker.tail_ids == [] and worker.nearest(q, k=1)[0][0] == "2511.00009"
     assert indexing.update_index(db, s) == 0  # nothing new: no new generation
@@ -114,7 +114,7 @@ def test_a_replaced_vector_shadows_the_one_in_the_file(embedded):
     vectors = indexing.encode(s, [embedder.paper_text(t, a) for _i, t, a in todo])
     with db.transaction() as conn:
         vector_store.save(conn, s.embedding_model, [(todo[0][0], vectors[0].tobytes())])
-    worker.refresh(db)
+    worker.refresh(db, force=True)
     assert len(worker) == 4  # replaced, not added
     old = indexing.encode(s, ["predicting three-dimensional protein shapes"])[0]
     ranked = dict(worker.nearest(old, k=4))

@@ -23,12 +23,13 @@ from paperfeed.papers import get_paper
 from paperfeed.search import embedder, indexing
 from paperfeed.search.query import MAX_QUERY, Query, parse
 from paperfeed.search.query import distinctive_terms as query_terms
+from paperfeed.search.snippet import MARK_END, MARK_START, snippet
 from paperfeed.search.vectors import VectorIndex
 from paperfeed.store import Database
 from paperfeed.store import papers as paper_store
 from paperfeed.store import search as store
 from paperfeed.store import vectors as vector_store
-from paperfeed.store.search import MARK_END, MARK_START, Filters
+from paperfeed.store.search import Filters
 
 log = logging.getLogger(__name__)
 MODES = ("hybrid", "keyword", "semantic")
@@ -66,14 +67,6 @@ def _semantic_ready(db: Database, settings: Settings) -> VectorIndex | None:
         log.exception("the vector index failed; answering with keyword search")
         return None
     return index if len(index) else None
-
-
-def _keep(paper, f: Filters) -> bool:
-    if paper.hidden or (f.has_code and not paper.code_url):
-        return False
-    if (f.since and paper.listing_day < f.since) or (f.until and paper.listing_day > f.until):
-        return False
-    return not f.categories or bool(set(f.categories) & set(paper.categories))
 
 
 @dataclass(slots=True)
@@ -142,43 +135,65 @@ def search(
         return Results(query, [Hit(paper, 1.0, None)], mode, notice, paper.arxiv_id, filters)
     if query.empty:
         return Results(query, [], mode, notice, None, filters)
-    keyword_hits: list[Hit] = []
+    words = store.Words(query.terms, query.phrases, query.authors)
+    keyword_ranked: list[tuple[str, float]] = []
     if mode in ("keyword", "hybrid"):
-        pool = limit + offset if mode == "keyword" else POOL
         with db.connect() as conn:
-            rows = store.keyword(conn, terms=query.terms, phrases=query.phrases,
-                                 authors=query.authors, filters=filters,
-                                 sort=sort if mode == "keyword" else "relevance",
-                                 limit=pool, offset=0)  # fmt: skip
-        keyword_hits = [Hit(p, score, mark(snip) if snip else None) for p, score, snip in rows]
+            keyword_ranked = store.ranking(
+                conn,
+                words,
+                filters=filters,
+                sort=sort if mode == "keyword" else "relevance",
+                limit=limit + offset if mode == "keyword" else POOL,
+            )
         if mode == "keyword":
-            return Results(query, keyword_hits[offset:], mode, notice, None, filters)
-    words = " ".join([*query.terms, *(" ".join(p) for p in query.phrases), *query.authors])
-    vector = indexing.encode(settings, [words or query.text])[0]
-    nearest = index.nearest(vector, k=POOL * 3)
+            page = _hits(db, keyword_ranked[offset : offset + limit], words)
+            return Results(query, page, mode, notice, None, filters)
+    vector = indexing.encode(settings, [query.prose or query.text])[0]
+    # Filters may drop many of the nearest papers: look further when there are any.
+    wanted = POOL + 10 if filters == Filters() else POOL * 3
+    nearest = index.nearest(vector, k=wanted)
     with db.connect() as conn:
-        found = paper_store.get_many(conn, [i for i, _s in nearest])
-    semantic_hits = [
-        Hit(found[i], s) for i, s in nearest if i in found and _keep(found[i], filters)
-    ]
-    semantic_hits = semantic_hits[:POOL]
-    merged = semantic_hits if mode == "semantic" else _fuse(keyword_hits, semantic_hits)
+        keep = store.visible(conn, [i for i, _s in nearest], filters)
+    semantic_ranked = [(i, s) for i, s in nearest if i in keep][:POOL]
+    ranked = semantic_ranked if mode == "semantic" else _fuse(keyword_ranked, semantic_ranked)
+    if sort == "relevance":
+        return Results(query, _hits(db, ranked[offset : offset + limit], words), mode, notice,
+                       None, filters)  # fmt: skip
+    hits = _hits(db, ranked, words, with_snippets=False)
     if sort == "upvotes":
-        merged.sort(key=lambda h: (-h.paper.upvotes, -h.score, h.paper.arxiv_id))
-    elif sort == "date":
-        merged.sort(key=lambda h: (h.paper.listing_day, h.paper.published), reverse=True)
-    return Results(query, merged[offset : offset + limit], mode, notice, None, filters)
+        hits.sort(key=lambda h: (-h.paper.upvotes, -h.score, h.paper.arxiv_id))
+    else:
+        hits.sort(key=lambda h: (h.paper.listing_day, h.paper.published), reverse=True)
+    page = hits[offset : offset + limit]
+    for h in page:
+        h.snippet = _snippet(h.paper, words)
+    return Results(query, page, mode, notice, None, filters)
 
 
-def _fuse(*rankings: list[Hit]) -> list[Hit]:
+def _hits(
+    db: Database, ranked: list[tuple[str, float]], words, *, with_snippets: bool = True
+) -> list[Hit]:
+    """Hits for ranked (id, score) pairs: the papers read, and their marked snippets."""
+    with db.connect() as conn:
+        found = paper_store.get_many(conn, [i for i, _s in ranked])
+    return [Hit(found[i], s, _snippet(found[i], words) if with_snippets else None)
+            for i, s in ranked if i in found]  # fmt: skip
+
+
+def _snippet(paper, words) -> str | None:
+    """The paper's best passage for these words as safe HTML, or None."""
+    found = snippet(paper.abstract, [*words.terms, *(w for p in words.phrases for w in p)])
+    return mark(found) if found else None
+
+
+def _fuse(*rankings: list[tuple[str, float]]) -> list[tuple[str, float]]:
     """Reciprocal rank fusion: each paper scores the sum of 1 / (RRF_K + rank) over rankings."""
-    fused: dict[str, Hit] = {}
+    fused: dict[str, float] = {}
     for ranking in rankings:
-        for rank, hit in enumerate(ranking, start=1):
-            entry = fused.setdefault(hit.paper.arxiv_id, Hit(hit.paper, 0.0, hit.snippet))
-            entry.score += 1.0 / (RRF_K + rank)
-            entry.snippet = entry.snippet or hit.snippet
-    return sorted(fused.values(), key=lambda h: (-h.score, h.paper.arxiv_id))
+        for rank, (arxiv_id, _score) in enumerate(ranking, start=1):
+            fused[arxiv_id] = fused.get(arxiv_id, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
 def similar(
@@ -204,17 +219,18 @@ def similar(
     if blob is None or paper is None:
         return []
     pool = max(limit * 2, POOL if mode == "hybrid" else 0)
-    nearest = index.nearest(np.frombuffer(blob, dtype=np.float32), k=pool, exclude=arxiv_id)
+    nearest = index.nearest(np.frombuffer(blob, dtype=np.float32), k=pool + 10, exclude=arxiv_id)
     with db.connect() as conn:
-        found = paper_store.get_many(conn, [i for i, _s in nearest])
-        semantic = [Hit(found[i], s) for i, s in nearest if i in found and not found[i].hidden]
-        if mode == "semantic":
-            return semantic[:limit]
-        terms = query_terms(paper.title, paper.abstract)
-        rows = store.keyword(conn, terms=terms, phrases=[], authors=[], filters=Filters(),
-                             sort="relevance", limit=pool + 1)  # fmt: skip
-    keyword = [Hit(p, s) for p, s, _snip in rows if p.arxiv_id != arxiv_id]
-    return [Hit(h.paper, h.score) for h in _fuse(keyword, semantic)[:limit]]
+        keep = store.visible(conn, [i for i, _s in nearest], Filters())
+        semantic = [(i, s) for i, s in nearest if i in keep][:pool]
+        keyword = []
+        if mode == "hybrid":
+            words = store.Words(query_terms(paper.title, paper.abstract), [], [])
+            ranked = store.ranking(conn, words, filters=Filters(), sort="relevance",
+                                   limit=pool + 1)  # fmt: skip
+            keyword = [(i, s) for i, s in ranked if i != arxiv_id]
+    ranked = semantic if mode == "semantic" else _fuse(keyword, semantic)
+    return _hits(db, ranked[:limit], None, with_snippets=False)
 
 
 __all__ = ["MAX_QUERY", "MODES", "SORTS", "Results", "mark", "search", "similar"]

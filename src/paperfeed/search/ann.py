@@ -57,7 +57,7 @@ class Snapshot:
     keys: np.ndarray  # uint64, sorted
     ids: np.ndarray  # str, the paper of each key (same order)
     stamps: np.ndarray  # int64 microseconds since the epoch: when each vector was stored
-    high_water: int  # newest stamp included, microseconds
+    high_water: int  # microseconds: every vector stored at or before it is in this generation
     generation: int
     dim: int
 
@@ -169,12 +169,14 @@ class AnnFile:
         chunks: Iterable[tuple[list[str], np.ndarray, np.ndarray]],
         *,
         dim: int,
+        high_water: int,
         base: Snapshot | None = None,
         on_progress: Callable[[int], None] | None = None,
     ) -> int:
         """Publish a new generation: `base` (loaded writable, or None) plus chunks of
         (ids, vectors, stamps). A paper already present has its vector replaced; the last one
-        given wins. Call inside `locked()`. Returns the new generation's number."""
+        given wins. `high_water`: every vector stored at or before it (microseconds) is in the
+        result. Call inside `locked()`. Returns the new generation's number."""
         from usearch.index import Index
 
         if base is None or base.dim != dim or not len(base):
@@ -216,7 +218,6 @@ class AnnFile:
         all_keys, last = np.unique(all_keys[::-1], return_index=True)
         rows = len(all_ids) - 1 - last
         all_ids, all_stamps = all_ids[rows], all_stamps[rows]
-        high_water = int(all_stamps.max()) if len(all_stamps) else 0
         if base is not None:
             high_water = max(high_water, base.high_water)
         generation = max(self.generation() or 0, 0) + 1

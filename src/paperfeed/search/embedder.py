@@ -13,6 +13,7 @@ others run on torch.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import logging
 import os
@@ -32,12 +33,9 @@ _export_lock = threading.Lock()
 
 
 def _importable(*names: str) -> bool:
-    try:
-        for name in names:
-            __import__(name)
-    except ImportError:
-        return False
-    return True
+    """Whether these packages are installed, without importing them (torch alone costs a worker
+    hundreds of megabytes)."""
+    return all(importlib.util.find_spec(name) is not None for name in names)
 
 
 def default_cache_dir() -> Path:

@@ -23,6 +23,7 @@ class Query:
     phrases: list[list[str]] = field(default_factory=list)  # word sequences that must appear
     authors: list[str] = field(default_factory=list)  # author names that must appear
     arxiv_id: str | None = None  # the query is an arXiv id or URL
+    prose: str = ""  # the text without author filters and quotes: what gets embedded
 
     @property
     def empty(self) -> bool:
@@ -47,6 +48,7 @@ def parse(text: str) -> Query:
         if name:
             q.authors.append(name)
     rest = _AUTHOR.sub(" ", rest)
+    q.prose = " ".join(rest.replace('"', " ").split())
     for m in _PHRASE.finditer(rest):
         words = _words(m.group(1))
         if len(words) > 1:
@@ -55,162 +57,27 @@ def parse(text: str) -> Query:
             q.terms.extend(words)
     rest = _PHRASE.sub(" ", rest)
     q.terms.extend(_words(rest))
-    q.terms = list(dict.fromkeys(q.terms))[:MAX_TERMS]
+    terms = list(dict.fromkeys(q.terms))
+    content = [t for t in terms if t not in FUNCTION_WORDS]
+    q.terms = (content or terms)[:MAX_TERMS]  # a query of function words only keeps them
     return q
 
 
-# Words too common in abstracts to say what a paper is about.
-STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "also",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "here",
-        "how",
-        "however",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "may",
-        "might",
-        "more",
-        "most",
-        "much",
-        "must",
-        "new",
-        "no",
-        "nor",
-        "not",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "out",
-        "over",
-        "own",
-        "paper",
-        "per",
-        "propose",
-        "proposed",
-        "propose",
-        "results",
-        "same",
-        "several",
-        "show",
-        "shows",
-        "should",
-        "since",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "thus",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "upon",
-        "use",
-        "used",
-        "using",
-        "very",
-        "via",
-        "was",
-        "we",
-        "well",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "within",
-        "without",
-        "would",
-        "yet",
-        "you",
-        "your",
-        "approach",
-        "method",
-        "methods",
-        "based",
-        "novel",
-        "first",
-        "two",
-        "one",
-        "three",
-        "work",
-        "study",
-        "demonstrate",
-        "present",
-        "existing",
-    ]
+# English function words: they match nearly every paper, so as optional query words they only
+# cost time (FTS5 scores every paper that has any query word). Phrases keep them.
+FUNCTION_WORDS = frozenset(
+    "a about above after again against all also am an and any are as at be because been before "  # noqa: SIM905
+    "being below between both but by can could did do does doing down during each few for from "
+    "further had has have having here how however i if in into is it its itself just may might "
+    "more most much must no nor not of off on once only or other our ours out over own per same "
+    "should since so some such than that the their them then there these they this those through "
+    "thus to too under until up upon very via was we well were what when where which while who "
+    "whom why will with within without would yet you your".split()
+)
+# Words too common in abstracts to say what a paper is about (for "more like this" queries).
+STOPWORDS = FUNCTION_WORDS | frozenset(
+    "paper propose proposed results show shows use used using new approach method methods "  # noqa: SIM905
+    "based novel first two one three work study demonstrate present existing".split()
 )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -24,6 +25,7 @@ from paperfeed.store import vectors as store
 
 log = logging.getLogger(__name__)
 OVERLAP = dt.timedelta(minutes=5)  # a batch stamped earlier may commit later: re-read a margin
+FOLLOW_SECONDS = 1.0  # how often a worker asks the database for vectors newer than its mark
 INLINE_REBUILD = 20_000  # vectors a search request may wait to rebuild; more go to a thread
 TAIL_WARNING = 50_000  # tail size at which the log asks for `paperfeed index embed`
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -55,6 +57,16 @@ def _chunks(
         after = ids[-1]
 
 
+def _settled(read_start: dt.datetime) -> int:
+    """The mark a read that began at `read_start` completes: vectors stored before it less the
+    overlap had committed by then, so the read saw them all."""
+    return stamp(read_start - OVERLAP)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 def rebuild(
     db: Database,
     ann: AnnFile,
@@ -63,61 +75,60 @@ def rebuild(
     batch: int = 5_000,
 ) -> int:
     """Write a new ANN file from every vector in the database; returns how many it holds."""
+    with ann.locked():
+        return _write_all(db, ann, on_progress=on_progress, batch=batch)
+
+
+def _write_all(db: Database, ann: AnnFile, *, on_progress=None, batch: int = 5_000) -> int:
+    started = _now()
     with db.connect() as conn:
         dim = store.dimension(conn, ann.model)
-    with ann.locked():
-        ann.write(_chunks(db, ann.model, batch), dim=dim or 0, on_progress=on_progress)
+    chunks = _chunks(db, ann.model, batch)
+    ann.write(chunks, dim=dim or 0, high_water=_settled(started), on_progress=on_progress)
     return ann.describe().get("count", 0)
 
 
 def update(db: Database, ann: AnnFile, *, on_progress: Callable[[int], None] | None = None) -> int:
-    """Fold vectors stored since the file's high-water mark into it; returns how many."""
+    """Fold vectors stored since the file's high-water mark into it (building the file when it
+    is missing or damaged); returns how many vectors were added."""
     with ann.locked():
         try:
             base = ann.load(view=False)
         except IndexCorrupt as exc:
-            log.warning("vector index unusable (%s): rebuilding it from the database", exc)
-            base = None
-        if base is None:
-            with db.connect() as conn:
-                dim = store.dimension(conn, ann.model)
-            ann.write(_chunks(db, ann.model, 5_000), dim=dim or 0, on_progress=on_progress)
-            return ann.describe().get("count", 0)
-        fresh = _newer(db, ann.model, base, {})
+            if ann.generation() is not None:
+                log.warning("vector index unusable (%s): rebuilding it from the database", exc)
+            return _write_all(db, ann, on_progress=on_progress)
+        started = _now()
+        fresh, _read = _newer(db, ann.model, base, base.high_water, {})
         if not fresh:
             return 0
         ids = [i for i, _v, _s in fresh]
         vectors = np.stack([v for _i, v, _s in fresh])
         stamps = np.array([s for _i, _v, s in fresh], dtype=np.int64)
-        dim = base.dim or vectors.shape[1]
-        ann.write([(ids, vectors, stamps)], dim=dim, base=base, on_progress=on_progress)
+        ann.write([(ids, vectors, stamps)], dim=base.dim or vectors.shape[1],
+                  high_water=_settled(started), base=base, on_progress=on_progress)  # fmt: skip
         return len(ids)
 
 
-def _newer(db: Database, model: str, snapshot: Snapshot | None, tail_stamps: dict[str, int]):
-    """(id, vector, stamp) of vectors stored after the snapshot's mark (less the overlap) that
-    neither the snapshot nor the tail holds in that version."""
-    marks = [snapshot.high_water] if snapshot is not None and len(snapshot) else []
-    marks += list(tail_stamps.values())
-    after = moment(max(marks)) - OVERLAP if marks else None
+def _newer(
+    db: Database, model: str, snapshot: Snapshot | None, mark: int | None, known: dict[str, int]
+):
+    """(id, vector, stamp) of vectors stored after `mark` that neither the snapshot nor `known`
+    (id -> stamp) holds in that version, and the stamps of every vector read."""
     with db.connect() as conn:
-        rows = store.added_since(conn, model, after=after)
-        if snapshot is not None and rows:
+        rows = store.added_since(conn, model, after=None if mark is None else moment(mark))
+        read = [stamp(r.created_at) for r in rows]
+        if snapshot is not None and len(snapshot) and rows:
             pos = snapshot.position([r.arxiv_id for r in rows])
-            rows = [
-                r
-                for r, p in zip(rows, pos, strict=True)
-                if p < 0 or int(snapshot.stamps[p]) != stamp(r.created_at)
-            ]
-        rows = [r for r in rows if tail_stamps.get(r.arxiv_id) != stamp(r.created_at)]
+            rows = [r for r, p in zip(rows, pos, strict=True)
+                    if p < 0 or int(snapshot.stamps[p]) != stamp(r.created_at)]  # fmt: skip
+        rows = [r for r in rows if known.get(r.arxiv_id) != stamp(r.created_at)]
         if not rows:
-            return []
+            return [], read
         blobs = store.vectors_of(conn, model, [r.arxiv_id for r in rows])
-    return [
-        (r.arxiv_id, np.frombuffer(blobs[r.arxiv_id], dtype=np.float32), stamp(r.created_at))
-        for r in rows
-        if r.arxiv_id in blobs
-    ]
+    fresh = [(r.arxiv_id, np.frombuffer(blobs[r.arxiv_id], dtype=np.float32), stamp(r.created_at))
+             for r in rows if r.arxiv_id in blobs]  # fmt: skip
+    return fresh, read
 
 
 class VectorIndex:
@@ -136,17 +147,24 @@ class VectorIndex:
         self._warned_tail = False
         self._shadowed = 0
         self._generation: int | None | str = "unopened"
+        self._mark: int | None = None
+        self._window: tuple | None = None
+        self._checked = 0.0
 
-    def refresh(self, db: Database) -> int:
-        """Switch to a newer ANN generation if one was published, then read vectors stored since
-        its mark; returns how many new vectors arrived in the tail."""
+    def refresh(self, db: Database, *, force: bool = False) -> int:
+        """Switch to a newer ANN generation if one was published, then (at most every
+        FOLLOW_SECONDS unless forced) read vectors stored since the mark; returns how many new
+        vectors arrived in the tail."""
         with self._lock:  # one refresh at a time, so no vector is appended twice
             if self._rebuilding is not None:
                 if self._rebuilding.is_alive():
                     return 0
                 self._rebuilding = None
             generation = self.ann.generation()
-            if generation != self._generation and not self._open(db, generation):
+            if generation != self._generation:
+                if not self._open(db, generation):
+                    return 0
+            elif not force and time.monotonic() - self._checked < FOLLOW_SECONDS:
                 return 0
             return self._follow(db)
 
@@ -177,6 +195,8 @@ class VectorIndex:
                 snapshot = self.ann.load(view=True)
                 generation = snapshot.generation
         self.snapshot, self._generation = snapshot, generation
+        self._mark = snapshot.high_water if snapshot is not None else None
+        self._window = None  # (count, newest stamp) of vectors after the mark, as last read
         # What the new generation holds replaces the tail; anything newer is read again.
         self.tail_ids, self.tail = [], np.zeros((0, 0), dtype=np.float32)
         self._tail_row, self._tail_stamp = {}, {}
@@ -190,7 +210,18 @@ class VectorIndex:
             log.exception("rebuilding the vector index failed")
 
     def _follow(self, db: Database) -> int:
-        fresh = _newer(db, self.model, self.snapshot, self._tail_stamp)
+        self._checked = time.monotonic()
+        started = _now()
+        after = None if self._mark is None else moment(self._mark)
+        with db.connect() as conn:
+            window = store.window(conn, self.model, after=after)
+        if window == self._window:  # nothing stored or removed after the mark since last time
+            return 0
+        fresh, read = _newer(db, self.model, self.snapshot, self._mark, self._tail_stamp)
+        # Everything stored before the read began, less the overlap, has now been seen.
+        self._mark = max(self._mark or 0, _settled(started))
+        later = [s for s in read if s > self._mark]
+        self._window = (len(later), moment(max(later)) if later else None)
         appended = []
         for arxiv_id, vector, when in fresh:
             row = self._tail_row.get(arxiv_id)

@@ -1,4 +1,4 @@
-"""Keyword search in the store: FTS5 bm25 on SQLite, weighted tsvector ts_rank on PostgreSQL."""
+"""Keyword search in the store: FTS5 bm25 on SQLite, IDF-weighted tsvector ts_rank on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,13 +9,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from paperfeed.models import Paper
-from paperfeed.store.papers import row_to_paper
 from paperfeed.store.tables import papers as T
 
-# Private-use markers around matched words; the service escapes the snippet, then turns them
-# into <mark>, so no text from a paper can smuggle markup in.
-MARK_START, MARK_END = "\ue000", "\ue001"
 # Title matches count most, then authors, then the abstract.
 SQLITE_WEIGHTS = (5.0, 1.0, 2.0)  # title, abstract, authors
 
@@ -34,17 +29,20 @@ def _fts_string(word: str) -> str:
     return '"' + word.replace('"', '""') + '"'
 
 
-def fts5_match(terms: list[str], phrases: list[list[str]], authors: list[str]) -> str:
+def fts5_match(
+    terms: list[str], phrases: list[list[str]], authors: list[str], *, all_terms: bool = False
+) -> str:
     """An FTS5 MATCH expression made only of quoted strings, so no input is read as syntax."""
     parts = [" AND ".join(_fts_string(" ".join(p)) for p in phrases)] if phrases else []
     if authors:
         parts.append(" AND ".join(f"authors : {_fts_string(a)}" for a in authors))
     if terms:
-        parts.append("(" + " OR ".join(_fts_string(t) for t in terms) + ")")
+        joiner = " AND " if all_terms else " OR "
+        parts.append("(" + joiner.join(_fts_string(t) for t in terms) + ")")
     return " AND ".join(f"({p})" for p in parts if p)
 
 
-def tsquery(terms: list[str], phrases: list[list[str]]) -> str:
+def tsquery(terms: list[str], phrases: list[list[str]], *, all_terms: bool = False) -> str:
     """A to_tsquery expression from plain words (\\w+ only, so always valid)."""
 
     def lexeme(w: str) -> str:
@@ -52,7 +50,7 @@ def tsquery(terms: list[str], phrases: list[list[str]]) -> str:
 
     parts = [" <-> ".join(lexeme(w) for w in p) for p in phrases]
     if terms:
-        parts.append(" | ".join(lexeme(t) for t in terms))
+        parts.append((" & " if all_terms else " | ").join(lexeme(t) for t in terms))
     return " & ".join(f"({p})" for p in parts)
 
 
@@ -83,7 +81,7 @@ _df_cache: dict[tuple[str, str], tuple[float, int]] = {}
 
 
 def _frequencies(conn: sa.Connection, words: list[str]) -> tuple[int, dict[str, int]]:
-    """(papers, {word: papers containing it}) on PostgreSQL, remembered for a few minutes."""
+    """(papers, {word: papers containing it}), remembered for a few minutes."""
     now = time.monotonic()
     url = str(conn.engine.url)
     wanted = [
@@ -92,6 +90,9 @@ def _frequencies(conn: sa.Connection, words: list[str]) -> tuple[int, dict[str, 
     for w in wanted:
         if w == "\x00all":
             n = conn.execute(sa.text("SELECT count(*) FROM papers")).scalar_one()
+        elif conn.dialect.name == "sqlite":
+            n = conn.execute(sa.text("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH :q"),
+                             {"q": _fts_string(w)}).scalar_one()  # fmt: skip
         else:
             n = conn.execute(sa.text("SELECT count(*) FROM papers "
                                      "WHERE search_vector @@ to_tsquery('english', :q)"),
@@ -100,6 +101,25 @@ def _frequencies(conn: sa.Connection, words: list[str]) -> tuple[int, dict[str, 
     if len(_df_cache) > 50_000:  # bound the memory of a long-running worker
         _df_cache.clear()
     return _df_cache[(url, "\x00all")][1], {w: _df_cache[(url, w)][1] for w in words}
+
+
+COMMON_SHARE, COMMON_MIN = 0.02, 1000  # a word in more papers than both is "common"
+
+
+def prune(conn: sa.Connection, terms: list[str]) -> tuple[list[str], bool]:
+    """The optional words worth matching, and whether all of them must match.
+
+    Both engines score every paper that has any optional word, so one word found in most papers
+    makes a query scan most of the catalogue. Common words add little to a ranking (their inverse
+    document frequency is low): they are left out when the query has rarer ones; when every word
+    is common, papers must have them all.
+    """
+    if len(terms) < 2:
+        return terms, False
+    total, df = _frequencies(conn, terms)
+    common = max(COMMON_SHARE * total, COMMON_MIN)
+    rare = [t for t in terms if df[t] <= common]
+    return (rare, False) if rare else (terms, True)
 
 
 def _pg_score(conn: sa.Connection, terms: list[str], phrases: list[list[str]], params) -> str:
@@ -123,8 +143,6 @@ def _pg_score(conn: sa.Connection, terms: list[str], phrases: list[list[str]], p
     return "(" + " + ".join(parts) + ")"
 
 
-_COLUMNS = ", ".join(f"p.{c.name}" for c in T.c)
-
 ORDERS = {
     "relevance": "score DESC, p.upvotes DESC, p.arxiv_id DESC",
     "upvotes": "p.upvotes DESC, score DESC, p.arxiv_id DESC",
@@ -132,25 +150,24 @@ ORDERS = {
 }
 
 
-def keyword(
-    conn: sa.Connection,
-    *,
-    terms: list[str],
-    phrases: list[list[str]],
-    authors: list[str],
-    filters: Filters,
-    sort: str,
-    limit: int,
-    offset: int = 0,
-) -> list[tuple[Paper, float, str]]:
-    """(paper, score, marked snippet) for papers matching the words, best first."""
-    params: dict = {"limit": limit, "offset": offset}
+@dataclass(slots=True)
+class Words:
+    """What a keyword search matches: optional words, required phrases and author names."""
+
+    terms: list[str]
+    phrases: list[list[str]]
+    authors: list[str]
+
+
+def _prepare(conn: sa.Connection, words: Words, filters: Filters, params: dict):
+    """(FROM/WHERE clause, score expression) of a keyword search, or None when nothing can
+    match; fills `params`."""
     where = _filter_sql(conn.dialect.name, filters, params)
+    terms, all_terms = prune(conn, words.terms)
     if conn.dialect.name == "sqlite":
-        params["match"] = fts5_match(terms, phrases, authors)
+        params["match"] = fts5_match(terms, words.phrases, words.authors, all_terms=all_terms)
         if not params["match"]:
-            return []
-        w = ", ".join(str(x) for x in SQLITE_WEIGHTS)
+            return None
         if filters.since:
             # Hand FTS5 the rowids of the date window: it then scores only those, instead of
             # joining every match to papers to check its day (8x faster for a day's digest).
@@ -158,29 +175,61 @@ def keyword(
                 " AND papers_fts.rowid IN (SELECT rowid FROM papers WHERE listing_day"
                 " >= :since" + (" AND listing_day <= :until)" if filters.until else ")")
             )
-        sql = f"""
-            SELECT {_COLUMNS}, -bm25(papers_fts, {w}) AS score,
-                   snippet(papers_fts, 1, '{MARK_START}', '{MARK_END}', '…', 40) AS snip
-            FROM papers_fts JOIN papers p ON p.rowid = papers_fts.rowid
-            WHERE papers_fts MATCH :match AND p.hidden = 0 {where}
-            ORDER BY {ORDERS[sort]} LIMIT :limit OFFSET :offset"""
-    else:
-        params["tsq"] = tsquery(terms, phrases)
-        if not params["tsq"] and not authors:
-            return []
-        match = "p.search_vector @@ q" if params["tsq"] else "TRUE"
-        for i, name in enumerate(authors):
-            params[f"author{i}"] = "%" + name.replace("%", "").replace("_", "") + "%"
-            where += f" AND p.authors::text ILIKE :author{i}"
-        options = f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=40, MinWords=20"
-        score = _pg_score(conn, terms, phrases, params)
-        sql = f"""
-            SELECT {_COLUMNS}, {score} AS score,
-                   ts_headline('english', p.abstract, q, '{options}') AS snip
-            FROM papers p, to_tsquery('english', :tsq) q
-            WHERE {match} AND NOT p.hidden {where}
-            ORDER BY {ORDERS[sort]} LIMIT :limit OFFSET :offset"""
-    # Typed columns, so timestamps, dates and JSON come back as they do from Core queries.
-    stmt = sa.text(sql).columns(*T.c, sa.column("score", sa.Float), sa.column("snip", sa.Text))
-    rows = conn.execute(stmt, params)
-    return [(row_to_paper(r), float(r.score or 0.0), r.snip or "") for r in rows]
+        w = ", ".join(str(x) for x in SQLITE_WEIGHTS)
+        source = f"""FROM papers_fts JOIN papers p ON p.rowid = papers_fts.rowid
+            WHERE papers_fts MATCH :match AND p.hidden = 0 {where}"""
+        return source, f"-bm25(papers_fts, {w})"
+    params["tsq"] = tsquery(terms, words.phrases, all_terms=all_terms)
+    if not params["tsq"] and not words.authors:
+        return None
+    match = "p.search_vector @@ q" if params["tsq"] else "TRUE"
+    for i, name in enumerate(words.authors):
+        params[f"author{i}"] = "%" + name.replace("%", "").replace("_", "") + "%"
+        where += f" AND p.authors::text ILIKE :author{i}"
+    source = f"""FROM papers p, to_tsquery('english', :tsq) q
+        WHERE {match} AND NOT p.hidden {where}"""
+    return source, _pg_score(conn, terms, words.phrases, params)
+
+
+def ranking(
+    conn: sa.Connection, words: Words, *, filters: Filters, sort: str, limit: int, offset: int = 0
+) -> list[tuple[str, float]]:
+    """(arxiv id, score) of papers matching the words, best first: no rows are read."""
+    params: dict = {"limit": limit, "offset": offset}
+    prepared = _prepare(conn, words, filters, params)
+    if prepared is None:
+        return []
+    source, score = prepared
+    plain = filters == Filters() and sort == "relevance"
+    if conn.dialect.name == "sqlite" and plain:
+        # The best matches by bm25 alone, then looked up to drop hidden papers: FTS5 ranks
+        # without touching the papers table, which is most of the cost when many papers match.
+        over = (limit + offset) * 2 + 20
+        top = conn.execute(sa.text(f"SELECT rowid, {score} AS score FROM papers_fts WHERE "
+                                   "papers_fts MATCH :match ORDER BY score DESC LIMIT :over"),
+                           {"match": params["match"], "over": over}).all()  # fmt: skip
+        rows = {r.rowid: r for r in conn.execute(
+            sa.select(T.c.arxiv_id, T.c.upvotes, sa.column("rowid"))
+            .where(sa.column("rowid").in_([r[0] for r in top]), T.c.hidden == sa.false())
+        )}  # fmt: skip
+        found = sorted(((rows[r[0]].arxiv_id, float(r[1] or 0.0), rows[r[0]].upvotes)
+                        for r in top if r[0] in rows), reverse=True)  # fmt: skip
+        found.sort(key=lambda x: (-x[1], -x[2]))  # stable: ties stay in descending id order
+        if len(found) >= limit + offset or len(top) < over:  # a full page, or every match
+            return [(i, sc) for i, sc, _u in found[offset : offset + limit]]
+        # Hidden papers took places among the best: rank every match instead.
+    sql = f"SELECT p.arxiv_id, {score} AS score {source} ORDER BY {ORDERS[sort]} "
+    sql += "LIMIT :limit OFFSET :offset"
+    return [(r[0], float(r[1] or 0.0)) for r in conn.execute(sa.text(sql), params)]
+
+
+def visible(conn: sa.Connection, arxiv_ids: list[str], filters: Filters) -> set[str]:
+    """Those of these papers that are not hidden and pass the filters."""
+    if not arxiv_ids:
+        return set()
+    params: dict = {f"id{i}": a for i, a in enumerate(arxiv_ids)}
+    ids = ", ".join(f":id{i}" for i in range(len(arxiv_ids)))
+    where = _filter_sql(conn.dialect.name, filters, params)
+    hidden = "p.hidden = 0" if conn.dialect.name == "sqlite" else "NOT p.hidden"
+    sql = f"SELECT p.arxiv_id FROM papers p WHERE p.arxiv_id IN ({ids}) AND {hidden} {where}"
+    return {r[0] for r in conn.execute(sa.text(sql), params)}

@@ -91,3 +91,13 @@ def dimension(conn: sa.Connection, model: str) -> int | None:
     """How many dimensions `model` vectors have (None when there are none)."""
     blob = conn.execute(sa.select(V.c.vector).where(V.c.model == model).limit(1)).scalar()
     return None if blob is None else len(blob) // 4
+
+
+def window(conn: sa.Connection, model: str, *, after: dt.datetime | None):
+    """(how many, newest created_at) of `model` vectors stored after `after`: a cheap check
+    whether anything changed there."""
+    q = sa.select(sa.func.count(), sa.func.max(V.c.created_at)).where(V.c.model == model)
+    if after is not None:
+        q = q.where(V.c.created_at > after)
+    count, newest = conn.execute(q).one()
+    return count, newest
