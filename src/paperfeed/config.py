@@ -45,6 +45,10 @@ class Settings:
     port: int = _knob(8000, "Port `paperfeed serve` listens on.")
     workers: int = _knob(1, "Web worker processes for `paperfeed serve`.")
     log_level: str = _knob("info", "Logging level: debug, info, warning, error.")
+    log_format: str = _knob(
+        "text",
+        "text, or json for one JSON object per line (time, level, logger, message, request_id).",
+    )
     arxiv_api_url: str = _knob("https://export.arxiv.org/api/query", "arXiv API (Atom) endpoint.")
     arxiv_oai_url: str = _knob("https://oaipmh.arxiv.org/oai", "arXiv OAI-PMH endpoint.")
     user_agent: str = _knob(
@@ -148,6 +152,8 @@ class Settings:
                 "production needs PAPERFEED_SECRET_KEY: at least 32 random characters "
                 "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
+        if self.log_format not in ("text", "json"):
+            raise ConfigError("log_format must be 'text' or 'json'")
         if not 1 <= self.page_size_default <= self.page_size_max:
             raise ConfigError("page_size_default must be between 1 and page_size_max")
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from paperfeed import __version__
+from paperfeed import __version__, logs
 from paperfeed.config import ENV_PREFIX, Settings
 from paperfeed.errors import PaperfeedError
 
@@ -48,6 +48,7 @@ index_app = typer.Typer(help="The semantic search index (paper embeddings).", no
 app.add_typer(index_app, name="index")
 app.add_typer(users_app, name="users")
 
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 console = Console()
 err = Console(stderr=True)
 
@@ -78,10 +79,13 @@ def main_options(
 ) -> None:
     """Settings come from --config / PAPERFEED_CONFIG / ./paperfeed.toml and PAPERFEED_* vars."""
     settings = Settings.load(config, database_url=database_url)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if settings.log_format == "json":
+        logs.configure(settings.log_level, "json")
+    else:
+        logging.basicConfig(
+            level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+        )
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     ctx.obj = {"settings": settings}
 
 
@@ -139,20 +143,49 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
 ) -> None:
-    """Serve the web pages and the JSON API."""
+    """Serve the web pages and the JSON API (several workers share nothing but the database)."""
     import uvicorn
 
     settings = _settings(ctx)
+    workers = workers or settings.workers
+    if workers < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--workers")
     _db(ctx).dispose()  # refuse to start on an outdated schema, before forking workers
     # Workers rebuild the app from the environment, so pass on what the command line chose.
     os.environ[ENV_PREFIX + "DATABASE_URL"] = settings.database_url
     if ctx.find_root().params.get("config"):
         os.environ[ENV_PREFIX + "CONFIG"] = str(ctx.find_root().params["config"])
+    metrics_dir = _metrics_dir(workers)
+    if metrics_dir:
+        err.print(f"Metrics of the {workers} workers are gathered in {metrics_dir}.")
     uvicorn.run(
         "paperfeed.web.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
-        workers=workers or settings.workers,
+        workers=workers,
         log_level=settings.log_level,
+        log_config=logs.dict_config(settings.log_level, settings.log_format),
+        access_log=False,  # paperfeed.access logs each request, with its id
+        # Behind a reverse proxy on the same host, trust its X-Forwarded-* for client addresses.
+        proxy_headers=True,
     )
+
+
+def _metrics_dir(workers: int) -> str | None:
+    """Prepare PROMETHEUS_MULTIPROC_DIR for several workers: the one given, emptied of files
+    from an earlier run, or a new temporary one. One worker keeps its metrics in memory."""
+    import tempfile
+
+    # Spelled out, not imported from paperfeed.metrics: prometheus_client reads the variable
+    # once, when first imported, so nothing here may import it before the variable is set.
+    given = os.environ.get(METRICS_ENV)
+    if not given and workers == 1:
+        return None
+    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="paperfeed-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    # Counters of processes that ended must not be counted again by this run.
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ[METRICS_ENV] = str(folder)
+    return str(folder)

@@ -13,11 +13,19 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from paperfeed import __version__, comments
+from paperfeed import __version__, comments, feeds
 from paperfeed.config import Settings
 from paperfeed.errors import Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
 from paperfeed.store import Database
-from paperfeed.web import account_pages, api, auth, community_pages, pages, syndication
+from paperfeed.web import (
+    account_pages,
+    api,
+    auth,
+    community_pages,
+    pages,
+    syndication,
+    telemetry,
+)
 from paperfeed.web.cache import ResponseCache
 
 HERE = Path(__file__).parent
@@ -61,8 +69,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(account_pages.router)
     app.include_router(community_pages.router)
     app.include_router(syndication.router)
+    app.include_router(telemetry.router)
 
     app.add_middleware(ServerTiming)
+    app.add_middleware(telemetry.RequestTelemetry)  # outermost: its id covers every log line
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
@@ -106,10 +116,16 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         return _error(request, 404, "not_found", "There is no page at this address.")
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict:
-        with db.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        return {"status": "ok"}
+    def healthz() -> Response:
+        """200 when the database answers with paperfeed's schema, 503 otherwise."""
+        try:
+            feeds.catalog_version(db)
+        except Exception as exc:  # noqa: BLE001 - whatever the cause, this worker cannot serve
+            log.error("health check: the database does not answer: %s", exc)
+            return JSONResponse(
+                {"status": "unavailable", "database": type(exc).__name__}, status_code=503
+            )
+        return JSONResponse({"status": "ok", "database": "ok"})
 
     return app
 
