@@ -157,7 +157,9 @@ def serve(
         os.environ[ENV_PREFIX + "CONFIG"] = str(ctx.find_root().params["config"])
     metrics_dir = _metrics_dir(workers)
     if metrics_dir:
-        err.print(f"Metrics of the {workers} workers are gathered in {metrics_dir}.")
+        logging.getLogger("paperfeed.serve").info(
+            "metrics of the %d workers are gathered in %s", workers, metrics_dir
+        )
     uvicorn.run(
         "paperfeed.web.app:create_app",
         factory=True,
