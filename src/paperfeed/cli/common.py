@@ -133,6 +133,82 @@ def db_status(ctx: typer.Context) -> None:
         raise typer.Exit(1)
 
 
+@db_app.command("copy")
+def db_copy(
+    ctx: typer.Context,
+    to_url: Annotated[str, typer.Option("--to", help="Database to copy into (migrated first).")],
+    from_url: Annotated[
+        str | None, typer.Option("--from", help="Database to copy from (default: the configured).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Rows per transaction on the target.")] = 2000,
+) -> None:
+    """Copy every table into another database (e.g. SQLite up to PostgreSQL); safe to re-run."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from paperfeed.store import Database
+    from paperfeed.store.transfer import copy_database
+
+    source = Database(from_url or _settings(ctx).database_url)
+    target = Database(to_url)
+    with Progress(TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(),
+                  console=err) as progress:  # fmt: skip
+        tasks: dict[str, int] = {}
+
+        def start(counts: dict[str, int]) -> None:
+            for name, n in counts.items():
+                tasks[name] = progress.add_task(name, total=n)
+
+        def advance(name: str, n: int) -> None:
+            progress.advance(tasks[name], n)
+
+        results = copy_database(source, target, batch_size=max(1, batch_size),
+                                on_start=start, on_rows=advance)  # fmt: skip
+    table = Table("table", "source rows", "target rows", "same?")
+    for r in results:
+        table.add_row(r.table, str(r.source_rows), str(r.target_rows),
+                      "yes" if r.matches else "[red]NO[/]")  # fmt: skip
+    console.print(table)
+    wrong = [r.table for r in results if not r.matches]
+    source.dispose()
+    target.dispose()
+    if wrong:
+        err.print(
+            f"[red]Counts differ in {', '.join(wrong)}:[/] the target held other rows before "
+            "the copy, or rows were deleted from the source since an earlier copy."
+        )
+        raise typer.Exit(1)
+    console.print(f"Copied {sum(r.source_rows for r in results)} rows; every count matches.")
+
+
+@db_app.command("backup")
+def db_backup(
+    ctx: typer.Context,
+    destination: Annotated[Path, typer.Argument(help="File to write the backup to.")],
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
+) -> None:
+    """Back up the SQLite database while it serves (PostgreSQL: pg_dump, see the docs)."""
+    from paperfeed.store.backup import backup
+
+    db = _db(ctx, check=False)
+    size = backup(db, destination, overwrite=overwrite)
+    console.print(f"Backed up to {destination} ({size / 1e6:.1f} MB).")
+
+
+@db_app.command("restore")
+def db_restore(
+    ctx: typer.Context,
+    backup_file: Annotated[Path, typer.Argument(help="A file written by `paperfeed db backup`.")],
+) -> None:
+    """Replace the SQLite database's contents with a backup's, in one step (stop serving first)."""
+    from paperfeed.store.backup import restore
+
+    db = _db(ctx, check=False)
+    revision = restore(db, backup_file)
+    console.print(f"Restored {backup_file} (schema revision {revision}).")
+    if revision != db.head_revision():
+        console.print("[yellow]Run `paperfeed db upgrade` before serving.[/]")
+
+
 # --- serve --------------------------------------------------------------------------------------
 
 
