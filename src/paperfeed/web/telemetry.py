@@ -67,12 +67,13 @@ class RequestTelemetry:
             metrics.request_seconds.labels(
                 method=scope["method"], route=route, status=str(status)
             ).observe(seconds)
-            access_log.info(
-                '%s %s %d %.1f ms', scope["method"], scope["path"], status, seconds * 1000,
-                extra={"method": scope["method"], "path": scope["path"], "route": route,
-                       "status": status, "duration_ms": round(seconds * 1000, 2),
-                       "client": (scope.get("client") or ("", 0))[0]},
-            )  # fmt: skip
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    '%s %s %d %.1f ms', scope["method"], scope["path"], status, seconds * 1000,
+                    extra={"method": scope["method"], "path": scope["path"], "route": route,
+                           "status": status, "duration_ms": round(seconds * 1000, 2),
+                           "client": (scope.get("client") or ("", 0))[0]},
+                )  # fmt: skip
             logs.request_id.reset(token)
 
 
