@@ -65,7 +65,7 @@ from paperfeed.store import Database, papers, transfer, vectors  # noqa: E402
 from paperfeed.store.tables import api_tokens, users  # noqa: E402
 
 VOTE_PAPERS, USERS, BATCH, DIM = 2000, 1000, 2000, 384
-MIX = (("daily", 35), ("paper", 35), ("search", 25), ("vote", 5))
+MIX = [("daily", 35), ("paper", 35), ("search", 25), ("vote", 5)]
 MODEL = Settings.embedding_model  # the default model name, as the server will look it up
 
 
@@ -516,9 +516,12 @@ def main() -> None:
         action="store_true",
         help="store a random unit vector per paper (semantic and hybrid search)",
     )
+    parser.add_argument("--mix", default="35,35,25,5",
+                        help="weights of daily,paper,search,vote (35,35,25,5)")  # fmt: skip
     parser.add_argument("--build-only", action="store_true", help="build the fixtures and stop")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
+    MIX[:] = [(name, int(w)) for (name, _), w in zip(MIX, args.mix.split(","), strict=True)]
     setups = args.setups.split(",")
     fixture = sqlite_fixture(args.papers, args.vectors)
     results = []

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from fastapi import Request
 from fastapi.testclient import TestClient
 
 from paperfeed import logs, metrics
@@ -127,3 +128,29 @@ def test_ingest_counts_reach_the_metrics(db, client, tmp_path):
     assert ingested("new") - new == 1 and ingested("rejected") - rejected == 1
     text = client.get("/metrics").text
     assert _sample(text, "paperfeed_ingested_papers_total", source="jsonl", outcome="new") >= 1
+
+
+def test_statement_timeout_cancels_a_slow_statement_with_a_503(settings, db, database_url):
+    """A statement running past `statement_timeout` is cancelled by PostgreSQL; the reader gets
+    a 503 with Retry-After, and the worker's connections stay usable."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no statement timeout; a slow statement there only delays")
+    import dataclasses
+    import time
+
+    app = create_app(dataclasses.replace(settings, statement_timeout=0.3))
+
+    @app.get("/api/slow")
+    def slow(request: Request):  # stands in for a search over too many matches
+        with request.app.state.db.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_sleep(5)")
+
+    with TestClient(app) as c:
+        t0 = time.perf_counter()
+        r = c.get("/api/slow")
+        assert time.perf_counter() - t0 < 3
+        assert r.status_code == 503 and r.json()["error"]["code"] == "too_slow"
+        assert r.headers["retry-after"] == "5"
+        assert c.get("/healthz").status_code == 200
+    with db.connect() as conn:  # commands and services keep no limit
+        conn.exec_driver_sql("SELECT pg_sleep(0.5)")

@@ -105,6 +105,11 @@ class Settings:
     embedding_max_tokens: int = _knob(
         256, "Tokens of title + abstract the model reads (128 is about twice as fast)."
     )
+    statement_timeout: float = _knob(
+        30.0,
+        "Seconds a web request's database statement may run on PostgreSQL before it is cancelled "
+        "and the request answered 503 (0: no limit). Commands (ingest, db copy) are not limited.",
+    )
     response_cache_size: int = _knob(
         512,
         "Listing pages and API answers kept per worker until the catalogue changes; 0 disables.",

@@ -7,6 +7,7 @@ import logging
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -17,6 +18,7 @@ from paperfeed import __version__, comments, feeds
 from paperfeed.config import Settings
 from paperfeed.errors import Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
 from paperfeed.store import Database
+from paperfeed.store.database import is_timeout
 from paperfeed.web import (
     account_pages,
     api,
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
     """A new app on `settings`; refuses (SchemaOutdated) when the database needs migrating."""
     settings = settings or Settings.load()
-    db = db or Database(settings.database_url)
+    db = db or Database(settings.database_url, statement_timeout=settings.statement_timeout)
     db.check_schema()
 
     app = FastAPI(
@@ -110,6 +112,18 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()
         )
         return _error(request, 400, "invalid_input", problems or "invalid request")
+
+    @app.exception_handler(sa.exc.OperationalError)
+    async def database_error(request: Request, exc: sa.exc.OperationalError) -> Response:
+        if not is_timeout(exc):
+            raise exc
+        log.warning("cancelled after the statement timeout: %s %s", request.method,
+                    request.url.path)  # fmt: skip
+        response = _error(request, 503, "too_slow",
+                          "The database took too long to answer: try again, or narrow the "
+                          "search with words that are less common or a date range.")  # fmt: skip
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(404)
     async def no_route(request: Request, exc: Exception) -> Response:
