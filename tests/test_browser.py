@@ -42,7 +42,6 @@ def site(db, settings):
         yield url
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_daily_page_previous_day_and_paper(site, tmp_path):
     """Open the daily page, go to the previous day, open its top paper, take a screenshot."""
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -74,7 +73,6 @@ def test_daily_page_previous_day_and_paper(site, tmp_path):
             browser.close()
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_stored_xss_stays_inert_and_the_upvote_button_works(db, settings, tmp_path):
     """A hostile display name, comment and title on one page; a reader logs in through the form,
     upvotes with the htmx button (no reload), and no injected script ever runs."""

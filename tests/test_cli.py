@@ -171,7 +171,6 @@ def test_truncated_gzip_fails_the_run_and_keeps_what_was_stored(db, database_url
     assert stored == run.counts.new + 1 and run.counts.new > 0
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_kill_9_mid_ingest_leaves_no_half_written_paper_and_resumes(db, database_url, tmp_path):
     """SIGKILL a real `paperfeed ingest jsonl` process while it writes; then run it again."""
     total, batch = 20_000, 200
@@ -231,7 +230,6 @@ def test_serve_refuses_an_outdated_schema(database_url):
     assert result.exit_code == 1 and "paperfeed db upgrade" in result.output
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_serve_answers_http_and_stops_cleanly(db, database_url):
     """`paperfeed serve` as a real process on a free loopback port, with 2 workers."""
     import httpx

@@ -46,6 +46,10 @@ class Settings:
     port: int = _knob(8000, "Port `paperfeed serve` listens on.")
     workers: int = _knob(1, "Web worker processes for `paperfeed serve`.")
     log_level: str = _knob("info", "Logging level: debug, info, warning, error.")
+    log_format: str = _knob(
+        "text",
+        "text, or json for one JSON object per line (time, level, logger, message, request_id).",
+    )
     arxiv_api_url: str = _knob("https://export.arxiv.org/api/query", "arXiv API (Atom) endpoint.")
     arxiv_oai_url: str = _knob("https://oaipmh.arxiv.org/oai", "arXiv OAI-PMH endpoint.")
     user_agent: str = _knob(
@@ -134,6 +138,11 @@ class Settings:
     digest_pause_after: int = _knob(
         3, "Permanent (5xx) refusals in a row after which a subscription is paused."
     )
+    statement_timeout: float = _knob(
+        30.0,
+        "Seconds a web request's database statement may run on PostgreSQL before it is cancelled "
+        "and the request answered 503 (0: no limit). Commands (ingest, db copy) are not limited.",
+    )
     response_cache_size: int = _knob(
         512,
         "Listing pages and API answers kept per worker until the catalogue changes; 0 disables.",
@@ -183,6 +192,8 @@ class Settings:
             )
         if self.embedding_runtime not in ("auto", "onnx", "torch"):
             raise ConfigError("embedding_runtime must be auto, onnx or torch")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError("log_format must be 'text' or 'json'")
         if not 1 <= self.page_size_default <= self.page_size_max:
             raise ConfigError("page_size_default must be between 1 and page_size_max")
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote_plus
 
-from paperfeed import feeds, mail, search
+from paperfeed import feeds, mail, metrics, search
 from paperfeed.accounts import normalize_email
 from paperfeed.config import Settings
 from paperfeed.mail_templates import environment
@@ -278,6 +278,7 @@ def send_due(
             _finish(db, sub, period, "sent", now=now, papers=digest.count,
                     covered_until=digest.until)  # fmt: skip
             report.sent += 1
+            metrics.digests_sent.inc()
     return report
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from paperfeed import metrics
 from paperfeed.models import Batch, IngestCounts, IngestRun
 from paperfeed.sources import Source
 from paperfeed.store import Database, papers, runs
@@ -45,6 +46,8 @@ def ingest(
                 done = papers.upsert_many(conn, batch.papers)
                 done.rejected = len(batch.rejected)
                 counts.add(done)
+                metrics.count_ingest(source.name, new=done.new, updated=done.updated,
+                                     unchanged=done.unchanged, rejected=done.rejected)  # fmt: skip
                 runs.checkpoint(
                     conn, run_id, cursor=batch.cursor, counts=counts, rejections=batch.rejected
                 )

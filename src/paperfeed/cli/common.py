@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from paperfeed import __version__
+from paperfeed import __version__, logs
 from paperfeed.config import ENV_PREFIX, Settings
 from paperfeed.errors import PaperfeedError
 
@@ -51,6 +51,7 @@ digest_app = typer.Typer(help="Email digests: send what is due, list subscribers
                          no_args_is_help=True)  # fmt: skip
 app.add_typer(digest_app, name="digest")
 
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 console = Console()
 err = Console(stderr=True)
 
@@ -81,10 +82,13 @@ def main_options(
 ) -> None:
     """Settings come from --config / PAPERFEED_CONFIG / ./paperfeed.toml and PAPERFEED_* vars."""
     settings = Settings.load(config, database_url=database_url)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if settings.log_format == "json":
+        logs.configure(settings.log_level, "json")
+    else:
+        logging.basicConfig(
+            level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+        )
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     ctx.obj = {"settings": settings}
 
 
@@ -132,6 +136,82 @@ def db_status(ctx: typer.Context) -> None:
         raise typer.Exit(1)
 
 
+@db_app.command("copy")
+def db_copy(
+    ctx: typer.Context,
+    to_url: Annotated[str, typer.Option("--to", help="Database to copy into (migrated first).")],
+    from_url: Annotated[
+        str | None, typer.Option("--from", help="Database to copy from (default: the configured).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Rows per transaction on the target.")] = 2000,
+) -> None:
+    """Copy every table into another database (e.g. SQLite up to PostgreSQL); safe to re-run."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from paperfeed.store import Database
+    from paperfeed.store.transfer import copy_database
+
+    source = Database(from_url or _settings(ctx).database_url)
+    target = Database(to_url)
+    with Progress(TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(),
+                  console=err) as progress:  # fmt: skip
+        tasks: dict[str, int] = {}
+
+        def start(counts: dict[str, int]) -> None:
+            for name, n in counts.items():
+                tasks[name] = progress.add_task(name, total=n)
+
+        def advance(name: str, n: int) -> None:
+            progress.advance(tasks[name], n)
+
+        results = copy_database(source, target, batch_size=max(1, batch_size),
+                                on_start=start, on_rows=advance)  # fmt: skip
+    table = Table("table", "source rows", "target rows", "same?")
+    for r in results:
+        table.add_row(r.table, str(r.source_rows), str(r.target_rows),
+                      "yes" if r.matches else "[red]NO[/]")  # fmt: skip
+    console.print(table)
+    wrong = [r.table for r in results if not r.matches]
+    source.dispose()
+    target.dispose()
+    if wrong:
+        err.print(
+            f"[red]Counts differ in {', '.join(wrong)}:[/] the target held other rows before "
+            "the copy, or rows were deleted from the source since an earlier copy."
+        )
+        raise typer.Exit(1)
+    console.print(f"Copied {sum(r.source_rows for r in results)} rows; every count matches.")
+
+
+@db_app.command("backup")
+def db_backup(
+    ctx: typer.Context,
+    destination: Annotated[Path, typer.Argument(help="File to write the backup to.")],
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
+) -> None:
+    """Back up the SQLite database while it serves (PostgreSQL: pg_dump, see the docs)."""
+    from paperfeed.store.backup import backup
+
+    db = _db(ctx, check=False)
+    size = backup(db, destination, overwrite=overwrite)
+    console.print(f"Backed up to {destination} ({size / 1e6:.1f} MB).")
+
+
+@db_app.command("restore")
+def db_restore(
+    ctx: typer.Context,
+    backup_file: Annotated[Path, typer.Argument(help="A file written by `paperfeed db backup`.")],
+) -> None:
+    """Replace the SQLite database's contents with a backup's, in one step (stop serving first)."""
+    from paperfeed.store.backup import restore
+
+    db = _db(ctx, check=False)
+    revision = restore(db, backup_file)
+    console.print(f"Restored {backup_file} (schema revision {revision}).")
+    if revision != db.head_revision():
+        console.print("[yellow]Run `paperfeed db upgrade` before serving.[/]")
+
+
 # --- serve --------------------------------------------------------------------------------------
 
 
@@ -150,17 +230,25 @@ def serve(
         ),
     ] = False,  # fmt: skip
 ) -> None:
-    """Serve the web pages and the JSON API."""
+    """Serve the web pages and the JSON API (several workers share nothing but the database)."""
     import threading
 
     import uvicorn
 
     settings = _settings(ctx)
+    workers = workers or settings.workers
+    if workers < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--workers")
     _db(ctx).dispose()  # refuse to start on an outdated schema, before forking workers
     # Workers rebuild the app from the environment, so pass on what the command line chose.
     os.environ[ENV_PREFIX + "DATABASE_URL"] = settings.database_url
     if ctx.find_root().params.get("config"):
         os.environ[ENV_PREFIX + "CONFIG"] = str(ctx.find_root().params["config"])
+    metrics_dir = _metrics_dir(workers)
+    if metrics_dir:
+        logging.getLogger("paperfeed.serve").info(
+            "metrics of the %d workers are gathered in %s", workers, metrics_dir
+        )
     if with_scheduler:
         from paperfeed import digests
 
@@ -171,6 +259,29 @@ def serve(
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
-        workers=workers or settings.workers,
+        workers=workers,
         log_level=settings.log_level,
+        log_config=logs.dict_config(settings.log_level, settings.log_format),
+        access_log=False,  # paperfeed.access logs each request, with its id
+        # Behind a reverse proxy on the same host, trust its X-Forwarded-* for client addresses.
+        proxy_headers=True,
     )
+
+
+def _metrics_dir(workers: int) -> str | None:
+    """Prepare PROMETHEUS_MULTIPROC_DIR for several workers: the one given, emptied of files
+    from an earlier run, or a new temporary one. One worker keeps its metrics in memory."""
+    import tempfile
+
+    # Spelled out, not imported from paperfeed.metrics: prometheus_client reads the variable
+    # once, when first imported, so nothing here may import it before the variable is set.
+    given = os.environ.get(METRICS_ENV)
+    if not given and workers == 1:
+        return None
+    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="paperfeed-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    # Counters of processes that ended must not be counted again by this run.
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ[METRICS_ENV] = str(folder)
+    return str(folder)

@@ -29,7 +29,7 @@ def normalize_url(url: str) -> str:
 class Database:
     """A paperfeed database reached through one SQLAlchemy engine."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, statement_timeout: float = 0) -> None:
         self.url = normalize_url(url)
         try:
             sa_url = sa.engine.make_url(self.url)
@@ -46,6 +46,11 @@ class Database:
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
+        elif statement_timeout > 0:
+            # A statement nobody waits for any more (the client gave up) must not keep a
+            # connection and a core busy: PostgreSQL cancels it after this long.
+            ms = max(1, int(statement_timeout * 1000))
+            sa.event.listen(self.engine, "connect", lambda c, _r: _pg_timeout(c, ms))
 
     @property
     def dialect(self) -> str:
@@ -102,6 +107,16 @@ class Database:
                 f"the database {where} but this paperfeed needs revision {head}: "
                 "run `paperfeed db upgrade` first"
             )
+
+
+def _pg_timeout(dbapi_conn, ms: int) -> None:
+    dbapi_conn.execute(f"SET statement_timeout = {ms}")
+    dbapi_conn.commit()  # a SET rolled back with its transaction would not last
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """Whether a database error is a statement cancelled by the statement timeout."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) == "57014"
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from paperfeed import feeds, limits, voting
+from paperfeed import feeds, limits, metrics, voting
 from paperfeed import search as search_service
 from paperfeed.citation import bibtex
 from paperfeed.errors import InvalidInput
@@ -210,7 +212,8 @@ def run_search(request: Request, q: str, mode: str, since: str | None, until: st
                offset: int):  # fmt: skip
     """The search a request asks for, with its dates checked."""
     settings = request.app.state.settings
-    return search_service.search(
+    started = time.perf_counter()
+    results = search_service.search(
         request.app.state.db, q, mode=mode,
         since=feeds.parse_day(since) if since else None,
         until=feeds.parse_day(until) if until else None,
@@ -219,6 +222,8 @@ def run_search(request: Request, q: str, mode: str, since: str | None, until: st
         limit=page_size(request, limit), offset=offset,
         settings=settings,
     )  # fmt: skip
+    metrics.search_seconds.labels(mode=results.mode).observe(time.perf_counter() - started)
+    return results
 
 
 @router.get("/search", summary="Search papers", tags=["search"])

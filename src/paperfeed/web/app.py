@@ -7,16 +7,18 @@ import logging
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from paperfeed import __version__, comments
+from paperfeed import __version__, comments, feeds
 from paperfeed.config import Settings
 from paperfeed.errors import Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
 from paperfeed.store import Database
+from paperfeed.store.database import is_timeout
 from paperfeed.web import (
     account_pages,
     api,
@@ -25,6 +27,7 @@ from paperfeed.web import (
     digest_pages,
     pages,
     syndication,
+    telemetry,
 )
 from paperfeed.web.cache import ResponseCache
 
@@ -35,7 +38,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
     """A new app on `settings`; refuses (SchemaOutdated) when the database needs migrating."""
     settings = settings or Settings.load()
-    db = db or Database(settings.database_url)
+    db = db or Database(settings.database_url, statement_timeout=settings.statement_timeout)
     db.check_schema()
 
     app = FastAPI(
@@ -71,8 +74,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(syndication.router)
     app.include_router(digest_pages.router)
     app.include_router(digest_pages.api_router)
+    app.include_router(telemetry.router)
 
     app.add_middleware(ServerTiming)
+    app.add_middleware(telemetry.RequestTelemetry)  # outermost: its id covers every log line
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
@@ -111,15 +116,33 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         )
         return _error(request, 400, "invalid_input", problems or "invalid request")
 
+    @app.exception_handler(sa.exc.OperationalError)
+    async def database_error(request: Request, exc: sa.exc.OperationalError) -> Response:
+        if not is_timeout(exc):
+            raise exc
+        log.warning("cancelled after the statement timeout: %s %s", request.method,
+                    request.url.path)  # fmt: skip
+        response = _error(request, 503, "too_slow",
+                          "The database took too long to answer: try again, or narrow the "
+                          "search with words that are less common or a date range.")  # fmt: skip
+        response.headers["Retry-After"] = "5"
+        return response
+
     @app.exception_handler(404)
     async def no_route(request: Request, exc: Exception) -> Response:
         return _error(request, 404, "not_found", "There is no page at this address.")
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict:
-        with db.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        return {"status": "ok"}
+    def healthz() -> Response:
+        """200 when the database answers with paperfeed's schema, 503 otherwise."""
+        try:
+            feeds.catalog_version(db)
+        except Exception as exc:  # noqa: BLE001 - whatever the cause, this worker cannot serve
+            log.error("health check: the database does not answer: %s", exc)
+            return JSONResponse(
+                {"status": "unavailable", "database": type(exc).__name__}, status_code=503
+            )
+        return JSONResponse({"status": "ok", "database": "ok"})
 
     return app
 
