@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from paperfeed import accounts, comments, limits, voting
+from paperfeed import accounts, comments, limits, subscriptions, voting
 from paperfeed.cli import app
 from paperfeed.config import Settings
 from paperfeed.ingest import ingest
+from paperfeed.models import Preferences
 from paperfeed.sources.jsonl import JsonlSource
 from paperfeed.store import Database, papers, transfer, vectors
+from paperfeed.store import subscriptions as subscription_store
 from paperfeed.store import votes as vote_store
 from paperfeed.store.tables import comments as comments_table
 from paperfeed.store.tables import users as users_table
@@ -51,6 +55,13 @@ def used_site(tmp_path):
     reply = comments.add(db, user=bob, arxiv_id="2511.00002", body="Agreed", parent_id=root.id)
     comments.report(db, user=ada, comment_id=reply.id, reason="test report")
     limits.hit(db, settings, "vote", "user:1")
+    subscriptions.subscribe(db, settings, email="reader@example.org",
+                            prefs=Preferences(topics=["merging models"]))  # fmt: skip
+    with db.transaction() as conn:  # a digest sent to that reader, in the send log
+        sub = subscription_store.find_by_email(conn, "reader@example.org")
+        now = dt.datetime(2025, 11, 21, 12, tzinfo=dt.UTC)
+        assert subscription_store.claim(conn, sub.id, "2025-11-21", now=now, stale_before=now)
+        subscription_store.finish(conn, sub.id, "2025-11-21", status="sent", now=now, papers=3)
     yield url, db, {"token": token, "ada": ada}
     db.dispose()
 

@@ -156,7 +156,7 @@ class Composer:
             results = search.search(
                 self.db, topic, mode=self.settings.digest_search_mode, since=since,
                 until=self.latest, categories=prefs.categories, limit=n + len(seen),
-                settings=self.settings,
+                settings=self.settings, snippets=False,
             )  # fmt: skip
             fresh = [h.paper for h in results.hits if h.paper.arxiv_id not in seen][:n]
             seen.update(p.arxiv_id for p in fresh)
@@ -173,7 +173,7 @@ def topic_papers(
     for topic in prefs.topics:
         results = search.search(
             db, topic, mode=settings.digest_search_mode, sort="date", categories=prefs.categories,
-            limit=limit, settings=settings,
+            limit=limit, settings=settings, snippets=False,
         )  # fmt: skip
         found.update((h.paper.arxiv_id, h.paper) for h in results.hits)
     newest = sorted(found.values(), key=lambda p: (p.listing_day, p.published, p.arxiv_id))

@@ -109,9 +109,11 @@ def search(
     model: str = embedder.DEFAULT_MODEL,
     max_tokens: int = 256,
     settings: Settings | None = None,
+    snippets: bool = True,
 ) -> Results:
     """Papers matching `text` (truncated to MAX_QUERY characters), best first. `settings`, when
-    given, chooses the model, runtime and index (else `model` and `max_tokens` do)."""
+    given, chooses the model, runtime and index (else `model` and `max_tokens` do); `snippets`
+    off skips marking passages (for mail and feeds, which show whole abstracts)."""
     if mode not in MODES:
         raise InvalidInput(f"unknown mode {mode[:20]!r}: use {', '.join(MODES)}")
     if sort not in SORTS:
@@ -147,7 +149,7 @@ def search(
                 limit=limit + offset if mode == "keyword" else POOL,
             )
         if mode == "keyword":
-            page = _hits(db, keyword_ranked[offset : offset + limit], words)
+            page = _hits(db, keyword_ranked[offset : offset + limit], words, with_snippets=snippets)
             return Results(query, page, mode, notice, None, filters)
     vector = indexing.encode(settings, [query.prose or query.text])[0]
     # Filters may drop many of the nearest papers: look further when there are any.
@@ -158,8 +160,8 @@ def search(
     semantic_ranked = [(i, s) for i, s in nearest if i in keep][:POOL]
     ranked = semantic_ranked if mode == "semantic" else _fuse(keyword_ranked, semantic_ranked)
     if sort == "relevance":
-        return Results(query, _hits(db, ranked[offset : offset + limit], words), mode, notice,
-                       None, filters)  # fmt: skip
+        page = _hits(db, ranked[offset : offset + limit], words, with_snippets=snippets)
+        return Results(query, page, mode, notice, None, filters)  # fmt: skip
     hits = _hits(db, ranked, words, with_snippets=False)
     if sort == "upvotes":
         hits.sort(key=lambda h: (-h.paper.upvotes, -h.score, h.paper.arxiv_id))
@@ -167,7 +169,7 @@ def search(
         hits.sort(key=lambda h: (h.paper.listing_day, h.paper.published), reverse=True)
     page = hits[offset : offset + limit]
     for h in page:
-        h.snippet = _snippet(h.paper, words)
+        h.snippet = _snippet(h.paper, words) if snippets else None
     return Results(query, page, mode, notice, None, filters)
 
 

@@ -108,7 +108,7 @@ def _search(request: Request, fmt: str, q: str, mode: str) -> Response:
     settings = request.app.state.settings
     results = search_service.search(
         request.app.state.db, q, mode=mode, sort="date", limit=FEED_SIZE,
-        settings=settings,
+        settings=settings, snippets=False,
     )  # fmt: skip
     return _render(request, fmt, title=f"Search: {results.query.text}",
                    page=f"/search?q={quote_plus(results.query.text)}",
