@@ -3,7 +3,8 @@ between markers.
 
 Computed here rather than by the database (FTS5's snippet(), PostgreSQL's ts_headline), which
 re-read each abstract at a third of a millisecond apiece and disagree with each other; a paper
-found by meaning alone gets a snippet too when it shares words with the query.
+found by meaning alone gets a snippet too when it shares words with the query. A word matches
+when it starts with a query word's light stem ("model" finds "models" and "modelling").
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import functools
 import re
 
 MARK_START, MARK_END = "\ue000", "\ue001"  # private-use characters; the caller escapes, then marks
-WINDOW = 40  # words shown
-_TOKEN = re.compile(r"\w+", re.UNICODE)
+WIDTH = 280  # characters shown, about 40 words
 _SUFFIX = re.compile(r"(?<=\w{3})(?:ational|ations|ation|ings|ing|ies|ied|es|ed|ly|s)$")
 
 
@@ -23,35 +23,40 @@ def stem(word: str) -> str:
     return _SUFFIX.sub("", word.lower(), count=1)
 
 
-def snippet(text: str, words: list[str], *, window: int = WINDOW) -> str | None:
-    """About `window` words of `text` around the most query words, matched ones marked; None
-    when no word matches."""
-    wanted = {stem(w) for w in words if w}
-    if not wanted or not text:
+@functools.lru_cache(maxsize=1024)
+def _pattern(stems: tuple[str, ...]) -> re.Pattern:
+    words = "|".join(re.escape(s) for s in sorted(stems, key=len, reverse=True))
+    return re.compile(rf"\b(?:{words})\w*", re.IGNORECASE)
+
+
+def snippet(text: str, words: list[str], *, width: int = WIDTH) -> str | None:
+    """About `width` characters of `text` around the most query words, matched ones marked;
+    None when no word matches."""
+    stems = tuple(sorted({stem(w) for w in words if w and len(stem(w)) > 1}))
+    if not stems or not text:
         return None
-    tokens = list(_TOKEN.finditer(text))
-    stems = [stem(t.group()) for t in tokens]
-    hits = [i for i, s in enumerate(stems) if s in wanted]
-    if not hits:
+    found = list(_pattern(stems).finditer(text))
+    if not found:
         return None
     best, best_score = 0, -1
-    for n, start in enumerate(hits):  # windows that open on a match: the most distinct words win
-        seen = set()
-        for i in hits[n:]:
-            if i >= start + window:
-                break
-            seen.add(stems[i])
+    for n, m in enumerate(found):  # windows that open on a match: the most distinct words win
+        seen = {f.group().lower()[:6] for f in found[n:] if f.end() <= m.start() + width}
         if len(seen) > best_score:
-            best, best_score = start, len(seen)
-    first = max(0, min(best - 3, len(tokens) - window))  # a little context before
-    last = min(len(tokens), first + window)
-    marked = set(hits)
-    out, pos = [], tokens[first].start()
-    for i in range(first, last):
-        t = tokens[i]
-        out.append(text[pos : t.start()])
-        out.append(f"{MARK_START}{t.group()}{MARK_END}" if i in marked else t.group())
-        pos = t.end()
-    end = tokens[last - 1].end()
-    body = "".join(out).strip()
-    return ("…" if first > 0 else "") + body + ("…" if end < len(text.rstrip()) else "")
+            best, best_score = n, len(seen)
+    start = max(0, found[best].start() - 30)
+    if start:  # begin on a word
+        space = text.find(" ", start)
+        start = space + 1 if 0 <= space < found[best].start() else found[best].start()
+    end = min(len(text), start + width)
+    if end < len(text):  # end on a word
+        space = text.rfind(" ", start, end)
+        end = space if space > found[best].end() else end
+    out, pos = [], start
+    for m in found:
+        if m.start() < start or m.end() > end:
+            continue
+        out += [text[pos : m.start()], MARK_START, m.group(), MARK_END]
+        pos = m.end()
+    out.append(text[pos:end])
+    body = " ".join("".join(out).split())
+    return ("…" if start > 0 else "") + body + ("…" if end < len(text.rstrip()) else "")

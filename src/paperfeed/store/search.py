@@ -204,7 +204,7 @@ def ranking(
     if conn.dialect.name == "sqlite" and plain:
         # The best matches by bm25 alone, then looked up to drop hidden papers: FTS5 ranks
         # without touching the papers table, which is most of the cost when many papers match.
-        over = (limit + offset) * 2 + 20
+        over = (limit + offset) * 6 // 5 + 20  # a margin for hidden papers
         top = conn.execute(sa.text(f"SELECT rowid, {score} AS score FROM papers_fts WHERE "
                                    "papers_fts MATCH :match ORDER BY score DESC LIMIT :over"),
                            {"match": params["match"], "over": over}).all()  # fmt: skip
