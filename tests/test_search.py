@@ -146,3 +146,17 @@ def test_distinctive_terms_pick_what_a_paper_is_about():
                               "election trims the updates of 2 models.")  # fmt: skip
     assert terms[:4] == ["ties", "merging", "resolving", "interference"]
     assert terms[4] == "models" and "sign" in terms and "the" not in terms and "2" not in terms
+
+
+def test_snippet_marks_word_forms_and_picks_the_densest_passage():
+    from paperfeed.search.snippet import MARK_END, MARK_START, snippet
+
+    text = ("Filler words come first here. " * 20 + "We train models; the trained model merges "
+            "checkpoints. " + "More filler follows after that. " * 20)  # fmt: skip
+    s = snippet(text, ["training", "models", "merging"])
+    assert s.startswith("…") and s.endswith("…") and len(s) < 400
+    for word in ("train", "models", "trained", "model", "merges"):
+        assert f"{MARK_START}{word}{MARK_END}" in s
+    assert snippet(text, ["quantum"]) is None and snippet("", ["x"]) is None
+    html = search.mark(snippet("<b>Latent</b> diffusion & <script>", ["latent"]))
+    assert html == "&lt;b&gt;<mark>Latent</mark>&lt;/b&gt; diffusion &amp; &lt;script&gt;"
