@@ -163,7 +163,8 @@ def _prepare(conn: sa.Connection, words: Words, filters: Filters, params: dict):
     """(FROM/WHERE clause, score expression) of a keyword search, or None when nothing can
     match; fills `params`."""
     where = _filter_sql(conn.dialect.name, filters, params)
-    terms, all_terms = prune(conn, words.terms)
+    # A date window already bounds how many papers are scored (a digest's day, say).
+    terms, all_terms = (words.terms, False) if filters.since else prune(conn, words.terms)
     if conn.dialect.name == "sqlite":
         params["match"] = fts5_match(terms, words.phrases, words.authors, all_terms=all_terms)
         if not params["match"]:
