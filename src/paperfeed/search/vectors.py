@@ -99,7 +99,10 @@ def update(db: Database, ann: AnnFile, *, on_progress: Callable[[int], None] | N
                 log.warning("vector index unusable (%s): rebuilding it from the database", exc)
             return _write_all(db, ann, on_progress=on_progress)
         started = _now()
-        fresh, _read = _newer(db, ann.model, base, base.high_water, {})
+        with db.connect() as conn:
+            unchanged = store.window(conn, ann.model, after=moment(base.high_water)) == \
+                _held_after(base, base.high_water)  # fmt: skip
+        fresh = [] if unchanged else _newer(db, ann.model, base, base.high_water, {})[0]
         if not fresh:
             return 0
         ids = [i for i, _v, _s in fresh]
@@ -108,6 +111,13 @@ def update(db: Database, ann: AnnFile, *, on_progress: Callable[[int], None] | N
         ann.write([(ids, vectors, stamps)], dim=base.dim or vectors.shape[1],
                   high_water=_settled(started), base=base, on_progress=on_progress)  # fmt: skip
         return len(ids)
+
+
+def _held_after(snapshot: Snapshot, mark: int) -> tuple[int, dt.datetime | None]:
+    """(how many, newest time) of the snapshot's vectors stored after `mark`: what the
+    database's window should say when nothing has changed since the file was written."""
+    later = snapshot.stamps[snapshot.stamps > mark]
+    return len(later), moment(int(later.max())) if len(later) else None
 
 
 def _newer(
@@ -196,7 +206,9 @@ class VectorIndex:
                 generation = snapshot.generation
         self.snapshot, self._generation = snapshot, generation
         self._mark = snapshot.high_water if snapshot is not None else None
-        self._window = None  # (count, newest stamp) of vectors after the mark, as last read
+        # (count, newest time) of vectors after the mark as last seen: at first, those the file
+        # holds, so a worker opening a file written just after a bulk load does not re-read it.
+        self._window = _held_after(snapshot, self._mark) if snapshot is not None else None
         # What the new generation holds replaces the tail; anything newer is read again.
         self.tail_ids, self.tail = [], np.zeros((0, 0), dtype=np.float32)
         self._tail_row, self._tail_stamp = {}, {}
