@@ -160,3 +160,28 @@ def test_snippet_marks_word_forms_and_picks_the_densest_passage():
     assert snippet(text, ["quantum"]) is None and snippet("", ["x"]) is None
     html = search.mark(snippet("<b>Latent</b> diffusion & <script>", ["latent"]))
     assert html == "&lt;b&gt;<mark>Latent</mark>&lt;/b&gt; diffusion &amp; &lt;script&gt;"
+
+
+def test_common_words_give_way_to_rare_ones_within_the_budget(db, monkeypatch):
+    """With a budget of 5 scored matches: a query with a rare word drops the common one (only
+    papers with the rare word come back); a query of common words only needs them all."""
+    from paperfeed.store import search as store
+
+    rows = [make_paper(i, title=f"Language model {i}", abstract="Plain words.")
+            for i in range(1, 21)]  # fmt: skip
+    rows += [
+        make_paper(30, title="Vision model", abstract="Cameras."),
+        make_paper(31, title="Quantum annealing", abstract="Qubits, no models here."),
+    ]
+    with db.transaction() as conn:
+        papers.upsert_many(conn, rows)
+    monkeypatch.setitem(store.POSTINGS_BUDGET, db.engine.dialect.name, 5)
+    rare = search.search(db, "model quantum", mode="keyword").hits
+    assert [h.paper.arxiv_id for h in rare] == ["2511.00031"]
+    common = {h.paper.arxiv_id for h in search.search(db, "language model", mode="keyword",
+                                                       limit=50).hits}  # fmt: skip
+    assert common <= {f"2511.{i:05d}" for i in range(1, 21)}  # papers with both words
+    # PostgreSQL ranks only the newest `budget` of them; FTS5 ranks them all cheaply.
+    assert len(common) == (5 if db.engine.dialect.name == "postgresql" else 20)
+    monkeypatch.setitem(store.POSTINGS_BUDGET, db.engine.dialect.name, 10_000)
+    assert len(search.search(db, "language model", mode="keyword", limit=50).hits) == 22

@@ -81,29 +81,50 @@ _df_cache: dict[tuple[str, str], tuple[float, int]] = {}
 
 
 def _frequencies(conn: sa.Connection, words: list[str]) -> tuple[int, dict[str, int]]:
-    """(papers, {word: papers containing it}), remembered for a few minutes."""
+    """(papers, {word: papers containing it, counted up to just past the budget}),
+    remembered for a few minutes. Counting stops there: past it a word is common either way,
+    and counting every match of "model" in a million papers would cost more than the search."""
     now = time.monotonic()
     url = str(conn.engine.url)
     wanted = [
         w for w in ["\x00all", *words] if now - _df_cache.get((url, w), (-1e9, 0))[0] > _DF_TTL
     ]
+    cap = {"cap": budget(conn) + 1}
     for w in wanted:
         if w == "\x00all":
-            n = conn.execute(sa.text("SELECT count(*) FROM papers")).scalar_one()
+            n = _paper_count(conn)
         elif conn.dialect.name == "sqlite":
-            n = conn.execute(sa.text("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH :q"),
-                             {"q": _fts_string(w)}).scalar_one()  # fmt: skip
+            n = conn.execute(sa.text("SELECT count(*) FROM (SELECT 1 FROM papers_fts "
+                                     "WHERE papers_fts MATCH :q LIMIT :cap)"),
+                             {"q": _fts_string(w), **cap}).scalar_one()  # fmt: skip
         else:
-            n = conn.execute(sa.text("SELECT count(*) FROM papers "
-                                     "WHERE search_vector @@ to_tsquery('english', :q)"),
-                             {"q": tsquery([w], [])}).scalar_one()  # fmt: skip
+            n = conn.execute(sa.text("SELECT count(*) FROM (SELECT 1 FROM papers WHERE "
+                                     "search_vector @@ to_tsquery('english', :q) LIMIT :cap) m"),
+                             {"q": tsquery([w], []), **cap}).scalar_one()  # fmt: skip
         _df_cache[(url, w)] = (now, n)
     if len(_df_cache) > 50_000:  # bound the memory of a long-running worker
         _df_cache.clear()
     return _df_cache[(url, "\x00all")][1], {w: _df_cache[(url, w)][1] for w in words}
 
 
-POSTINGS_BUDGET = 20_000  # matches a query may score: about 5 ms of FTS5 ranking on 2 cores
+# Matches a query may score: about 5 ms of FTS5 bm25, or 50 ms of PostgreSQL's ts_rank per word.
+POSTINGS_BUDGET = {"sqlite": 20_000, "postgresql": 5_000}
+
+
+def budget(conn: sa.Connection) -> int:
+    """How many matches a keyword search may score on this database."""
+    return POSTINGS_BUDGET.get(conn.dialect.name, 5_000)
+
+
+def _paper_count(conn: sa.Connection) -> int:
+    """How many papers there are: PostgreSQL's own estimate when it has one (exact counting
+    reads the whole table)."""
+    if conn.dialect.name == "postgresql":
+        estimate = conn.execute(sa.text("SELECT reltuples::bigint FROM pg_class "
+                                        "WHERE oid = 'papers'::regclass")).scalar()  # fmt: skip
+        if estimate and estimate > 0:
+            return int(estimate)
+    return conn.execute(sa.text("SELECT count(*) FROM papers")).scalar_one()
 
 
 def prune(conn: sa.Connection, terms: list[str]) -> tuple[list[str], bool]:
@@ -112,16 +133,16 @@ def prune(conn: sa.Connection, terms: list[str]) -> tuple[list[str], bool]:
     Both engines score every paper that has any optional word, so one word found in most papers
     makes a query scan most of the catalogue. The most common words add least to a ranking
     (their inverse document frequency is lowest), so they are left out, most common first,
-    until the rest match at most POSTINGS_BUDGET papers; when even the rarest word alone matches
+    until the rest match at most `budget` papers; when even the rarest word alone matches
     more, papers must have every word.
     """
     if len(terms) < 2:
         return terms, False
     _total, df = _frequencies(conn, terms)
     kept = sorted(terms, key=lambda t: df[t])
-    while len(kept) > 1 and sum(df[t] for t in kept) > POSTINGS_BUDGET:
+    while len(kept) > 1 and sum(df[t] for t in kept) > budget(conn):
         kept.pop()
-    if df[kept[0]] > POSTINGS_BUDGET:
+    if df[kept[0]] > budget(conn):
         return terms, True
     return [t for t in terms if t in kept], False
 
@@ -193,6 +214,15 @@ def _prepare(conn: sa.Connection, words: Words, filters: Filters, params: dict):
         where += f" AND p.authors::text ILIKE :author{i}"
     source = f"""FROM papers p, to_tsquery('english', :tsq) q
         WHERE {match} AND NOT p.hidden {where}"""
+    single = len(terms) == 1 and not filters.since
+    common = all_terms or (single and _frequencies(conn, terms)[1][terms[0]] > budget(conn))
+    if common and not words.phrases and not words.authors:
+        # Only common words: ranking every match (tens of thousands at a million papers) costs
+        # PostgreSQL seconds, so rank the newest `budget` of them, found by walking the
+        # listing index, where common words are dense.
+        params["cap"] = budget(conn)
+        source = f"""FROM (SELECT p.arxiv_id, p.search_vector, p.upvotes, p.listing_day,
+                p.published {source} ORDER BY p.listing_day DESC LIMIT :cap) p"""
     return source, _pg_score(conn, terms, words.phrases, params)
 
 
