@@ -40,6 +40,12 @@ def rss_mb() -> float:
     return 0.0
 
 
+def unit_noise(n: int, dim: int) -> np.ndarray:
+    """Random unit vectors: far from every real text, so they never crowd the real neighbours."""
+    v = np.random.default_rng(1).standard_normal((n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
 def timed(fn, queries) -> tuple[list, float, float]:
     out, times = [], []
     for q in queries:
@@ -61,7 +67,7 @@ def usearch_candidate(base, queries, dtype: str, tmp: Path) -> dict:
                   expansion_add=128, expansion_search=96)  # fmt: skip
     index.add(np.arange(len(base), dtype=np.uint64), base, threads=2)
     build = time.perf_counter() - t0
-    extra = np.random.default_rng(1).standard_normal((1000, base.shape[1])).astype(np.float32)
+    extra = unit_noise(1000, base.shape[1])
     t0 = time.perf_counter()
     index.add(np.arange(len(base), len(base) + 1000, dtype=np.uint64), extra, threads=2)
     index.remove(np.arange(len(base), len(base) + 1000, dtype=np.uint64))
@@ -96,7 +102,7 @@ def faiss_candidate(base, queries, kind: str, tmp: Path) -> dict:
     index.hnsw.efConstruction = 128
     index.add(base)
     build = time.perf_counter() - t0
-    extra = np.random.default_rng(1).standard_normal((1000, base.shape[1])).astype(np.float32)
+    extra = unit_noise(1000, base.shape[1])
     t0 = time.perf_counter()
     index.add(extra)  # HNSW in faiss cannot remove: replacing a vector means a rebuild
     add_1000 = time.perf_counter() - t0
