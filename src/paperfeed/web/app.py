@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -76,7 +75,6 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(digest_pages.api_router)
     app.include_router(telemetry.router)
 
-    app.add_middleware(ServerTiming)
     app.add_middleware(telemetry.RequestTelemetry)  # outermost: its id covers every log line
 
     @app.exception_handler(NotFound)
@@ -145,29 +143,6 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         return JSONResponse({"status": "ok", "database": "ok"})
 
     return app
-
-
-class ServerTiming:
-    """Adds `Server-Timing: app;dur=<ms>` so dev tools and the benchmarks see time in the app."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-
-        async def send_with_timing(message) -> None:
-            if message["type"] == "http.response.start":
-                elapsed = (time.perf_counter() - started) * 1000
-                headers = list(message.get("headers", []))
-                headers.append((b"server-timing", f"app;dur={elapsed:.2f}".encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_timing)
 
 
 def _error(request: Request, status: int, code: str, message: str) -> Response:
