@@ -66,6 +66,23 @@ def test_filters_and_sorts(corpus):
     assert s("merging", sort="date") == ["3", "1"]
 
 
+def test_date_window_finds_papers_inserted_out_of_order(db):
+    """A short window bounds the keyword search to its papers' rowid range: a window whose
+    papers were inserted around another day's (a back-fill) still finds all of its own and
+    nothing of the day in between; a window with no papers finds nothing."""
+    day, other = dt.date(2025, 11, 18), dt.date(2025, 11, 19)
+    with db.transaction() as conn:
+        for n, listed in ((1, day), (2, other), (3, day)):
+            papers.upsert_many(conn, [make_paper(n, title=f"Sparse attention {n}",
+                                                 listing_day=listed)])  # fmt: skip
+    s = lambda **kw: sorted(ids(search.search(db, "sparse attention", mode="keyword", **kw)))  # noqa: E731
+    assert s(since=day, until=day) == ["1", "3"]
+    assert s(since=other, until=other) == ["2"]
+    assert s(since=day) == ["1", "2", "3"]
+    assert s(since=dt.date(2025, 12, 1)) == []
+    assert s(since=dt.date(2020, 1, 1)) == ["1", "2", "3"]  # a wide window, ranked without bounds
+
+
 def test_snippets_mark_terms_and_escape_html(corpus):
     (hit,) = search.search(corpus, "latent diffusion", mode="keyword").hits
     assert "<mark>latent</mark>" in hit.snippet

@@ -184,23 +184,39 @@ class Words:
     authors: list[str]
 
 
+NARROW_DAYS = 62  # a date window this short holds few papers (two months: ~50k at arXiv's pace)
+
+
+def _narrow(filters: Filters) -> bool:
+    """Whether the filters confine a search to a short window of listing days."""
+    if filters.since is None:
+        return False
+    until = filters.until or dt.datetime.now(dt.UTC).date()
+    return (until - filters.since).days <= NARROW_DAYS
+
+
 def _prepare(conn: sa.Connection, words: Words, filters: Filters, params: dict):
     """(FROM/WHERE clause, score expression) of a keyword search, or None when nothing can
     match; fills `params`."""
     where = _filter_sql(conn.dialect.name, filters, params)
-    # A date window already bounds how many papers are scored (a digest's day, say).
-    terms, all_terms = (words.terms, False) if filters.since else prune(conn, words.terms)
+    narrow = _narrow(filters)
+    # A short date window already bounds how many papers are scored (a digest's day, say).
+    terms, all_terms = (words.terms, False) if narrow else prune(conn, words.terms)
     if conn.dialect.name == "sqlite":
         params["match"] = fts5_match(terms, words.phrases, words.authors, all_terms=all_terms)
         if not params["match"]:
             return None
-        if filters.since:
-            # Hand FTS5 the rowids of the date window: it then scores only those, instead of
-            # joining every match to papers to check its day (8x faster for a day's digest).
-            where += (
-                " AND papers_fts.rowid IN (SELECT rowid FROM papers WHERE listing_day"
-                " >= :since" + (" AND listing_day <= :until)" if filters.until else ")")
+        if narrow:
+            # Bound FTS5 to the rowid range of the date window: it then walks only that slice
+            # of each word's postings (papers of a day were inserted together, so the range is
+            # tight). A list of rowids would be worse than none: FTS5 restarts the query for
+            # each one (a day's digest search: 31 ms with the list, 10 ms without, 0.9 ms so).
+            # Finding the range reads the window's index entries, hence only short windows.
+            window = "FROM papers WHERE listing_day >= :since" + (
+                " AND listing_day <= :until" if filters.until else ""
             )
+            where += (f" AND papers_fts.rowid >= (SELECT min(rowid) {window})"
+                      f" AND papers_fts.rowid <= (SELECT max(rowid) {window})")  # fmt: skip
         w = ", ".join(str(x) for x in SQLITE_WEIGHTS)
         source = f"""FROM papers_fts JOIN papers p ON p.rowid = papers_fts.rowid
             WHERE papers_fts MATCH :match AND p.hidden = 0 {where}"""
@@ -214,7 +230,7 @@ def _prepare(conn: sa.Connection, words: Words, filters: Filters, params: dict):
         where += f" AND p.authors::text ILIKE :author{i}"
     source = f"""FROM papers p, to_tsquery('english', :tsq) q
         WHERE {match} AND NOT p.hidden {where}"""
-    single = len(terms) == 1 and not filters.since
+    single = len(terms) == 1 and not narrow
     common = all_terms or (single and _frequencies(conn, terms)[1][terms[0]] > budget(conn))
     if common and not words.phrases and not words.authors:
         # Only common words: ranking every match (tens of thousands at a million papers) costs
