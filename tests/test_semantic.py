@@ -122,3 +122,59 @@ def test_ingest_with_embed_makes_papers_findable_by_meaning(db, database_url, tm
     out = runner.invoke(app, ["--database-url", database_url, "ingest", "jsonl", str(f), "--embed"])
     assert out.exit_code == 0, out.output
     assert "Embedded 4 papers." in out.output
+
+
+def test_a_days_search_ranks_that_days_papers_by_meaning(db, settings):
+    """A digest's topic searches one day. Tried: 400 papers of another day all nearer to the
+    query than the day's one paper, so the catalogue's nearest 300 hold none of that day; the
+    day's paper must still be found, and its own vector ranks it (stored vectors, no model)."""
+    import datetime as dt
+
+    import numpy as np
+
+    from paperfeed.store import vectors as vector_store
+
+    rng = np.random.default_rng(3)
+    axis, other = np.eye(384, dtype=np.float32)[0], np.eye(384, dtype=np.float32)[1]
+
+    def unit(v):
+        return (v / np.linalg.norm(v)).astype(np.float32)
+
+    busy, quiet = dt.date(2025, 11, 18), dt.date(2025, 11, 19)
+    rows = [make_paper(i, listing_day=busy) for i in range(1, 401)]
+    rows += [make_paper(900, listing_day=quiet), make_paper(901, listing_day=quiet)]
+    vecs = [unit(axis + 0.05 * rng.standard_normal(384)) for _ in range(400)]
+    vecs += [unit(0.6 * axis + 0.8 * other), unit(other)]
+    with db.transaction() as conn:
+        papers.upsert_many(conn, rows)
+        pairs = [(p.arxiv_id, v.tobytes()) for p, v in zip(rows, vecs, strict=True)]
+        vector_store.save(conn, settings.embedding_model, pairs)
+    found = search.search(db, "anything", mode="semantic", since=quiet, until=quiet,
+                          settings=settings, vector=axis)  # fmt: skip
+    assert [h.paper.arxiv_id for h in found.hits] == ["2511.00900", "2511.00901"]
+    # A window too wide to rank exactly still answers, from the approximate index.
+    wide = search.search(db, "anything", mode="semantic", since=dt.date(2020, 1, 1),
+                         settings=settings, vector=axis)  # fmt: skip
+    assert wide.hits and wide.hits[0].paper.listing_day == busy
+
+
+def test_a_digest_topic_finds_the_days_paper_by_meaning(embedded):
+    """A saved search in other words than the paper's: the hybrid digest still lists it, with
+    the topics embedded in one batch, exactly as one at a time would."""
+    import datetime as dt
+
+    from paperfeed import digests
+    from paperfeed.models import Preferences
+
+    db, s = embedded
+    topic = "fusing specialised weights whose deltas clash in polarity"
+    batch = search.embed_queries(db, s, [topic, "protein structure", topic])
+    assert list(batch) == [topic, "protein structure"]
+    assert float(batch[topic] @ indexing.encode(s, [topic])[0]) > 0.9999
+    composer = digests.Composer(db, dataclasses.replace(s, digest_search_mode="hybrid"),
+                                now=dt.datetime(2025, 11, 20, 12, tzinfo=dt.UTC))  # fmt: skip
+    prefs = Preferences(topics=[topic])
+    composer.prepare([prefs])
+    (_trending, mine) = composer.compose(prefs).sections
+    assert mine.topic == topic and mine.papers[0].arxiv_id == "2511.00001"
+    assert search.search(db, topic, mode="keyword", settings=s).hits == []  # words alone miss it

@@ -110,10 +110,12 @@ def search(
     max_tokens: int = 256,
     settings: Settings | None = None,
     snippets: bool = True,
+    vector=None,
 ) -> Results:
     """Papers matching `text` (truncated to MAX_QUERY characters), best first. `settings`, when
     given, chooses the model, runtime and index (else `model` and `max_tokens` do); `snippets`
-    off skips marking passages (for mail and feeds, which show whole abstracts)."""
+    off skips marking passages (for mail and feeds, which show whole abstracts); `vector` is
+    the text's embedding when the caller has it already (`embed_queries`)."""
     if mode not in MODES:
         raise InvalidInput(f"unknown mode {mode[:20]!r}: use {', '.join(MODES)}")
     if sort not in SORTS:
@@ -151,13 +153,9 @@ def search(
         if mode == "keyword":
             page = _hits(db, keyword_ranked[offset : offset + limit], words, with_snippets=snippets)
             return Results(query, page, mode, notice, None, filters)
-    vector = indexing.encode(settings, [query.prose or query.text])[0]
-    # Filters may drop many of the nearest papers: look further when there are any.
-    wanted = POOL + 10 if filters == Filters() else POOL * 3
-    nearest = index.nearest(vector, k=wanted)
-    with db.connect() as conn:
-        keep = store.visible(conn, [i for i, _s in nearest], filters)
-    semantic_ranked = [(i, s) for i, s in nearest if i in keep][:POOL]
+    if vector is None:
+        vector = indexing.encode(settings, [query.prose or query.text])[0]
+    semantic_ranked = _nearest(db, index, settings, np.asarray(vector, np.float32), filters)
     ranked = semantic_ranked if mode == "semantic" else _fuse(keyword_ranked, semantic_ranked)
     if sort == "relevance":
         page = _hits(db, ranked[offset : offset + limit], words, with_snippets=snippets)
@@ -171,6 +169,36 @@ def search(
     for h in page:
         h.snippet = _snippet(h.paper, words) if snippets else None
     return Results(query, page, mode, notice, None, filters)
+
+
+def _nearest(db, index, settings, vector, filters: Filters) -> list[tuple[str, float]]:
+    """The semantic ranking: exact over a short date window's papers, else approximate."""
+    with db.connect() as conn:
+        window = store.window_vectors(conn, settings.embedding_model, filters)
+    if window is not None:
+        if not window:
+            return []
+        scores = np.frombuffer(b"".join(v for _i, v in window), np.float32).reshape(
+            len(window), -1) @ vector  # fmt: skip
+        top = np.argsort(-scores, kind="stable")[:POOL]
+        return [(window[i][0], float(scores[i])) for i in top]
+    # Filters may drop many of the nearest papers: look further when there are any.
+    wanted = POOL + 10 if filters == Filters() else POOL * 3
+    nearest = index.nearest(vector, k=wanted)
+    with db.connect() as conn:
+        keep = store.visible(conn, [i for i, _s in nearest], filters)
+    return [(i, s) for i, s in nearest if i in keep][:POOL]
+
+
+def embed_queries(db: Database, settings: Settings, texts: list[str]) -> dict[str, object]:
+    """Embeddings of many queries at once, by text (batched: 3x cheaper per query than one by
+    one); empty when semantic search is unavailable."""
+    if _semantic_ready(db, settings) is None:
+        return {}
+    unique = list(dict.fromkeys(texts))
+    prose = [parse(t) for t in unique]
+    vectors = indexing.encode(settings, [q.prose or q.text for q in prose])
+    return dict(zip(unique, vectors, strict=True))
 
 
 def _hits(
@@ -235,4 +263,4 @@ def similar(
     return _hits(db, ranked[:limit], None, with_snippets=False)
 
 
-__all__ = ["MAX_QUERY", "MODES", "SORTS", "Results", "mark", "search", "similar"]
+__all__ = ["MAX_QUERY", "MODES", "SORTS", "Results", "embed_queries", "mark", "search", "similar"]

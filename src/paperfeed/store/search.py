@@ -274,6 +274,28 @@ def ranking(
     return [(r[0], float(r[1] or 0.0)) for r in conn.execute(sa.text(sql), params)]
 
 
+WINDOW_VECTORS = 5_000  # a window with at most this many embedded papers is ranked exactly
+
+
+def window_vectors(
+    conn: sa.Connection, model: str, filters: Filters
+) -> list[tuple[str, bytes]] | None:
+    """(id, vector) of every visible embedded paper the filters allow, when they confine a
+    search to a short date window of at most WINDOW_VECTORS of them; otherwise None.
+
+    The nearest papers of the whole catalogue rarely include a day's papers, so a search of
+    one day (a digest's topic) ranks that day's vectors exactly instead."""
+    if not _narrow(filters):
+        return None
+    params: dict = {"model": model, "cap": WINDOW_VECTORS + 1}
+    where = _filter_sql(conn.dialect.name, filters, params)
+    hidden = "p.hidden = 0" if conn.dialect.name == "sqlite" else "NOT p.hidden"
+    sql = f"""SELECT p.arxiv_id, v.vector FROM papers p JOIN paper_vectors v
+        ON v.arxiv_id = p.arxiv_id AND v.model = :model WHERE {hidden} {where} LIMIT :cap"""
+    rows = [(r[0], r[1]) for r in conn.execute(sa.text(sql), params)]
+    return rows if len(rows) <= WINDOW_VECTORS else None
+
+
 def visible(conn: sa.Connection, arxiv_ids: list[str], filters: Filters) -> set[str]:
     """Those of these papers that are not hidden and pass the filters."""
     if not arxiv_ids:
