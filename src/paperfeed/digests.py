@@ -126,6 +126,7 @@ class Composer:
         self.now = now or dt.datetime.now(dt.UTC)
         self._trending: dict[str, list[Paper]] = {}
         self._vectors: dict[str, object] = {}  # topic -> its embedding, for this run
+        self._windows: dict = {}  # the vectors of the windows searched, for this run
         with db.connect() as conn:
             self.latest = paper_store.latest_day(conn, on_or_before=self.now.date())
 
@@ -169,6 +170,7 @@ class Composer:
                 self.db, topic, mode=self.settings.digest_search_mode, since=since,
                 until=self.latest, categories=prefs.categories, limit=n + len(seen),
                 settings=self.settings, snippets=False, vector=self._vectors.get(topic),
+                cache=self._windows,
             )  # fmt: skip
             fresh = [h.paper for h in results.hits if h.paper.arxiv_id not in seen][:n]
             seen.update(p.arxiv_id for p in fresh)

@@ -111,11 +111,14 @@ def search(
     settings: Settings | None = None,
     snippets: bool = True,
     vector=None,
+    cache: dict | None = None,
 ) -> Results:
     """Papers matching `text` (truncated to MAX_QUERY characters), best first. `settings`, when
     given, chooses the model, runtime and index (else `model` and `max_tokens` do); `snippets`
     off skips marking passages (for mail and feeds, which show whole abstracts); `vector` is
-    the text's embedding when the caller has it already (`embed_queries`)."""
+    the text's embedding when the caller has it already (`embed_queries`); `cache`, a dict a
+    batch job (a digest run) passes to all its searches, keeps the vectors of the date windows
+    they rank, for as long as the job holds it."""
     if mode not in MODES:
         raise InvalidInput(f"unknown mode {mode[:20]!r}: use {', '.join(MODES)}")
     if sort not in SORTS:
@@ -155,7 +158,7 @@ def search(
             return Results(query, page, mode, notice, None, filters)
     if vector is None:
         vector = indexing.encode(settings, [query.prose or query.text])[0]
-    semantic_ranked = _nearest(db, index, settings, np.asarray(vector, np.float32), filters)
+    semantic_ranked = _nearest(db, index, settings, np.asarray(vector, np.float32), filters, cache)
     ranked = semantic_ranked if mode == "semantic" else _fuse(keyword_ranked, semantic_ranked)
     if sort == "relevance":
         page = _hits(db, ranked[offset : offset + limit], words, with_snippets=snippets)
@@ -171,17 +174,38 @@ def search(
     return Results(query, page, mode, notice, None, filters)
 
 
-def _nearest(db, index, settings, vector, filters: Filters) -> list[tuple[str, float]]:
-    """The semantic ranking: exact over a short date window's papers, else approximate."""
+_NOT_NARROW = object()
+
+
+def _window(db, settings, filters: Filters, cache: dict | None):
+    """(ids, vectors) of a short date window's embedded papers, or _NOT_NARROW."""
+    f = filters
+    key = ("window", settings.embedding_model, f.since, f.until, f.categories, f.has_code)
+    if cache is not None and key in cache:
+        return cache[key]
     with db.connect() as conn:
-        window = store.window_vectors(conn, settings.embedding_model, filters)
-    if window is not None:
-        if not window:
+        rows = store.window_vectors(conn, settings.embedding_model, filters)
+    if rows is None:
+        found = _NOT_NARROW
+    else:
+        blob = b"".join(v for _i, v in rows)
+        matrix = np.frombuffer(blob, np.float32).reshape(len(rows), -1) if rows else None
+        found = [i for i, _v in rows], matrix
+    if cache is not None:
+        cache[key] = found
+    return found
+
+
+def _nearest(db, index, settings, vector, filters: Filters, cache) -> list[tuple[str, float]]:
+    """The semantic ranking: exact over a short date window's papers, else approximate."""
+    window = _window(db, settings, filters, cache)
+    if window is not _NOT_NARROW:
+        ids, matrix = window
+        if not ids:
             return []
-        scores = np.frombuffer(b"".join(v for _i, v in window), np.float32).reshape(
-            len(window), -1) @ vector  # fmt: skip
+        scores = matrix @ vector
         top = np.argsort(-scores, kind="stable")[:POOL]
-        return [(window[i][0], float(scores[i])) for i in top]
+        return [(ids[i], float(scores[i])) for i in top]
     # Filters may drop many of the nearest papers: look further when there are any.
     wanted = POOL + 10 if filters == Filters() else POOL * 3
     nearest = index.nearest(vector, k=wanted)
