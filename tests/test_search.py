@@ -165,6 +165,16 @@ def test_distinctive_terms_pick_what_a_paper_is_about():
     assert terms[4] == "models" and "sign" in terms and "the" not in terms and "2" not in terms
 
 
+def test_fusion_favours_papers_both_rankings_agree_on():
+    """With the usual constant (60) a paper third in both rankings beats one first in only one;
+    a small constant lets a single first place win."""
+    keyword = [("x", 9.0), ("w", 5.0), ("y", 4.0)]
+    semantic = [("z", 0.9), ("v", 0.8), ("y", 0.7)]
+    assert search._fuse(keyword, semantic)[0][0] == "y"
+    assert search._fuse(keyword, semantic) == search._fuse(keyword, semantic, k=search.RRF_K)
+    assert [i for i, _s in search._fuse(keyword, semantic, k=0)][:2] == ["x", "z"]
+
+
 def test_snippet_marks_word_forms_and_picks_the_densest_passage():
     from paperfeed.search.snippet import MARK_END, MARK_START, snippet
 

@@ -241,12 +241,12 @@ def _snippet(paper, words) -> str | None:
     return mark(found) if found else None
 
 
-def _fuse(*rankings: list[tuple[str, float]]) -> list[tuple[str, float]]:
-    """Reciprocal rank fusion: each paper scores the sum of 1 / (RRF_K + rank) over rankings."""
+def _fuse(*rankings: list[tuple[str, float]], k: int = RRF_K) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion: each paper scores the sum of 1 / (k + rank) over rankings."""
     fused: dict[str, float] = {}
     for ranking in rankings:
         for rank, (arxiv_id, _score) in enumerate(ranking, start=1):
-            fused[arxiv_id] = fused.get(arxiv_id, 0.0) + 1.0 / (RRF_K + rank)
+            fused[arxiv_id] = fused.get(arxiv_id, 0.0) + 1.0 / (k + rank)
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
