@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))
 from benchlib import ARXIV, HF, require, table  # noqa: E402
@@ -320,6 +321,10 @@ def main() -> None:
         ours = json.loads(worker.stdout.strip().splitlines()[-1])
         db = Database(url)
         search._indexes.clear()
+        # paperfeed keeps BLAS on one thread (once per process); the exact scan gets every
+        # core, as plain numpy has.
+        search._blas_on_one_thread()
+        threadpool_limits(limits=os.cpu_count(), user_api="blas")
         exact = ExactIndex(db, settings)
         ann = indexing.ann_file(settings).load()
         vecs = indexing.encode(settings, qs)

@@ -209,6 +209,27 @@ def test_smtp_fails_the_3rd_and_drops_the_7th_then_a_rerun_delivers_exactly_10(s
     assert sorted(m["To"] for m in inbox.messages) == sorted(addresses)  # 10, once each
 
 
+def test_two_sender_processes_share_a_run_and_send_each_digest_once(site):
+    """A run split over two processes (as a big run is by default): tried with a temporary
+    refusal on the 4th delivery; the processes' reports add up, progress reaches the total, and
+    the retry later completes exactly the 12."""
+    client, inbox, settings, db = site
+    addresses = [f"w{i}@example.org" for i in range(12)]
+    for a in addresses:
+        subscribe_confirmed(client, inbox, a)
+    inbox.messages.clear()
+    inbox.attempts, inbox.faults = 0, {4: "451"}
+    now = max(when_due(db, a) for a in addresses)
+    seen = []
+    run = digests.send_due(db, settings, now=now, workers=2,
+                           progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    assert (run.due, run.sent, run.retry, run.skipped, run.aborted) == (12, 11, 1, 0, None)
+    assert seen[-1] == (12, 12) and len(inbox.messages) == 11
+    assert digests.send_due(db, settings, now=now + dt.timedelta(seconds=10)).due == 0
+    assert digests.send_due(db, settings, now=now + dt.timedelta(minutes=5), workers=2).sent == 1
+    assert sorted(m["To"] for m in inbox.messages) == sorted(addresses)  # 12, once each
+
+
 def test_a_sender_killed_midway_then_rerun_delivers_each_exactly_once(site, database_url):
     client, inbox, settings, db = site
     addresses = [f"k{i}@example.org" for i in range(10)]

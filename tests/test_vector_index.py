@@ -221,3 +221,15 @@ def test_the_index_library_and_the_model_runtime_load_in_either_order():
         code = f"import {first}; import {second}; print('ok')"
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert done.returncode == 0 and done.stdout.strip() == "ok", (first, done.returncode)
+
+
+def test_searching_keeps_numpy_blas_on_one_thread(db, settings):
+    """OpenBLAS helper threads spin after every product and took a whole second core during a
+    digest run; once a process has a vector index, BLAS runs on the calling thread."""
+    from threadpoolctl import threadpool_info
+
+    from paperfeed import search
+
+    search.vector_index(db, settings)
+    blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert blas and all(lib["num_threads"] == 1 for lib in blas)

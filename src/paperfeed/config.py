@@ -135,6 +135,11 @@ class Settings:
         6,
         "Tries of a digest after temporary SMTP errors; back-off 1, 2, 4... min, 1 h at most.",
     )
+    digest_workers: int = _knob(
+        0,
+        "Processes that send one run's digests (0: one per CPU core); runs under 512 digests "
+        "use one.",
+    )
     digest_pause_after: int = _knob(
         3, "Permanent (5xx) refusals in a row after which a subscription is paused."
     )

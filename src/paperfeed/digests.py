@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
+import os
 import time
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from queue import Empty
 from urllib.parse import quote_plus
 
-from paperfeed import feeds, mail, metrics, search
+from paperfeed import feeds, logs, mail, metrics, search
 from paperfeed.accounts import normalize_email
 from paperfeed.config import Settings
 from paperfeed.mail_templates import environment
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 
 CLAIM_STALE = dt.timedelta(minutes=10)  # a claim this old was left by a sender that died
 PREPARE_BATCH = 256  # subscribers whose topics are embedded together
+SHARD_MIN = 2 * PREPARE_BATCH  # fewer due digests than this are sent by one process
 TRENDING_POOL = 200  # trending papers ranked once per run, then filtered per subscriber
 
 
@@ -249,11 +253,23 @@ def backoff(attempts: int) -> dt.timedelta:
 
 def send_due(
     db: Database, settings: Settings, *, now: dt.datetime | None = None, dry_run: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, workers: int | None = None,
 ) -> SendReport:  # fmt: skip
-    """Send every digest that is due now, each exactly once (see the module docstring)."""
+    """Send every digest that is due now, each exactly once (see the module docstring), with
+    `workers` processes (default `digest_workers`; big runs only)."""
     now = now or dt.datetime.now(dt.UTC)
     items = due(db, now=now)
+    if workers is None:
+        workers = settings.digest_workers or os.cpu_count() or 1
+        if len(items) < SHARD_MIN:
+            workers = 1  # starting a process costs more than a small run
+    workers = max(1, min(workers, len(items)))
+    if dry_run or workers == 1:
+        return _send(db, settings, items, now=now, dry_run=dry_run, progress=progress)
+    return _send_sharded(db, settings, items, now=now, workers=workers, progress=progress)
+
+
+def _send(db, settings, items, *, now, dry_run=False, progress=None, count=True) -> SendReport:
     report = SendReport(due=len(items))
     composer = Composer(db, settings, now=now)
     connect_failures = 0
@@ -294,8 +310,70 @@ def send_due(
             _finish(db, sub, period, "sent", now=now, papers=digest.count,
                     covered_until=digest.until)  # fmt: skip
             report.sent += 1
-            metrics.digests_sent.inc()
+            if count:
+                metrics.digests_sent.inc()
     return report
+
+
+def _send_sharded(db, settings, items, *, now, workers, progress) -> SendReport:
+    """Split the due digests over `workers` processes, each with its own database connection
+    and SMTP connection. The claims keep it exactly once: a digest is sent by the one process
+    that claimed it, and what a process that died had claimed is due again once stale."""
+    ctx = multiprocessing.get_context("spawn")  # no inherited locks, threads or connections
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=_shard, args=(i, db.url, settings, items[i::workers], now, queue),
+                    name=f"digest-sender-{i}", daemon=True)
+        for i in range(workers)
+    ]  # fmt: skip
+    for p in procs:
+        p.start()
+    report, done, finished = SendReport(due=len(items)), 0, set()
+    while len(finished) < workers:
+        try:
+            kind, worker, value = queue.get(timeout=1.0)
+        except Empty:
+            # A process that died before reporting (killed, out of memory) reports nothing.
+            finished |= {i for i, p in enumerate(procs) if p.exitcode not in (None, 0)}
+            continue
+        if kind == "progress":
+            done += value
+            if progress:
+                progress(done, len(items))
+            continue
+        finished.add(worker)
+        metrics.digests_sent.inc(value.sent)  # counted here: a child's counter dies with it
+        for name in ("sent", "empty", "retry", "failed", "paused", "skipped"):
+            setattr(report, name, getattr(report, name) + getattr(value, name))
+        report.aborted = report.aborted or value.aborted
+    for p in procs:
+        p.join()
+    lost = [p.name for p in procs if p.exitcode != 0]
+    if lost:
+        report.aborted = report.aborted or (
+            f"{', '.join(lost)} stopped early; the digests it had claimed are due again after "
+            f"{int(CLAIM_STALE.total_seconds() // 60)} minutes, the rest at the next run"
+        )
+    return report
+
+
+def _shard(worker: int, url: str, settings: Settings, items, now: dt.datetime, queue) -> None:
+    """One sender process: its share of the due digests, progress reported in steps."""
+    logs.configure(settings.log_level, settings.log_format)
+    db = Database(url)
+    pending = [0]
+
+    def tick(done: int, total: int) -> None:
+        pending[0] += 1
+        if pending[0] == 20 or done == total:
+            queue.put(("progress", worker, pending[0]))
+            pending[0] = 0
+
+    try:
+        report = _send(db, settings, items, now=now, progress=tick, count=False)
+    finally:
+        db.dispose()
+    queue.put(("report", worker, report))
 
 
 def _finish(db, sub, period, status, *, now, papers=0, covered_until=None) -> None:

@@ -40,6 +40,10 @@ def send(
     now: Annotated[
         str | None, typer.Option(help="Act as if it were this time (ISO 8601), e.g. to replay.")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Sender processes (default: the digest_workers setting)."),
+    ] = None,
 ) -> None:
     """Send every digest that is due now, each exactly once; run it every few minutes."""
     from paperfeed import digests
@@ -51,7 +55,7 @@ def send(
         return
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("digests", total=None)
-        report = digests.send_due(db, settings, now=_when(now), dry_run=dry_run,
+        report = digests.send_due(db, settings, now=_when(now), dry_run=dry_run, workers=workers,
                                   progress=lambda done, total: bar.update(
                                       task, completed=done, total=total))  # fmt: skip
     if dry_run:

@@ -9,6 +9,7 @@ keyword search and say so (once in the log, and in every answer's notice).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import logging
 import threading
@@ -48,8 +49,20 @@ def _settings(db: Database, settings: Settings | None, model: str, max_tokens: i
     return Settings(database_url=db.url, embedding_model=model, embedding_max_tokens=max_tokens)
 
 
+@functools.cache
+def _blas_on_one_thread() -> None:
+    """Keep numpy's BLAS on the calling thread, once per process. Our products are small (a
+    query against at most tens of thousands of vectors) and OpenBLAS's helper threads spin
+    after each one: they took a second core for nothing, as much CPU as the work itself in a
+    digest run, and the core another worker or request needed."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def vector_index(db: Database, settings: Settings) -> VectorIndex:
     """This process's vector index for `db` and the configured model, brought up to date."""
+    _blas_on_one_thread()
     ann = indexing.ann_file(settings)
     key = (db.url, settings.embedding_model, str(ann.dir.resolve()))
     with _indexes_lock:
