@@ -447,3 +447,27 @@ def test_command_line_dry_run_and_preview(site, database_url):
     assert inbox.messages[-1]["Subject"].startswith("[preview]")
     real = CliRunner().invoke(app, ["digest", "send", "--now", now], env=env)
     assert real.exit_code == 0 and "1 sent" in real.output
+
+
+def test_both_parts_survive_the_wire_byte_for_byte(settings):
+    """The parts are quoted-printable encoded by binascii: tried with accents, a dash, an
+    equals sign, lines of 500 characters, trailing blanks, a leading dot and a leading "From":
+    a mail parser gets back exactly the text and HTML that were rendered."""
+    import email
+    import email.policy
+
+    from paperfeed import mail
+
+    text = "Héllo — naïve\n" + "long line " * 50 + "\n.dot\nFrom here\ntrailing \t\nend=1\n"
+    html = "<p>‘Ünïcode’ &amp; " + "x" * 500 + "</p>\n<p>a=b</p>\n"
+    built = mail.build(settings, mail.Message(to="a@example.org", subject="Tëst", text=text,
+                                              html=html))  # fmt: skip
+    raw = built.as_bytes(policy=email.policy.SMTP)
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78 and raw.isascii()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["MIME-Version"] == "1.0" and parsed["Subject"] == "Tëst"
+
+    def body(kind):
+        return parsed.get_body((kind,)).get_content().replace("\r\n", "\n")
+
+    assert body("plain") == text and body("html") == html

@@ -261,8 +261,8 @@ def send_due(
     items = due(db, now=now)
     if workers is None:
         workers = settings.digest_workers or os.cpu_count() or 1
-        if len(items) < SHARD_MIN:
-            workers = 1  # starting a process costs more than a small run
+        if len(items) < SHARD_MIN or multiprocessing.current_process().daemon:
+            workers = 1  # starting a process costs more than a small run; a daemon has none
     workers = max(1, min(workers, len(items)))
     if dry_run or workers == 1:
         return _send(db, settings, items, now=now, dry_run=dry_run, progress=progress)
