@@ -51,7 +51,8 @@ def _settings(db: Database, settings: Settings | None, model: str, max_tokens: i
 
 @functools.cache
 def _blas_on_one_thread() -> None:
-    """Keep numpy's BLAS on the calling thread, once per process. Our products are small (a
+    """Keep numpy's BLAS on the calling thread, once per process (a BLAS loaded later, by
+    scipy say, is not ours to call). Our products are small (a
     query against at most tens of thousands of vectors) and OpenBLAS's helper threads spin
     after each one: they took a second core for nothing, as much CPU as the work itself in a
     digest run, and the core another worker or request needed."""
