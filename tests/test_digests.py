@@ -190,14 +190,20 @@ def test_subscribing_again_resends_without_duplicating_and_answers_alike(site):
     assert "already subscribed" in inbox.text(inbox.to("known@example.org")[-1])
 
 
-def test_smtp_fails_the_3rd_and_drops_the_7th_then_a_rerun_delivers_exactly_10(site):
-    client, inbox, settings, db = site
-    addresses = [f"r{i}@example.org" for i in range(10)]
+def due_subscribers(client, inbox, db, prefix, n, faults):
+    """n confirmed subscribers and a time their digests are due; the inbox emptied and set to
+    fail the chosen deliveries."""
+    addresses = [f"{prefix}{i}@example.org" for i in range(n)]
     for a in addresses:
         subscribe_confirmed(client, inbox, a)
     inbox.messages.clear()
-    inbox.attempts, inbox.faults = 0, {3: "451", 7: "drop"}
-    now = max(when_due(db, a) for a in addresses)
+    inbox.attempts, inbox.faults = 0, faults
+    return addresses, max(when_due(db, a) for a in addresses)
+
+
+def test_smtp_fails_the_3rd_and_drops_the_7th_then_a_rerun_delivers_exactly_10(site):
+    client, inbox, settings, db = site
+    addresses, now = due_subscribers(client, inbox, db, "r", 10, {3: "451", 7: "drop"})
     first = digests.send_due(db, settings, now=now)
     assert (first.due, first.sent, first.retry) == (10, 8, 2)
     assert len(inbox.messages) == 8
@@ -214,12 +220,7 @@ def test_two_sender_processes_share_a_run_and_send_each_digest_once(site):
     refusal on the 4th delivery; the processes' reports add up, progress reaches the total, and
     the retry later completes exactly the 12."""
     client, inbox, settings, db = site
-    addresses = [f"w{i}@example.org" for i in range(12)]
-    for a in addresses:
-        subscribe_confirmed(client, inbox, a)
-    inbox.messages.clear()
-    inbox.attempts, inbox.faults = 0, {4: "451"}
-    now = max(when_due(db, a) for a in addresses)
+    addresses, now = due_subscribers(client, inbox, db, "w", 12, {4: "451"})
     seen = []
     run = digests.send_due(db, settings, now=now, workers=2,
                            progress=lambda done, total: seen.append((done, total)))  # fmt: skip
@@ -232,12 +233,7 @@ def test_two_sender_processes_share_a_run_and_send_each_digest_once(site):
 
 def test_a_sender_killed_midway_then_rerun_delivers_each_exactly_once(site, database_url):
     client, inbox, settings, db = site
-    addresses = [f"k{i}@example.org" for i in range(10)]
-    for a in addresses:
-        subscribe_confirmed(client, inbox, a)
-    inbox.messages.clear()
-    inbox.attempts, inbox.faults = 0, {5: "hang"}
-    now = max(when_due(db, a) for a in addresses)
+    addresses, now = due_subscribers(client, inbox, db, "k", 10, {5: "hang"})
     env = {**os.environ, "PAPERFEED_DATABASE_URL": database_url, "PAPERFEED_MAIL_BACKEND": "smtp",
            "PAPERFEED_SMTP_PORT": str(settings.smtp_port), "PAPERFEED_BASE_URL": "http://testserver",
            "PAPERFEED_DIGEST_SEARCH_MODE": "keyword"}  # fmt: skip
