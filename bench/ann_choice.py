@@ -63,8 +63,14 @@ def usearch_candidate(base, queries, dtype: str, tmp: Path) -> dict:
     from usearch.index import Index
 
     t0 = time.perf_counter()
-    index = Index(ndim=base.shape[1], metric="cos", dtype=dtype, connectivity=16,
-                  expansion_add=128, expansion_search=96)  # fmt: skip
+    index = Index(
+        ndim=base.shape[1],
+        metric="cos",
+        dtype=dtype,
+        connectivity=16,
+        expansion_add=128,
+        expansion_search=96,
+    )
     index.add(np.arange(len(base), dtype=np.uint64), base, threads=2)
     build = time.perf_counter() - t0
     extra = unit_noise(1000, base.shape[1])
@@ -82,10 +88,18 @@ def usearch_candidate(base, queries, dtype: str, tmp: Path) -> dict:
     view.expansion_search = 96
     load = time.perf_counter() - t0
     found, p50, p99 = timed(lambda q: view.search(q, K).keys.tolist(), queries)
-    return {"name": f"usearch HNSW {dtype}, mapped", "build_s": build, "add_1000_s": add_1000,
-            "load_s": load, "p50": p50, "p99": p99, "found": found,
-            "file_mb": path.stat().st_size / 2**20, "rss_mb": rss_mb() - before,
-            "removes": "yes"}  # fmt: skip
+    return {
+        "name": f"usearch HNSW {dtype}, mapped",
+        "build_s": build,
+        "add_1000_s": add_1000,
+        "load_s": load,
+        "p50": p50,
+        "p99": p99,
+        "found": found,
+        "file_mb": path.stat().st_size / 2**20,
+        "rss_mb": rss_mb() - before,
+        "removes": "yes",
+    }
 
 
 def faiss_candidate(base, queries, kind: str, tmp: Path) -> dict:
@@ -96,8 +110,9 @@ def faiss_candidate(base, queries, kind: str, tmp: Path) -> dict:
     if kind == "flat":
         index = faiss.IndexHNSWFlat(base.shape[1], 16, faiss.METRIC_INNER_PRODUCT)
     else:
-        index = faiss.IndexHNSWSQ(base.shape[1], faiss.ScalarQuantizer.QT_fp16, 16,
-                                  faiss.METRIC_INNER_PRODUCT)  # fmt: skip
+        index = faiss.IndexHNSWSQ(
+            base.shape[1], faiss.ScalarQuantizer.QT_fp16, 16, faiss.METRIC_INNER_PRODUCT
+        )
         index.train(base[:50_000])
     index.hnsw.efConstruction = 128
     index.add(base)
@@ -117,10 +132,18 @@ def faiss_candidate(base, queries, kind: str, tmp: Path) -> dict:
     load = time.perf_counter() - t0
     faiss.omp_set_num_threads(1)
     found, p50, p99 = timed(lambda q: loaded.search(q[None, :], K)[1][0].tolist(), queries)
-    return {"name": f"faiss HNSW {'f32' if kind == 'flat' else 'f16'}, read", "build_s": build,
-            "add_1000_s": add_1000, "load_s": load, "p50": p50, "p99": p99, "found": found,
-            "file_mb": path.stat().st_size / 2**20, "rss_mb": rss_mb() - before,
-            "removes": "no"}  # fmt: skip
+    return {
+        "name": f"faiss HNSW {'f32' if kind == 'flat' else 'f16'}, read",
+        "build_s": build,
+        "add_1000_s": add_1000,
+        "load_s": load,
+        "p50": p50,
+        "p99": p99,
+        "found": found,
+        "file_mb": path.stat().st_size / 2**20,
+        "rss_mb": rss_mb() - before,
+        "removes": "no",
+    }
 
 
 def main() -> None:
@@ -146,29 +169,74 @@ def main() -> None:
     )
     results = []
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        for run in (lambda: usearch_candidate(base, queries, "f16", Path(tmp)),
-                    lambda: usearch_candidate(base, queries, "f32", Path(tmp)),
-                    lambda: faiss_candidate(base, queries, "flat", Path(tmp)),
-                    lambda: faiss_candidate(base, queries, "sq16", Path(tmp))):  # fmt: skip
+        for run in (
+            lambda: usearch_candidate(base, queries, "f16", Path(tmp)),
+            lambda: usearch_candidate(base, queries, "f32", Path(tmp)),
+            lambda: faiss_candidate(base, queries, "flat", Path(tmp)),
+            lambda: faiss_candidate(base, queries, "sq16", Path(tmp)),
+        ):
             r = run()
             r["recall"] = recall(r.pop("found"), truth)
             results.append(r)
             print(f"  {r['name']}: built in {r['build_s']:.0f} s", file=sys.stderr)
-    rows = [["exact numpy scan", "1.000", f"{exact_p50:.3f}", f"{exact_p99:.3f}", "1.00", "", "",
-             "", f"{base.nbytes / 2**20:,.0f}", f"{base.nbytes / 2**20:,.0f}", "yes"]]  # fmt: skip
+    rows = [
+        [
+            "exact numpy scan",
+            "1.000",
+            f"{exact_p50:.3f}",
+            f"{exact_p99:.3f}",
+            "1.00",
+            "",
+            "",
+            "",
+            f"{base.nbytes / 2**20:,.0f}",
+            f"{base.nbytes / 2**20:,.0f}",
+            "yes",
+        ]
+    ]
     for r in results:
-        rows.append([r["name"], f"{r['recall']:.3f}", f"{r['p50']:.3f}", f"{r['p99']:.3f}",
-                     f"{r['p50'] / exact_p50:.2f}", f"{r['build_s']:.1f}",
-                     f"{r['add_1000_s'] * 1000:.0f}", f"{r['load_s']:.2f}", f"{r['file_mb']:,.0f}",
-                     f"{r['rss_mb']:,.0f}", r["removes"]])  # fmt: skip
-    print(f"\n{len(base):,} vectors ({len(real) - 200:,} real, {max(pad, 0):,} random unit), 200 "
-          f"real queries, k=10, M=16, efConstruction 128, ef 96; build with 2 threads, search "
-          f"with 1; times in ms unless marked\n")  # fmt: skip
-    print(table(["index", "recall@10", "p50", "p99", "p50 vs exact", "build s", "add 1k ms",
-                 "load s", "file MB", "RSS after load+search MB", "remove"], rows))  # fmt: skip
+        rows.append(
+            [
+                r["name"],
+                f"{r['recall']:.3f}",
+                f"{r['p50']:.3f}",
+                f"{r['p99']:.3f}",
+                f"{r['p50'] / exact_p50:.2f}",
+                f"{r['build_s']:.1f}",
+                f"{r['add_1000_s'] * 1000:.0f}",
+                f"{r['load_s']:.2f}",
+                f"{r['file_mb']:,.0f}",
+                f"{r['rss_mb']:,.0f}",
+                r["removes"],
+            ]
+        )
+    print(
+        f"\n{len(base):,} vectors ({len(real) - 200:,} real, {max(pad, 0):,} random unit), 200 "
+        f"real queries, k=10, M=16, efConstruction 128, ef 96; build with 2 threads, search "
+        f"with 1; times in ms unless marked\n"
+    )
+    print(
+        table(
+            [
+                "index",
+                "recall@10",
+                "p50",
+                "p99",
+                "p50 vs exact",
+                "build s",
+                "add 1k ms",
+                "load s",
+                "file MB",
+                "RSS after load+search MB",
+                "remove",
+            ],
+            rows,
+        )
+    )
     if args.json_out:
-        args.json_out.write_text(json.dumps({"size": len(base), "results": results,
-                                             "exact_p50": exact_p50}, indent=2))  # fmt: skip
+        args.json_out.write_text(
+            json.dumps({"size": len(base), "results": results, "exact_p50": exact_p50}, indent=2)
+        )
 
 
 if __name__ == "__main__":

@@ -76,8 +76,9 @@ def table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
     def numeric(i: int) -> bool:
         vals = [r[i] for r in cells[1:] if r[i]]
-        return bool(vals) and all(v.replace(",", "").replace(".", "").replace("x", "").isdigit()
-                                  for v in vals)  # fmt: skip
+        return bool(vals) and all(
+            v.replace(",", "").replace(".", "").replace("x", "").isdigit() for v in vals
+        )
 
     right = [numeric(i) for i in range(len(head))]
     return "\n".join(

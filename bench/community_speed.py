@@ -50,8 +50,19 @@ def server(url: str, *, workers: int = 1, cache: int = 512):
         "PAPERFEED_LIMIT_VOTE": "100000000/60",
         "PAPERFEED_RESPONSE_CACHE_SIZE": str(cache),
     }
-    proc = subprocess.Popen([sys.executable, "-m", "paperfeed", "serve", "--port", str(port),
-                             "--workers", str(workers)], env=env)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "paperfeed",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -82,13 +93,23 @@ def vote_storm(url: str, seconds: float) -> dict:
     settings = Settings.load(env={}, database_url=url)
     day = dt.date(2025, 11, 20)
     with db.transaction() as conn:
-        papers.upsert_many(conn, [Paper(f"2511.{i:05d}", f"Paper {i}", "Abstract.", ["A"],
-                                        listing_day=day) for i in range(VOTE_PAPERS)])  # fmt: skip
+        papers.upsert_many(
+            conn,
+            [
+                Paper(f"2511.{i:05d}", f"Paper {i}", "Abstract.", ["A"], listing_day=day)
+                for i in range(VOTE_PAPERS)
+            ],
+        )
     tokens = [
-        accounts.create_api_token(db, user=accounts.create_user(
-            db, settings, email=f"v{i}@example.org", password="bench password"), name="bench")
+        accounts.create_api_token(
+            db,
+            user=accounts.create_user(
+                db, settings, email=f"v{i}@example.org", password="bench password"
+            ),
+            name="bench",
+        )
         for i in range(VOTERS)
-    ]  # fmt: skip
+    ]
     proc, base = server(url)
     latencies, errors = [], 0
     lock = threading.Lock()
@@ -100,8 +121,10 @@ def vote_storm(url: str, seconds: float) -> dict:
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens[i]}"}) as c:
             while time.monotonic() < stop:
                 t0 = time.perf_counter()
-                r = c.post(f"/api/papers/2511.{rng.randrange(VOTE_PAPERS):05d}/vote",
-                           json={"up": rng.random() < 0.6})  # fmt: skip
+                r = c.post(
+                    f"/api/papers/2511.{rng.randrange(VOTE_PAPERS):05d}/vote",
+                    json={"up": rng.random() < 0.6},
+                )
                 mine.append((time.perf_counter() - t0) * 1000)
                 if r.status_code != 200:
                     with lock:
@@ -125,9 +148,15 @@ def vote_storm(url: str, seconds: float) -> dict:
         counts = conn.exec_driver_sql("SELECT sum(upvotes) FROM papers").scalar()
         rows = conn.exec_driver_sql("SELECT count(*) FROM votes").scalar()
     db.dispose()
-    return {"requests": len(latencies), "errors": errors, "rps": len(latencies) / wall,
-            "p50": statistics.median(latencies), "p99": statistics.quantiles(latencies, n=100)[98],
-            "healthz_rps": floor["rps"], "exact": counts == rows}  # fmt: skip
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": len(latencies) / wall,
+        "p50": statistics.median(latencies),
+        "p99": statistics.quantiles(latencies, n=100)[98],
+        "healthz_rps": floor["rps"],
+        "exact": counts == rows,
+    }
 
 
 def build_trending(path: Path) -> None:
@@ -141,13 +170,30 @@ def build_trending(path: Path) -> None:
             batch = []
             for i in range(start, start + 5000):
                 published = now - dt.timedelta(hours=rng.uniform(0, 24 * 90))
-                batch.append(Paper(f"26{i // 100000:02d}.{i % 100000:05d}", f"Paper {i}",
-                                   "An abstract about learning. " * 20, ["A. Author", "B. Author"],
-                                   published=published, listing_day=published.date()))  # fmt: skip
+                batch.append(
+                    Paper(
+                        f"26{i // 100000:02d}.{i % 100000:05d}",
+                        f"Paper {i}",
+                        "An abstract about learning. " * 20,
+                        ["A. Author", "B. Author"],
+                        published=published,
+                        listing_day=published.date(),
+                    )
+                )
             papers.upsert_many(conn, batch)
-        conn.execute(sa.insert(users_table), [
-            {"id": u + 1, "email": f"r{u}@example.org", "display_name": f"r{u}",
-             "password_hash": "x", "created_at": now} for u in range(TREND_USERS)])  # fmt: skip
+        conn.execute(
+            sa.insert(users_table),
+            [
+                {
+                    "id": u + 1,
+                    "email": f"r{u}@example.org",
+                    "display_name": f"r{u}",
+                    "password_hash": "x",
+                    "created_at": now,
+                }
+                for u in range(TREND_USERS)
+            ],
+        )
         # Votes follow a heavy tail: a few papers collect most of them.
         weights = [1.0 / (k + 10) ** 1.1 for k in range(TREND_PAPERS)]
         order = list(range(TREND_PAPERS))
@@ -180,8 +226,9 @@ def main() -> None:
     results: dict = {"votes": {}, "trending": []}
     with tempfile.TemporaryDirectory() as tmp:
         for backend in ("sqlite", "postgresql") if args.pg else ("sqlite",):
-            results["votes"][backend] = vote_storm(fresh_url(backend, Path(tmp), args.pg),
-                                                   args.seconds)  # fmt: skip
+            results["votes"][backend] = vote_storm(
+                fresh_url(backend, Path(tmp), args.pg), args.seconds
+            )
     if not args.trending_db.exists():
         t0 = time.perf_counter()
         build_trending(args.trending_db)
@@ -208,17 +255,22 @@ def main() -> None:
         f"{'healthz/s':>11}{'ours/healthz':>14}  counts exact"
     )
     for backend, r in results["votes"].items():
-        print(f"{backend:<12}{r['requests']:>10}{r['errors']:>8}{r['rps']:>10.0f}{r['p50']:>8.1f}"
-              f"{r['p99']:>8.1f}{r['healthz_rps']:>11.0f}{r['rps'] / r['healthz_rps']:>14.2f}"
-              f"  {'yes' if r['exact'] else 'NO'}")  # fmt: skip
+        print(
+            f"{backend:<12}{r['requests']:>10}{r['errors']:>8}{r['rps']:>10.0f}{r['p50']:>8.1f}"
+            f"{r['p99']:>8.1f}{r['healthz_rps']:>11.0f}{r['rps'] / r['healthz_rps']:>14.2f}"
+            f"  {'yes' if r['exact'] else 'NO'}"
+        )
     print(
         f"\nTrending: {TREND_PAPERS:,} papers, {TREND_VOTES:,} votes (SQLite), 4 clients, "
         "1 worker; server time in ms (target median < 30)\n"
     )
     print(f"{'set-up':<21}{'endpoint':<28}{'p50':>8}{'p99':>8}{'req/s':>8}  met")
     for r in results["trending"]:
-        met = "" if r["path"] == "/healthz" else ("yes" if r["server_median"] < TARGET_TRENDING_MS
-                                                  else "NO")  # fmt: skip
+        met = (
+            ""
+            if r["path"] == "/healthz"
+            else ("yes" if r["server_median"] < TARGET_TRENDING_MS else "NO")
+        )
         print(
             f"{r['setup']:<21}{r['path']:<28}{r['server_median']:>8.2f}{r['server_p99']:>8.2f}"
             f"{r['rps']:>8.0f}  {met}"

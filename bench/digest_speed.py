@@ -94,8 +94,14 @@ def subscribe(db: Database, n: int, day: dt.date, now: dt.datetime) -> None:
     rng = random.Random(5)
     with db.connect() as conn:
         titles = [p.title for p in papers.iter_all(conn)]
-    words = sorted({w.lower().strip(".,:;()") for t in titles[-20000:] for w in t.split()
-                    if len(w) > 4 and w.isalpha() and w.lower() not in STOP})  # fmt: skip
+    words = sorted(
+        {
+            w.lower().strip(".,:;()")
+            for t in titles[-20000:]
+            for w in t.split()
+            if len(w) > 4 and w.isalpha() and w.lower() not in STOP
+        }
+    )
     confirmed = now - dt.timedelta(days=10)
     with db.transaction() as conn:
         for i in range(n):
@@ -103,14 +109,27 @@ def subscribe(db: Database, n: int, day: dt.date, now: dt.datetime) -> None:
             if i % 10 == 0:
                 topics[0] = f'"{rng.choice(words)} {rng.choice(words)}"'  # a phrase, rarely found
             prefs = Preferences(
-                cadence="weekly" if i % 5 == 0 else "daily", weekday=day.weekday(), send_hour=7,
-                timezone="UTC", max_papers=rng.choice([5, 10, 10, 20]), topics=topics,
+                cadence="weekly" if i % 5 == 0 else "daily",
+                weekday=day.weekday(),
+                send_hour=7,
+                timezone="UTC",
+                max_papers=rng.choice([5, 10, 10, 20]),
+                topics=topics,
                 categories=rng.sample(CATEGORIES, 2) if i % 3 == 0 else [],
-            )  # fmt: skip
-            sub = sub_store.create(conn, email=f"reader{i}@example.org", key=f"{i:032x}",
-                                   prefs=prefs, user_id=None, now=confirmed)  # fmt: skip
-            conn.execute(subs_table.update().where(subs_table.c.id == sub.id)
-                         .values(status="active", confirmed_at=confirmed))  # fmt: skip
+            )
+            sub = sub_store.create(
+                conn,
+                email=f"reader{i}@example.org",
+                key=f"{i:032x}",
+                prefs=prefs,
+                user_id=None,
+                now=confirmed,
+            )
+            conn.execute(
+                subs_table.update()
+                .where(subs_table.c.id == sub.id)
+                .values(status="active", confirmed_at=confirmed)
+            )
 
 
 def _tree(pid: int) -> list[int]:
@@ -172,12 +191,17 @@ def baseline(port: int, n: int, size: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
-    )  # fmt: skip
+    )
     parser.add_argument("--subscribers", type=int, default=10_000, help="digests to send (10000)")
-    parser.add_argument("--mode", choices=["hybrid", "keyword"], default="hybrid",
-                        help="search mode of the saved searches (hybrid, the default)")  # fmt: skip
+    parser.add_argument(
+        "--mode",
+        choices=["hybrid", "keyword"],
+        default="hybrid",
+        help="search mode of the saved searches (hybrid, the default)",
+    )
     parser.add_argument("--db", type=Path, help="SQLite file to build in (default: a temp dir)")
     parser.add_argument("--json-out", type=Path, help="also write the results as JSON here")
     args = parser.parse_args()
@@ -196,10 +220,14 @@ def main() -> None:
     if args.mode == "hybrid":
         with db.connect() as conn:
             recent = papers.count_between(conn, day - dt.timedelta(days=6), dt.date.max)
-        embedded = indexing.embed_pending(db, Settings.load(env={}, database_url=url),
-                                          limit=recent)  # newest listings first  # fmt: skip
-    print(f"fixture: {time.perf_counter() - t0:.0f} s; digest day {day}; {embedded:,} papers "
-          "embedded", file=sys.stderr)  # fmt: skip
+        embedded = indexing.embed_pending(
+            db, Settings.load(env={}, database_url=url), limit=recent
+        )  # newest listings first
+    print(
+        f"fixture: {time.perf_counter() - t0:.0f} s; digest day {day}; {embedded:,} papers "
+        "embedded",
+        file=sys.stderr,
+    )
 
     handler, port = Counter(), free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
@@ -233,27 +261,56 @@ def main() -> None:
         empty = sub_store.count_sends(conn, status="empty")
     n = args.subscribers
     rows = [
-        ["digest send (ours)", f"{n:,}", f"{ours:.1f}", f"{n / ours:,.0f}", f"{base / ours:.3f}",
-         f"< {TARGET_SECONDS:.0f} s", "yes" if ours < TARGET_SECONDS else "no"],
+        [
+            "digest send (ours)",
+            f"{n:,}",
+            f"{ours:.1f}",
+            f"{n / ours:,.0f}",
+            f"{base / ours:.3f}",
+            f"< {TARGET_SECONDS:.0f} s",
+            "yes" if ours < TARGET_SECONDS else "no",
+        ],
         ["baseline: fixed message", f"{n:,}", f"{base:.1f}", f"{n / base:,.0f}", "1.000", "", ""],
         ["re-run (nothing due)", "0", f"{rerun:.1f}", "", "", "", ""],
-    ]  # fmt: skip
-    print(f"\n{n:,} personalised digests ({args.mode} search, SQLite, real corpus of 84,605 "
-          f"papers), aiosmtpd on loopback, 2 cores, {dt.date.today()}\n")  # fmt: skip
-    print(table(["what", "digests", "seconds", "digests/s", "ours/baseline speed", "target",
-                 "met?"], rows))  # fmt: skip
-    print(f"\ndelivered {delivered:,} to {unique:,} addresses ({sent:,} sent, {empty:,} empty "
-          f"in the send log), re-run delivered {again}; average mail {avg_size:,} bytes; "
-          f"peak memory of the sender {peak_mib:,.0f} MiB in all ({len(peaks)} processes, each "
-          f"at most {max(peaks):,.0f} MiB; includes Python start-up)")  # fmt: skip
+    ]
+    print(
+        f"\n{n:,} personalised digests ({args.mode} search, SQLite, real corpus of 84,605 "
+        f"papers), aiosmtpd on loopback, 2 cores, {dt.date.today()}\n"
+    )
+    print(
+        table(
+            ["what", "digests", "seconds", "digests/s", "ours/baseline speed", "target", "met?"],
+            rows,
+        )
+    )
+    print(
+        f"\ndelivered {delivered:,} to {unique:,} addresses ({sent:,} sent, {empty:,} empty "
+        f"in the send log), re-run delivered {again}; average mail {avg_size:,} bytes; "
+        f"peak memory of the sender {peak_mib:,.0f} MiB in all ({len(peaks)} processes, each "
+        f"at most {max(peaks):,.0f} MiB; includes Python start-up)"
+    )
     if args.json_out:
-        args.json_out.write_text(json.dumps({
-            "subscribers": n, "mode": args.mode, "embedded": embedded, "seconds": ours,
-            "digests_per_s": n / ours, "baseline_seconds": base,
-            "rerun_seconds": rerun, "rerun_delivered": again, "delivered": delivered,
-            "sent": sent, "empty": empty, "peak_mib": peak_mib, "process_peaks_mib": peaks,
-            "avg_bytes": avg_size,
-        }, indent=2))  # fmt: skip
+        args.json_out.write_text(
+            json.dumps(
+                {
+                    "subscribers": n,
+                    "mode": args.mode,
+                    "embedded": embedded,
+                    "seconds": ours,
+                    "digests_per_s": n / ours,
+                    "baseline_seconds": base,
+                    "rerun_seconds": rerun,
+                    "rerun_delivered": again,
+                    "delivered": delivered,
+                    "sent": sent,
+                    "empty": empty,
+                    "peak_mib": peak_mib,
+                    "process_peaks_mib": peaks,
+                    "avg_bytes": avg_size,
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -87,12 +87,29 @@ def baseline_rows(path: Path) -> list[tuple]:
     for line in path.open(encoding="utf-8"):
         r = json.loads(line)
         day = r["published"]  # an ISO date: stored as text by sqlite3, cast by PostgreSQL
-        rows.append((
-            r["arxiv_id"], 1, r["title"], r["abstract"], json.dumps(r["authors"]),
-            r["categories"][0] if r["categories"] else None, json.dumps(r["categories"]),
-            r.get("comment"), None, None, day + "T00:00:00+00:00", None, day,
-            r.get("github"), None, r.get("upvotes") or 0, 0, now, now,
-        ))  # fmt: skip
+        rows.append(
+            (
+                r["arxiv_id"],
+                1,
+                r["title"],
+                r["abstract"],
+                json.dumps(r["authors"]),
+                r["categories"][0] if r["categories"] else None,
+                json.dumps(r["categories"]),
+                r.get("comment"),
+                None,
+                None,
+                day + "T00:00:00+00:00",
+                None,
+                day,
+                r.get("github"),
+                None,
+                r.get("upvotes") or 0,
+                0,
+                now,
+                now,
+            )
+        )
     return rows
 
 
@@ -143,8 +160,11 @@ def measure(backend: str, path: Path, n: int, args, batch: int, folder: Path) ->
             again_s.append(elapsed)
         with fresh(backend, folder, args.pg) as db:  # the floor, also into an empty database
             floor_s.append(time_baseline(db, rows))
-        print(f"  {backend} run {i + 1}: fresh {fresh_s[-1]:.2f} s, again {again_s[-1]:.2f} s, "
-              f"baseline {floor_s[-1]:.3f} s", file=sys.stderr)  # fmt: skip
+        print(
+            f"  {backend} run {i + 1}: fresh {fresh_s[-1]:.2f} s, again {again_s[-1]:.2f} s, "
+            f"baseline {floor_s[-1]:.3f} s",
+            file=sys.stderr,
+        )
     return {
         "backend": backend,
         "papers": n,
@@ -167,11 +187,17 @@ def render(results: list[dict], args, batch: int) -> str:
             ("re-ingest, unchanged", "reingest_per_s"),
         ):
             target = r["target_per_s"] if key == "fresh_per_s" else None
-            rows.append((
-                r["backend"], what, f"{r[key]:,.0f}", f"{r['baseline_per_s']:,.0f}",
-                f"{r[key] / r['baseline_per_s']:.3f}", f">= {target:,.0f}" if target else "",
-                ("yes" if r[key] >= target else "NO") if target else "",
-            ))  # fmt: skip
+            rows.append(
+                (
+                    r["backend"],
+                    what,
+                    f"{r[key]:,.0f}",
+                    f"{r['baseline_per_s']:,.0f}",
+                    f"{r[key] / r['baseline_per_s']:.3f}",
+                    f">= {target:,.0f}" if target else "",
+                    ("yes" if r[key] >= target else "NO") if target else "",
+                )
+            )
     head = ("backend", "what", "papers/s", "baseline papers/s", "ours/baseline", "target", "met?")
     return (
         f"Ingest of {args.papers:,} real arXiv papers from JSON lines: median of {args.repeat} "
@@ -184,9 +210,10 @@ def render(results: list[dict], args, batch: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
-    )  # fmt: skip
+    )
     parser.add_argument("--papers", type=int, default=10_000, help="records to take (10000)")
     parser.add_argument("--repeat", type=int, default=3, help="fresh databases per backend (3)")
     parser.add_argument(

@@ -60,8 +60,10 @@ def corpus(distractors: int) -> tuple[list[Paper], list[str]]:
     with open(SHARED / "seed-page" / "papers.jsonl", encoding="utf-8") as fh:
         seed = [json.loads(line) for line in fh]
     day = dt.date(2025, 11, 20)
-    rows = [Paper(f"9000.{i:05d}", r["title"], r["abstract"], [], listing_day=day)
-            for i, r in enumerate(seed)]  # fmt: skip
+    rows = [
+        Paper(f"9000.{i:05d}", r["title"], r["abstract"], [], listing_day=day)
+        for i, r in enumerate(seed)
+    ]
     with gzip.open(SHARED / "arxiv-daily-dw" / "papers.jsonl.gz", "rt", encoding="utf-8") as fh:
         rows += [record_to_paper(json.loads(line)) for line in itertools.islice(fh, distractors)]
     return rows, [f"9000.{i:05d}" for i, _q in QUERIES]
@@ -70,8 +72,10 @@ def corpus(distractors: int) -> tuple[list[Paper], list[str]]:
 def mrr(runs: list[list[str]], targets: list[str]) -> tuple[float, float]:
     """(mean reciprocal rank, share found in the first 10)."""
     ranks = [run.index(t) + 1 if t in run else None for run, t in zip(runs, targets, strict=True)]
-    return (sum(1 / r for r in ranks if r) / len(ranks),
-            sum(1 for r in ranks if r and r <= 10) / len(ranks))  # fmt: skip
+    return (
+        sum(1 / r for r in ranks if r) / len(ranks),
+        sum(1 for r in ranks if r and r <= 10) / len(ranks),
+    )
 
 
 def main() -> None:
@@ -98,12 +102,18 @@ def main() -> None:
         if len(modes) > 1:
             started = time.perf_counter()
             indexing.embed_pending(db, settings)
-            print(f"embedded {len(rows)} papers in {time.perf_counter() - started:.0f} s",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"embedded {len(rows)} papers in {time.perf_counter() - started:.0f} s",
+                file=sys.stderr,
+            )
         for mode in modes:
-            runs = [[h.paper.arxiv_id
-                     for h in search.search(db, q, mode=mode, limit=100, settings=settings).hits]
-                    for _n, q in QUERIES]  # fmt: skip
+            runs = [
+                [
+                    h.paper.arxiv_id
+                    for h in search.search(db, q, mode=mode, limit=100, settings=settings).hits
+                ]
+                for _n, q in QUERIES
+            ]
             results[mode] = mrr(runs, targets)
         db.dispose()
     base = results["tf-idf cosine (baseline)"][0]

@@ -89,9 +89,11 @@ def pad_id(i: int) -> str:
 def fixture_ok(db: Database, total: int, with_vectors: bool) -> bool:
     """Complete and untouched: every paper, every reader, no votes yet."""
     with db.connect() as conn:
-        ok = (papers.count(conn) == total
-              and conn.execute(sa.select(sa.func.count()).select_from(users)).scalar() == USERS
-              and conn.exec_driver_sql("SELECT count(*) FROM votes").scalar() == 0)  # fmt: skip
+        ok = (
+            papers.count(conn) == total
+            and conn.execute(sa.select(sa.func.count()).select_from(users)).scalar() == USERS
+            and conn.exec_driver_sql("SELECT count(*) FROM votes").scalar() == 0
+        )
         return ok and (not with_vectors or vectors.count(conn, MODEL) == total)
 
 
@@ -115,15 +117,25 @@ def build(db: Database, total: int, with_vectors: bool) -> None:
         src = real[rng.randrange(len(real))]
         votable = i < VOTE_PAPERS
         day = real_days[-1] if votable else rng.choice(days)
-        batch.append(dataclasses.replace(
-            src, arxiv_id=pad_id(i), version=1, listing_day=day,
-            title=" ".join(rng.choices(title_words, k=rng.randint(6, 12))).capitalize(),
-            abstract=". ".join(rng.choices(sentences, k=rng.randint(4, 7))) + ".",
-            authors=rng.sample(authors, rng.randint(1, 6)),
-            published=dt.datetime.combine(day, dt.time(rng.randrange(24)), tzinfo=dt.UTC),
-            updated=None, upvotes=0 if votable else rng.choice([0, 0, 0, 0, 1, 2, 5]),
-            code_url=None, project_url=None, doi=None, journal_ref=None, comment=None,
-        ))  # fmt: skip
+        batch.append(
+            dataclasses.replace(
+                src,
+                arxiv_id=pad_id(i),
+                version=1,
+                listing_day=day,
+                title=" ".join(rng.choices(title_words, k=rng.randint(6, 12))).capitalize(),
+                abstract=". ".join(rng.choices(sentences, k=rng.randint(4, 7))) + ".",
+                authors=rng.sample(authors, rng.randint(1, 6)),
+                published=dt.datetime.combine(day, dt.time(rng.randrange(24)), tzinfo=dt.UTC),
+                updated=None,
+                upvotes=0 if votable else rng.choice([0, 0, 0, 0, 1, 2, 5]),
+                code_url=None,
+                project_url=None,
+                doi=None,
+                journal_ref=None,
+                comment=None,
+            )
+        )
         if len(batch) == BATCH * 5:
             _write(db, batch)
             batch = []
@@ -134,14 +146,32 @@ def build(db: Database, total: int, with_vectors: bool) -> None:
     print(file=sys.stderr)
     now = dt.datetime.now(dt.UTC)
     with db.transaction() as conn:
-        conn.execute(sa.insert(users), [
-            {"id": u + 1, "email": f"reader{u}@example.org", "display_name": f"Reader {u}",
-             "password_hash": "!unusable", "created_at": now, "confirmed_at": now}
-            for u in range(USERS)])  # fmt: skip
-        conn.execute(sa.insert(api_tokens), [
-            {"user_id": u + 1, "name": "load test", "created_at": now,
-             "token_hash": hashlib.sha256(token_of(u).encode()).hexdigest()}
-            for u in range(USERS)])  # fmt: skip
+        conn.execute(
+            sa.insert(users),
+            [
+                {
+                    "id": u + 1,
+                    "email": f"reader{u}@example.org",
+                    "display_name": f"Reader {u}",
+                    "password_hash": "!unusable",
+                    "created_at": now,
+                    "confirmed_at": now,
+                }
+                for u in range(USERS)
+            ],
+        )
+        conn.execute(
+            sa.insert(api_tokens),
+            [
+                {
+                    "user_id": u + 1,
+                    "name": "load test",
+                    "created_at": now,
+                    "token_hash": hashlib.sha256(token_of(u).encode()).hexdigest(),
+                }
+                for u in range(USERS)
+            ],
+        )
     if with_vectors:
         store_vectors(db)
 
@@ -198,8 +228,10 @@ def sqlite_fixture(total: int, with_vectors: bool) -> Path:
 def sqlite_copy(path: Path, folder: Path) -> str:
     """A fresh working copy of the fixture for one run."""
     work = folder / "work.db"
-    with contextlib.closing(sqlite3.connect(path)) as src, \
-            contextlib.closing(sqlite3.connect(work)) as dst:  # fmt: skip
+    with (
+        contextlib.closing(sqlite3.connect(path)) as src,
+        contextlib.closing(sqlite3.connect(work)) as dst,
+    ):
         src.backup(dst)
     return f"sqlite:///{work}"
 
@@ -214,13 +246,13 @@ def pg_fixture(stack: contextlib.ExitStack, server: str, sqlite_path: Path) -> s
     dump = sqlite_path.with_suffix(".pgdump")
     t0 = time.perf_counter()
     if dump.exists() and dump.stat().st_mtime > sqlite_path.stat().st_mtime:
-        subprocess.run(["pg_restore", "--no-owner", "-j", "2", "-d", libpq, str(dump)],
-                       check=True)  # fmt: skip
+        subprocess.run(["pg_restore", "--no-owner", "-j", "2", "-d", libpq, str(dump)], check=True)
         how = f"restored {dump}"
     else:
         source = Database(f"sqlite:///{sqlite_path}")
-        results = transfer.copy_database(source, Database(url), batch_size=5000,
-                                         on_rows=_copy_progress())  # fmt: skip
+        results = transfer.copy_database(
+            source, Database(url), batch_size=5000, on_rows=_copy_progress()
+        )
         print(file=sys.stderr)
         source.dispose()
         bad = [r.table for r in results if not r.matches]
@@ -243,8 +275,11 @@ def _copy_progress():
     def hook(name: str, n: int) -> None:
         seen[name] = seen.get(name, 0) + n
         rate = sum(seen.values()) / (time.perf_counter() - t0)
-        print(f"\r  db copy: {name} {seen[name]:,} rows ({rate:,.0f} rows/s)   ", end="",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"\r  db copy: {name} {seen[name]:,} rows ({rate:,.0f} rows/s)   ",
+            end="",
+            file=sys.stderr,
+        )
 
     return hook
 
@@ -264,16 +299,30 @@ def plan(url: str) -> Plan:
     rng = random.Random(3)
     db = Database(url)
     with db.connect() as conn:
-        days = [str(d) for d in conn.execute(sa.text(
-            "SELECT DISTINCT listing_day FROM papers ORDER BY listing_day DESC LIMIT 30"
-        )).scalars()]  # fmt: skip
-        real_ids = list(conn.execute(sa.text(
-            "SELECT arxiv_id FROM papers WHERE arxiv_id < '2701' ORDER BY random() LIMIT 20000"
-        )).scalars())  # fmt: skip
-        titles = list(conn.execute(sa.text(
-            "SELECT title FROM papers WHERE arxiv_id < '2701' LIMIT 20000")).scalars())  # fmt: skip
-        padded = conn.execute(sa.text(
-            "SELECT count(*) FROM papers WHERE arxiv_id LIKE '27__.1____'")).scalar()  # fmt: skip
+        days = [
+            str(d)
+            for d in conn.execute(
+                sa.text(
+                    "SELECT DISTINCT listing_day FROM papers ORDER BY listing_day DESC LIMIT 30"
+                )
+            ).scalars()
+        ]
+        real_ids = list(
+            conn.execute(
+                sa.text(
+                    "SELECT arxiv_id FROM papers WHERE arxiv_id < '2701' "
+                    "ORDER BY random() LIMIT 20000"
+                )
+            ).scalars()
+        )
+        titles = list(
+            conn.execute(
+                sa.text("SELECT title FROM papers WHERE arxiv_id < '2701' LIMIT 20000")
+            ).scalars()
+        )
+        padded = conn.execute(
+            sa.text("SELECT count(*) FROM papers WHERE arxiv_id LIKE '27__.1____'")
+        ).scalar()
     db.dispose()
     padding = [pad_id(rng.randrange(VOTE_PAPERS, padded)) for _ in range(30_000)]
     queries = []
@@ -288,11 +337,28 @@ def plan(url: str) -> Plan:
 
 def start_server(url: str, workers: int, folder: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "PAPERFEED_DATABASE_URL": url, "PAPERFEED_LOG_LEVEL": "warning",
-           "PAPERFEED_LIMIT_VOTE": "100000000/60",
-           "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics")}  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "paperfeed", "serve", "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", str(workers)], env=env)  # fmt: skip
+    env = {
+        **os.environ,
+        "PAPERFEED_DATABASE_URL": url,
+        "PAPERFEED_LOG_LEVEL": "warning",
+        "PAPERFEED_LIMIT_VOTE": "100000000/60",
+        "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics"),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "paperfeed",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300  # a worker loading a vector index takes a while
     while True:
@@ -316,9 +382,12 @@ def worker_rss(proc: subprocess.Popen, workers: int) -> list[float]:
 
     pids = [proc.pid]
     if workers > 1:
-        pids = [c for c in children(proc.pid)
-                if "multiprocessing" not in Path(f"/proc/{c}/cmdline").read_text()
-                or "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]  # fmt: skip
+        pids = [
+            c
+            for c in children(proc.pid)
+            if "multiprocessing" not in Path(f"/proc/{c}/cmdline").read_text()
+            or "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()
+        ]
     sizes = []
     for pid in pids:
         with contextlib.suppress(FileNotFoundError):
@@ -345,8 +414,16 @@ class Recorder:
                     self.samples.append(f"{endpoint}: {what}")
 
 
-def drive(base: str, p: Plan, *, clients: int, seconds: float, rec: Recorder,
-          final: list[dict], healthz_only: bool = False) -> float:  # fmt: skip
+def drive(
+    base: str,
+    p: Plan,
+    *,
+    clients: int,
+    seconds: float,
+    rec: Recorder,
+    final: list[dict],
+    healthz_only: bool = False,
+) -> float:
     """Run the mix (or /healthz alone) until `seconds` pass; returns the wall time."""
     names = [n for n, _ in MIX]
     weights = [w for _, w in MIX]
@@ -372,8 +449,11 @@ def drive(base: str, p: Plan, *, clients: int, seconds: float, rec: Recorder,
                     else:
                         user, paper = rng.choice(mine), rng.choice(p.vote_ids)
                         auth = {"Authorization": f"Bearer {token_of(user)}"}
-                        r = c.post(f"/api/papers/{paper}/vote", json={"up": rng.random() < 0.7},
-                                   headers=auth)  # fmt: skip
+                        r = c.post(
+                            f"/api/papers/{paper}/vote",
+                            json={"up": rng.random() < 0.7},
+                            headers=auth,
+                        )
                         if r.status_code == 200:
                             final[i][(user, paper)] = r.json()["voted"]
                 except httpx.HTTPError as exc:
@@ -399,19 +479,27 @@ def check_votes(url: str, final: list[dict]) -> dict:
             expected[paper] = expected.get(paper, 0) + (1 if voted else 0)
     db = Database(url)
     with db.connect() as conn:
-        counts = dict(conn.execute(sa.text("SELECT arxiv_id, upvotes FROM papers WHERE arxiv_id "
-                                           "IN :ids").bindparams(sa.bindparam(
-                                               "ids", expanding=True)),
-                                   {"ids": list(expected)}).all())  # fmt: skip
-        rows = dict(conn.execute(sa.text("SELECT arxiv_id, count(*) FROM votes GROUP BY arxiv_id"))
-                    .all())  # fmt: skip
+        counts = dict(
+            conn.execute(
+                sa.text("SELECT arxiv_id, upvotes FROM papers WHERE arxiv_id IN :ids").bindparams(
+                    sa.bindparam("ids", expanding=True)
+                ),
+                {"ids": list(expected)},
+            ).all()
+        )
+        rows = dict(
+            conn.execute(sa.text("SELECT arxiv_id, count(*) FROM votes GROUP BY arxiv_id")).all()
+        )
         total_rows = conn.execute(sa.text("SELECT count(*) FROM votes")).scalar()
     db.dispose()
-    mismatched = [a for a in expected
-                  if not (counts.get(a, 0) == rows.get(a, 0) == expected[a])]  # fmt: skip
-    return {"papers_voted": len(expected), "vote_rows": total_rows,
-            "sum_counts": sum(counts.values()), "expected": sum(expected.values()),
-            "exact": not mismatched and total_rows == sum(expected.values())}  # fmt: skip
+    mismatched = [a for a in expected if not (counts.get(a, 0) == rows.get(a, 0) == expected[a])]
+    return {
+        "papers_voted": len(expected),
+        "vote_rows": total_rows,
+        "sum_counts": sum(counts.values()),
+        "expected": sum(expected.values()),
+        "exact": not mismatched and total_rows == sum(expected.values()),
+    }
 
 
 def run_setup(label: str, url: str, workers: int, args, p: Plan) -> dict:
@@ -434,8 +522,15 @@ def run_setup(label: str, url: str, workers: int, args, p: Plan) -> dict:
         rec = Recorder()
         wall = drive(base, p, clients=args.clients, seconds=args.seconds, rec=rec, final=final)
         floor = Recorder()
-        floor_wall = drive(base, p, clients=args.clients, seconds=args.healthz_seconds,
-                           rec=floor, final=final, healthz_only=True)  # fmt: skip
+        floor_wall = drive(
+            base,
+            p,
+            clients=args.clients,
+            seconds=args.healthz_seconds,
+            rec=floor,
+            final=final,
+            healthz_only=True,
+        )
     finally:
         sampling.set()
         proc.terminate()
@@ -446,8 +541,16 @@ def run_setup(label: str, url: str, workers: int, args, p: Plan) -> dict:
         shutil.rmtree(folder, ignore_errors=True)
     votes = check_votes(url, final)
     peak = [max(s[i] for s in rss if len(s) > i) for i in range(max(len(s) for s in rss))]
-    return {"setup": label, "workers": workers, "wall": wall, "rec": rec, "floor": floor,
-            "floor_wall": floor_wall, "votes": votes, "rss_mb": peak}  # fmt: skip
+    return {
+        "setup": label,
+        "workers": workers,
+        "wall": wall,
+        "rec": rec,
+        "floor": floor,
+        "floor_wall": floor_wall,
+        "votes": votes,
+        "rss_mb": peak,
+    }
 
 
 def pct(xs: list[float], q: int) -> float:
@@ -455,8 +558,17 @@ def pct(xs: list[float], q: int) -> float:
 
 
 def render(results: list[dict], args) -> str:
-    head = ("set-up", "endpoint", "requests", "errors", "req/s", "p50 ms", "p99 ms",
-            "req/s vs healthz", "p50 vs healthz")  # fmt: skip
+    head = (
+        "set-up",
+        "endpoint",
+        "requests",
+        "errors",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "req/s vs healthz",
+        "p50 vs healthz",
+    )
     rows, notes = [], []
     for r in results:
         floor = r["floor"].times.get("healthz", [0.0])
@@ -469,15 +581,45 @@ def render(results: list[dict], args) -> str:
             if not xs:
                 rows.append((r["setup"], name, 0, r["rec"].errors.get(name, 0), "", "", "", "", ""))
                 continue
-            rows.append((r["setup"], name, len(xs), r["rec"].errors.get(name, 0),
-                         f"{len(xs) / r['wall']:.1f}", f"{statistics.median(xs):.1f}",
-                         f"{pct(xs, 99):.1f}", "",
-                         f"{statistics.median(xs) / floor_p50:.1f}x"))  # fmt: skip
-        rows.append((r["setup"], "all (the mix)", total, errors, f"{total / r['wall']:.1f}",
-                     "", "", f"{total / r['wall'] / floor_rps:.3f}x", ""))  # fmt: skip
-        rows.append((r["setup"], "/healthz (baseline)", len(floor), r["floor"].errors.get(
-            "healthz", 0), f"{floor_rps:.1f}", f"{floor_p50:.1f}", f"{pct(floor, 99):.1f}",
-            "1.000x", "1.0x"))  # fmt: skip
+            rows.append(
+                (
+                    r["setup"],
+                    name,
+                    len(xs),
+                    r["rec"].errors.get(name, 0),
+                    f"{len(xs) / r['wall']:.1f}",
+                    f"{statistics.median(xs):.1f}",
+                    f"{pct(xs, 99):.1f}",
+                    "",
+                    f"{statistics.median(xs) / floor_p50:.1f}x",
+                )
+            )
+        rows.append(
+            (
+                r["setup"],
+                "all (the mix)",
+                total,
+                errors,
+                f"{total / r['wall']:.1f}",
+                "",
+                "",
+                f"{total / r['wall'] / floor_rps:.3f}x",
+                "",
+            )
+        )
+        rows.append(
+            (
+                r["setup"],
+                "/healthz (baseline)",
+                len(floor),
+                r["floor"].errors.get("healthz", 0),
+                f"{floor_rps:.1f}",
+                f"{floor_p50:.1f}",
+                f"{pct(floor, 99):.1f}",
+                "1.000x",
+                "1.0x",
+            )
+        )
         v = r["votes"]
         notes.append(
             f"{r['setup']}: {v['papers_voted']} papers voted on; vote rows {v['vote_rows']}, sum "
@@ -500,9 +642,10 @@ def render(results: list[dict], args) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
-    )  # fmt: skip
+    )
     parser.add_argument("--papers", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=10.0)
@@ -516,8 +659,9 @@ def main() -> None:
         action="store_true",
         help="store a random unit vector per paper (semantic and hybrid search)",
     )
-    parser.add_argument("--mix", default="35,35,25,5",
-                        help="weights of daily,paper,search,vote (35,35,25,5)")  # fmt: skip
+    parser.add_argument(
+        "--mix", default="35,35,25,5", help="weights of daily,paper,search,vote (35,35,25,5)"
+    )
     parser.add_argument("--build-only", action="store_true", help="build the fixtures and stop")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
@@ -531,8 +675,9 @@ def main() -> None:
             return
         if pg_url:
             p = plan(pg_url)
-            results.append(run_setup(f"PostgreSQL, {args.workers} workers", pg_url,
-                                     args.workers, args, p))  # fmt: skip
+            results.append(
+                run_setup(f"PostgreSQL, {args.workers} workers", pg_url, args.workers, args, p)
+            )
     if "sqlite" in setups:
         with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
             url = sqlite_copy(fixture, Path(tmp))

@@ -45,8 +45,11 @@ from paperfeed.store import Database, papers  # noqa: E402
 BENCH_DAY = dt.date(2026, 10, 1)  # after both corpora end: only the bench papers are on it
 TOTAL, DAY_PAPERS, BATCH = 100_000, 300, 1000
 TARGET_MEDIAN_MS, TARGET_P99_MS = 20.0, 60.0
-SETUPS = [("cache on, 1 worker", 512, 1), ("cache off, 1 worker", 0, 1),
-          ("cache off, 2 workers", 0, 2)]  # fmt: skip
+SETUPS = [
+    ("cache on, 1 worker", 512, 1),
+    ("cache off, 1 worker", 0, 1),
+    ("cache off, 2 workers", 0, 2),
+]
 
 
 def _read(path: Path):
@@ -63,8 +66,10 @@ def _write(db: Database, batch: list) -> None:
 
 def fixture_ok(db: Database) -> bool:
     with db.connect() as conn:
-        return (papers.count(conn) == TOTAL
-                and papers.count_between(conn, BENCH_DAY, BENCH_DAY) == DAY_PAPERS)  # fmt: skip
+        return (
+            papers.count(conn) == TOTAL
+            and papers.count_between(conn, BENCH_DAY, BENCH_DAY) == DAY_PAPERS
+        )
 
 
 def build(db: Database) -> None:
@@ -81,12 +86,18 @@ def build(db: Database) -> None:
         src = real[rng.randrange(len(real))]
         on_bench_day = i < DAY_PAPERS
         day = BENCH_DAY if on_bench_day else rng.choice(days)
-        padding.append(dataclasses.replace(
-            src, arxiv_id=f"{2701 + i // 90000}.{10000 + i % 90000}", listing_day=day,
-            published=dt.datetime.combine(day, dt.time(rng.randrange(24)), tzinfo=dt.UTC),
-            updated=None, upvotes=rng.choice([0, 0, 0, 1, 2, 3, 5, 8, 13, 40, 120, 310])
-            if on_bench_day else 0,
-        ))  # fmt: skip
+        padding.append(
+            dataclasses.replace(
+                src,
+                arxiv_id=f"{2701 + i // 90000}.{10000 + i % 90000}",
+                listing_day=day,
+                published=dt.datetime.combine(day, dt.time(rng.randrange(24)), tzinfo=dt.UTC),
+                updated=None,
+                upvotes=rng.choice([0, 0, 0, 1, 2, 3, 5, 8, 13, 40, 120, 310])
+                if on_bench_day
+                else 0,
+            )
+        )
     _write(db, padding)
     if not fixture_ok(db):
         sys.exit("the fixture did not come out as 100,000 papers with 300 on the bench day")
@@ -176,19 +187,40 @@ def drive(base: str, path: str, requests: int, clients: int, max_seconds: float 
     def p99(xs):
         return statistics.quantiles(xs, n=100, method="inclusive")[98]
 
-    return {"path": path, "requests": len(client_ms), "errors": len(errors),
-            "server_median": statistics.median(server_ms), "server_p99": p99(server_ms),
-            "client_median": statistics.median(client_ms), "client_p99": p99(client_ms),
-            "rps": len(client_ms) / wall, "seconds": wall}  # fmt: skip
+    return {
+        "path": path,
+        "requests": len(client_ms),
+        "errors": len(errors),
+        "server_median": statistics.median(server_ms),
+        "server_p99": p99(server_ms),
+        "client_median": statistics.median(client_ms),
+        "client_p99": p99(client_ms),
+        "rps": len(client_ms) / wall,
+        "seconds": wall,
+    }
 
 
 def run_server(url: str, args, *, cache: int, workers: int) -> list[dict]:
     """Start a server with this set-up, measure every endpoint, always stop it."""
     port = free_port()
-    env = {**os.environ, "PAPERFEED_DATABASE_URL": url, "PAPERFEED_LOG_LEVEL": "warning",
-           "PAPERFEED_RESPONSE_CACHE_SIZE": str(cache)}  # fmt: skip
-    cmd = [sys.executable, "-m", "paperfeed", "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--workers", str(workers)]  # fmt: skip
+    env = {
+        **os.environ,
+        "PAPERFEED_DATABASE_URL": url,
+        "PAPERFEED_LOG_LEVEL": "warning",
+        "PAPERFEED_RESPONSE_CACHE_SIZE": str(cache),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "paperfeed",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     server = subprocess.Popen(cmd, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -215,19 +247,41 @@ def run_server(url: str, args, *, cache: int, workers: int) -> list[dict]:
 
 
 def render(results: list[dict], args, backend: str) -> str:
-    head = ("set-up", "endpoint", "requests", "errors", "server p50", "server p99", "client p50",
-            "client p99", "req/s", "p50 / healthz", "target", "met?")  # fmt: skip
+    head = (
+        "set-up",
+        "endpoint",
+        "requests",
+        "errors",
+        "server p50",
+        "server p99",
+        "client p50",
+        "client p99",
+        "req/s",
+        "p50 / healthz",
+        "target",
+        "met?",
+    )
     rows = []
     floors = {r["setup"]: r["server_median"] for r in results if r["path"] == "/healthz"}
     for r in results:
         page = r["path"] != "/healthz"
         met = r["server_median"] < TARGET_MEDIAN_MS and r["server_p99"] < TARGET_P99_MS
-        rows.append((r["setup"], r["path"], r["requests"], r["errors"], f"{r['server_median']:.2f}",
-                     f"{r['server_p99']:.2f}", f"{r['client_median']:.2f}",
-                     f"{r['client_p99']:.2f}", f"{r['rps']:.0f}",
-                     f"{r['server_median'] / floors[r['setup']]:.1f}x",
-                     "p50<20, p99<60" if page else "baseline",
-                     ("yes" if met else "NO") if page else ""))  # fmt: skip
+        rows.append(
+            (
+                r["setup"],
+                r["path"],
+                r["requests"],
+                r["errors"],
+                f"{r['server_median']:.2f}",
+                f"{r['server_p99']:.2f}",
+                f"{r['client_median']:.2f}",
+                f"{r['client_p99']:.2f}",
+                f"{r['rps']:.0f}",
+                f"{r['server_median'] / floors[r['setup']]:.1f}x",
+                "p50<20, p99<60" if page else "baseline",
+                ("yes" if met else "NO") if page else "",
+            )
+        )
     return (
         f"{TOTAL:,} papers ({backend}), a day of {DAY_PAPERS} papers, {args.clients} concurrent "
         f"keep-alive clients, {os.cpu_count()} cores, {dt.date.today()}; times in ms\n\n"
@@ -238,22 +292,30 @@ def render(results: list[dict], args, backend: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--db",
         type=Path,
         default=Path("/tmp/paperfeed-bench-page-100k.db"),
         help="SQLite fixture file, built on first use and reused after",
     )
-    parser.add_argument("--database-url", help="a PostgreSQL server URL: build a throw-away "
-                        "database there and measure it instead of SQLite")  # fmt: skip
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server URL: build a throw-away "
+        "database there and measure it instead of SQLite",
+    )
     parser.add_argument("--requests", type=int, default=600, help="per endpoint and set-up (600)")
     parser.add_argument("--warmup", type=int, default=40, help="warm-up requests (40)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients (4)")
-    parser.add_argument("--max-seconds", type=float, default=120.0,
-                        help="stop an endpoint's run after this long (120)")  # fmt: skip
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=120.0,
+        help="stop an endpoint's run after this long (120)",
+    )
     parser.add_argument(
         "--setups",
         default="all",

@@ -66,8 +66,10 @@ def recall_at(ranked: list[str], rel: dict[str, int], k: int = 100) -> float:
 
 def score(runs: dict[str, list[str]], qrels) -> tuple[float, float]:
     n = len(qrels)
-    return (sum(ndcg_at(runs.get(q, []), r) for q, r in qrels.items()) / n,
-            sum(recall_at(runs.get(q, []), r) for q, r in qrels.items()) / n)  # fmt: skip
+    return (
+        sum(ndcg_at(runs.get(q, []), r) for q, r in qrels.items()) / n,
+        sum(recall_at(runs.get(q, []), r) for q, r in qrels.items()) / n,
+    )
 
 
 def tfidf_runs(docs, queries) -> dict[str, list[str]]:
@@ -121,15 +123,19 @@ def paperfeed_runs(
     if set(modes) - {"keyword"}:
         if vectors:
             with db.transaction() as conn:
-                vector_store.save(conn, settings.embedding_model,
-                                  [(ids[d], v) for d, v in vectors.items()])  # fmt: skip
+                vector_store.save(
+                    conn, settings.embedding_model, [(ids[d], v) for d, v in vectors.items()]
+                )
             indexing.update_index(db, settings)
         else:
             started = time.perf_counter()
             n = indexing.embed_pending(db, settings)
             took = time.perf_counter() - started
-            print(f"embedded {n} abstracts in {took:.0f} s ({n / took:.1f}/s, "
-                  f"{settings.embedding_runtime} runtime)", file=sys.stderr)  # fmt: skip
+            print(
+                f"embedded {n} abstracts in {took:.0f} s ({n / took:.1f}/s, "
+                f"{settings.embedding_runtime} runtime)",
+                file=sys.stderr,
+            )
     with db.connect() as conn:
         stored = vector_store.vectors_of(conn, settings.embedding_model, list(back))
     runs: dict[str, dict] = {}
@@ -150,11 +156,15 @@ def main() -> None:
     docs, queries, qrels = load()
     results = {"tf-idf cosine (baseline)": score(tfidf_runs(docs, queries), qrels)}
     modes = ("keyword", "semantic", "hybrid") if embedder.available() else ("keyword",)
-    names = {"keyword": "keyword, SQLite FTS5 bm25", "semantic": "semantic, all-MiniLM-L6-v2",
-             "hybrid": "hybrid, reciprocal rank fusion"}  # fmt: skip
+    names = {
+        "keyword": "keyword, SQLite FTS5 bm25",
+        "semantic": "semantic, all-MiniLM-L6-v2",
+        "hybrid": "hybrid, reciprocal rank fusion",
+    }
     with tempfile.TemporaryDirectory() as tmp:
-        sqlite_runs, vectors = paperfeed_runs(f"sqlite:///{tmp}/q.db", docs, queries, modes,
-                                              f"{tmp}/index")  # fmt: skip
+        sqlite_runs, vectors = paperfeed_runs(
+            f"sqlite:///{tmp}/q.db", docs, queries, modes, f"{tmp}/index"
+        )
         for mode, runs in sqlite_runs.items():
             results[names[mode]] = score(runs, qrels)
     if args.pg:

@@ -156,8 +156,10 @@ def fixture(size: int, args, settings_for) -> tuple[str, dict]:
         part = ids[i : i + 5000]
         noise = nrng.standard_normal((len(part), DIM)).astype(np.float32)
         noise /= np.linalg.norm(noise, axis=1, keepdims=True)
-        rows = [(pid, (known[pid] if pid in known else noise[j]).tobytes())
-                for j, pid in enumerate(part)]  # fmt: skip
+        rows = [
+            (pid, (known[pid] if pid in known else noise[j]).tobytes())
+            for j, pid in enumerate(part)
+        ]
         with db.transaction() as conn:
             vector_store.save(conn, settings.embedding_model, rows)
     vectors_s = time.perf_counter() - t0
@@ -167,11 +169,19 @@ def fixture(size: int, args, settings_for) -> tuple[str, dict]:
     indexing.rebuild_index(db, settings)
     rebuild_s = time.perf_counter() - t0
     db.dispose()
-    info = {"size": size, "papers_s": papers_s, "vectors_s": vectors_s, "rebuild_s": rebuild_s,
-            "real_vectors": len(known)}  # fmt: skip
+    info = {
+        "size": size,
+        "papers_s": papers_s,
+        "vectors_s": vectors_s,
+        "rebuild_s": rebuild_s,
+        "real_vectors": len(known),
+    }
     info_path.write_text(json.dumps(info))
-    print(f"built {path}: papers {papers_s:.0f} s, vectors {vectors_s:.0f} s, "
-          f"index {rebuild_s:.0f} s", file=sys.stderr)  # fmt: skip
+    print(
+        f"built {path}: papers {papers_s:.0f} s, vectors {vectors_s:.0f} s, "
+        f"index {rebuild_s:.0f} s",
+        file=sys.stderr,
+    )
     return url, info
 
 
@@ -224,8 +234,9 @@ def time_modes(db: Database, settings: Settings, qs: list[str]) -> dict:
 
 def measure(args) -> None:
     """The worker side, in its own process: open the fixture as a server does, time searches."""
-    settings = Settings(database_url=args.url, embedding_runtime=args.runtime,
-                        index_dir=args.index_dir)  # fmt: skip
+    settings = Settings(
+        database_url=args.url, embedding_runtime=args.runtime, index_dir=args.index_dir
+    )
     db = Database(args.url)
     qs = json.loads(Path(args.queries).read_text())
     t0 = time.perf_counter()
@@ -287,10 +298,18 @@ def embedding_throughput(settings: Settings) -> list[tuple[str, float]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="100000,1000000", help="comma-separated paper counts")
-    ap.add_argument("--dir", type=Path, default=Path("/tmp/paperfeed-bench"),
-                    help="where fixtures and cached embeddings are kept")  # fmt: skip
-    ap.add_argument("--real-vectors", type=int, default=20_000,
-                    help="how many real papers get their real embedding")  # fmt: skip
+    ap.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("/tmp/paperfeed-bench"),
+        help="where fixtures and cached embeddings are kept",
+    )
+    ap.add_argument(
+        "--real-vectors",
+        type=int,
+        default=20_000,
+        help="how many real papers get their real embedding",
+    )
     ap.add_argument("--runtime", default="onnx", help="embedding runtime for queries")
     ap.add_argument("--json-out", type=Path)
     ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
@@ -314,10 +333,23 @@ def main() -> None:
         url, info = fixture(size, args, settings_for)
         settings = settings_for(url)
         worker = subprocess.run(
-            [sys.executable, __file__, "--measure", "--url", url, "--runtime", args.runtime,
-             "--index-dir", str(settings.index_path), "--queries", str(qfile)],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                __file__,
+                "--measure",
+                "--url",
+                url,
+                "--runtime",
+                args.runtime,
+                "--index-dir",
+                str(settings.index_path),
+                "--queries",
+                str(qfile),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         ours = json.loads(worker.stdout.strip().splitlines()[-1])
         db = Database(url)
         search._indexes.clear()
@@ -337,8 +369,13 @@ def main() -> None:
         search._indexes[key] = exact
         base = time_modes(db, settings, qs)
         db.dispose()
-        entry = {"size": size, "fixture": info, "ann": ours, "exact": base,
-                 "recall_at_10": statistics.mean(recall)}  # fmt: skip
+        entry = {
+            "size": size,
+            "fixture": info,
+            "ann": ours,
+            "exact": base,
+            "recall_at_10": statistics.mean(recall),
+        }
         results["sizes"].append(entry)
         target = TARGETS.get(size)
         rows = []
@@ -348,11 +385,30 @@ def main() -> None:
             if mode == "hybrid" and target:
                 goal = f"p50<{target[0]:g}, p99<{target[1]:g}"
                 met = "yes" if a["median"] < target[0] and a["p99"] < target[1] else "NO"
-            rows.append([mode, f"{a['median']:.2f}", f"{a['p99']:.2f}", f"{e['median']:.2f}",
-                         f"{e['p99']:.2f}", f"{a['median'] / e['median']:.2f}",
-                         f"{a['p99'] / e['p99']:.2f}", goal, met])  # fmt: skip
-        head = ["mode", "ANN p50", "ANN p99", "exact p50", "exact p99", "p50 ratio", "p99 ratio",
-                "target", "met?"]  # fmt: skip
+            rows.append(
+                [
+                    mode,
+                    f"{a['median']:.2f}",
+                    f"{a['p99']:.2f}",
+                    f"{e['median']:.2f}",
+                    f"{e['p99']:.2f}",
+                    f"{a['median'] / e['median']:.2f}",
+                    f"{a['p99'] / e['p99']:.2f}",
+                    goal,
+                    met,
+                ]
+            )
+        head = [
+            "mode",
+            "ANN p50",
+            "ANN p99",
+            "exact p50",
+            "exact p99",
+            "p50 ratio",
+            "p99 ratio",
+            "target",
+            "met?",
+        ]
         mem_met = "yes" if ours["rss_mb"] < 2048 else "NO"
         recall_met = "yes" if entry["recall_at_10"] >= 0.95 else "NO"
         tables.append(
@@ -377,7 +433,7 @@ def main() -> None:
         + table(
             ["runtime", "papers/s", "vs torch"],
             [[r, f"{v:.1f}", f"{v / base_rate:.2f}"] for r, v in rates],
-        )  # fmt: skip
+        )
     )
     print("\n\n".join(tables))
     if args.json_out:

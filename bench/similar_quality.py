@@ -131,8 +131,13 @@ def main() -> None:
         db.upgrade()
         day = dt.date(2020, 1, 1)
         with db.transaction() as conn:
-            papers.upsert_many(conn, [Paper(ids[p], t or "untitled", a or t, [], listing_day=day)
-                                      for p, (t, a) in text.items()])  # fmt: skip
+            papers.upsert_many(
+                conn,
+                [
+                    Paper(ids[p], t or "untitled", a or t, [], listing_day=day)
+                    for p, (t, a) in text.items()
+                ],
+            )
         settings = Settings.load(env={}, database_url=url, index_dir=f"{tmp}/index")
         indexing.embed_pending(db, settings)
         with db.connect() as conn:
@@ -149,8 +154,13 @@ def main() -> None:
             # paper's most distinctive words; hybrid fuses it with the nearest vectors.
             terms = distinctive_terms(q["title"], " ".join(q["sentences"]))
             with db.connect() as conn:
-                rows = store.ranking(conn, store.Words(terms, [], []), filters=Filters(),
-                                     sort="relevance", limit=10_000)  # fmt: skip
+                rows = store.ranking(
+                    conn,
+                    store.Words(terms, [], []),
+                    filters=Filters(),
+                    sort="relevance",
+                    limit=10_000,
+                )
             keyword = complete([back[i] for i, _s in rows], pool)
             served = search.similar(db, ids[q["paper_id"]], limit=10_000, settings=settings)
             query_text = f"{q['title']} {' '.join(q['sentences'])}"
@@ -161,8 +171,11 @@ def main() -> None:
             # The same two rankings fused again with each k (exact cosines over the whole corpus
             # where `similar` asks the ANN index: nearly always the same order).
             cos = matrix @ vec[q["paper_id"]]
-            nearest = [(everyone[i], float(cos[i])) for i in np.argsort(-cos, kind="stable")
-                       if everyone[i] != q["paper_id"]]  # fmt: skip
+            nearest = [
+                (everyone[i], float(cos[i]))
+                for i in np.argsort(-cos, kind="stable")
+                if everyone[i] != q["paper_id"]
+            ]
             words = [(back[i], s) for i, s in rows if back[i] != q["paper_id"]]
             for k in K_GRID:
                 fused = search._fuse(words, nearest, k=k)
@@ -181,12 +194,18 @@ def main() -> None:
     chosen = cross_validate(scores, folds)
     cv = mean(s for _k, s in chosen)
     print("\n2-fold: NDCG%20, mean of the two official test folds")
-    print(f"RRF k by 2-fold cross-validation over {', '.join(map(str, K_GRID))}: "
-          + ", ".join(f"test fold {i} takes k = {k} from the other ({s:.3f})"
-                      for i, (k, s) in enumerate(chosen, start=1))
-          + f"; mean {cv:.3f}")  # fmt: skip
-    print("NDCG%20 by k, all 50: " + ", ".join(f"{k} {mean(s.values()):.3f}"
-                                             for k, s in scores.items()))  # fmt: skip
+    print(
+        f"RRF k by 2-fold cross-validation over {', '.join(map(str, K_GRID))}: "
+        + ", ".join(
+            f"test fold {i} takes k = {k} from the other ({s:.3f})"
+            for i, (k, s) in enumerate(chosen, start=1)
+        )
+        + f"; mean {cv:.3f}"
+    )
+    print(
+        "NDCG%20 by k, all 50: "
+        + ", ".join(f"{k} {mean(s.values()):.3f}" for k, s in scores.items())
+    )
     if args.json_out:
         results["hybrid, k by 2-fold cross-validation"] = {"chosen": chosen, "two_fold": cv}
         args.json_out.write_text(json.dumps(results, indent=2))

@@ -70,8 +70,12 @@ def db(database_url):
 @pytest.fixture
 def settings(database_url, tmp_path):
     """Settings pointing at the test database, with its own vector index directory."""
-    return Settings.load(env={}, database_url=database_url, base_url="http://testserver",
-                         index_dir=str(tmp_path / "index"))  # fmt: skip
+    return Settings.load(
+        env={},
+        database_url=database_url,
+        base_url="http://testserver",
+        index_dir=str(tmp_path / "index"),
+    )
 
 
 def make_paper(n: int = 1, **overrides) -> Paper:

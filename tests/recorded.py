@@ -57,8 +57,12 @@ class Recorder:
 
 def polite_client(recorder: Recorder, clock: FakeClock, **kwargs) -> PoliteClient:
     """A PoliteClient on the recorder, with a fake clock; arXiv's 3-second spacing by default."""
-    options = dict(user_agent="paperfeed-test/1.0 (mailto:test@example.org)", min_interval=3.0,
-                   timeout=5.0, retries=3)  # fmt: skip
+    options = dict(
+        user_agent="paperfeed-test/1.0 (mailto:test@example.org)",
+        min_interval=3.0,
+        timeout=5.0,
+        retries=3,
+    )
     options.update(kwargs)
     return PoliteClient(
         **options, transport=httpx.MockTransport(recorder), sleep=clock.sleep, clock=clock

@@ -57,9 +57,16 @@ def test_signup_of_a_known_address_sends_a_notice_not_an_account(db, mailbox):
 
 
 @pytest.mark.parametrize(
-    "email", ["", "no-at-sign", "a@b", "a@@b.org", "x@example.org\r\nBcc: victim@example.org",
-              "a b@example.org"],
-)  # fmt: skip
+    "email",
+    [
+        "",
+        "no-at-sign",
+        "a@b",
+        "a@@b.org",
+        "x@example.org\r\nBcc: victim@example.org",
+        "a b@example.org",
+    ],
+)
 def test_bad_addresses_are_refused(db, settings, email):
     with pytest.raises(InvalidInput):
         accounts.signup(db, settings, email=email, password=PASSWORD, name="x")
@@ -138,8 +145,9 @@ def test_change_password_keeps_this_session_only(db, mailbox):
     there, _ = accounts.start_session(db, settings, user)
     with pytest.raises(NotAllowed):
         accounts.change_password(db, settings, user=user, current="nope", new="x" * 12, keep=here)
-    accounts.change_password(db, settings, user=user, current=PASSWORD, new="new password 1",
-                             keep=here)  # fmt: skip
+    accounts.change_password(
+        db, settings, user=user, current=PASSWORD, new="new password 1", keep=here
+    )
     assert accounts.session_for(db, here) and accounts.session_for(db, there) is None
 
 
@@ -168,8 +176,9 @@ def test_deleting_an_account_keeps_its_votes_counted(db, mailbox):
 
 
 def test_admin_created_by_command_path(db, settings):
-    admin = accounts.create_user(db, settings, email="root@example.org", password=PASSWORD,
-                                 admin=True)  # fmt: skip
+    admin = accounts.create_user(
+        db, settings, email="root@example.org", password=PASSWORD, admin=True
+    )
     assert admin.is_admin and admin.confirmed
 
 

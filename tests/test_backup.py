@@ -28,8 +28,9 @@ def count(db: Database) -> int:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_backup_while_writing_then_restore_brings_that_moment_back(db, settings, database_url,
-                                                                   tmp_path):  # fmt: skip
+def test_backup_while_writing_then_restore_brings_that_moment_back(
+    db, settings, database_url, tmp_path
+):
     """A writer adds papers in small transactions while the backup runs; the backup holds whole
     transactions only, and restoring it under a running app brings exactly that state back."""
     stop = threading.Event()
@@ -73,8 +74,9 @@ def test_backup_while_writing_then_restore_brings_that_moment_back(db, settings,
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_restore_refuses_bad_backups_and_older_schemas_and_loses_nothing(db, database_url,
-                                                                         tmp_path):  # fmt: skip
+def test_restore_refuses_bad_backups_and_older_schemas_and_loses_nothing(
+    db, database_url, tmp_path
+):
     with db.transaction() as conn:
         papers.upsert_many(conn, [make_paper(i) for i in range(1, 4)])
     garbage = tmp_path / "garbage.db"

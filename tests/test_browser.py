@@ -20,24 +20,36 @@ pytestmark = [
 ]
 # Chromium's background services would try the (closed) network at every start.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
 def site(db, settings):
     with db.transaction() as conn:
-        papers.upsert_many(conn, [
-            make_paper(1, listing_day=dt.date(2025, 11, 20), upvotes=4,
-                       title="Today's top paper"),
-            make_paper(2, listing_day=dt.date(2025, 11, 19), upvotes=9,
-                       title="Yesterday's <script>window.__pwned = 1</script> paper",
-                       code_url="https://github.com/org/repo",
-                       authors=["Grace Hopper", "Edsger Dijkstra", "Barbara Liskov",
-                                "Leslie Lamport"]),
-            make_paper(3, listing_day=dt.date(2025, 11, 19), upvotes=1),
-        ])  # fmt: skip
+        papers.upsert_many(
+            conn,
+            [
+                make_paper(
+                    1, listing_day=dt.date(2025, 11, 20), upvotes=4, title="Today's top paper"
+                ),
+                make_paper(
+                    2,
+                    listing_day=dt.date(2025, 11, 19),
+                    upvotes=9,
+                    title="Yesterday's <script>window.__pwned = 1</script> paper",
+                    code_url="https://github.com/org/repo",
+                    authors=["Grace Hopper", "Edsger Dijkstra", "Barbara Liskov", "Leslie Lamport"],
+                ),
+                make_paper(3, listing_day=dt.date(2025, 11, 19), upvotes=1),
+            ],
+        )
     with serve(create_app(settings, db=db)) as url:
         yield url
 
@@ -86,8 +98,11 @@ def test_stored_xss_stays_inert_and_the_upvote_button_works(db, settings, tmp_pa
 
     with db.transaction() as conn:
         user_store.update(conn, evil.id, display_name='<img src=x onerror="window.__pwned=2">')
-    for body in ("<script>window.__pwned=3</script>", "[x](javascript:window.__pwned=4)",
-                 '<svg onload="window.__pwned=5">'):  # fmt: skip
+    for body in (
+        "<script>window.__pwned=3</script>",
+        "[x](javascript:window.__pwned=4)",
+        '<svg onload="window.__pwned=5">',
+    ):
         comments.add(db, user=evil, arxiv_id="2511.00001", body=body)
     accounts.create_user(db, settings, email="ada@example.org", password="correct horse battery")
 

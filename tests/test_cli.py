@@ -21,12 +21,31 @@ from .conftest import make_paper
 runner = CliRunner(env={"COLUMNS": "300", "NO_COLOR": "1"})
 
 COMMANDS = [
-    [], ["version"], ["config"], ["db"], ["db", "upgrade"], ["db", "status"], ["serve"],
-    ["ingest"], ["ingest", "arxiv"], ["ingest", "oai"], ["ingest", "hf-daily"],
-    ["ingest", "jsonl"], ["ingest", "log"], ["papers"], ["papers", "show"], ["export"],
-    ["export", "jsonl"], ["trending"], ["users"], ["users", "create"],
-    ["search"], ["index"], ["index", "status"], ["index", "embed"],
-]  # fmt: skip
+    [],
+    ["version"],
+    ["config"],
+    ["db"],
+    ["db", "upgrade"],
+    ["db", "status"],
+    ["serve"],
+    ["ingest"],
+    ["ingest", "arxiv"],
+    ["ingest", "oai"],
+    ["ingest", "hf-daily"],
+    ["ingest", "jsonl"],
+    ["ingest", "log"],
+    ["papers"],
+    ["papers", "show"],
+    ["export"],
+    ["export", "jsonl"],
+    ["trending"],
+    ["users"],
+    ["users", "create"],
+    ["search"],
+    ["index"],
+    ["index", "status"],
+    ["index", "embed"],
+]
 
 
 def cli(database_url, *args, env=None):
@@ -177,12 +196,19 @@ def test_kill_9_mid_ingest_leaves_no_half_written_paper_and_resumes(db, database
     f = tmp_path / "big.jsonl"
     with f.open("w") as fh:
         for i in range(1, total + 1):
-            fh.write(json.dumps({
-                "arxiv_id": f"2511.{i:05d}", "title": f"Title {i}",
-                "abstract": f"Abstract {i}. " * 30,
-                "authors": [f"Author {i}", "Second Author"], "categories": ["cs.LG"],
-                "published": "2025-11-20",
-            }) + "\n")  # fmt: skip
+            fh.write(
+                json.dumps(
+                    {
+                        "arxiv_id": f"2511.{i:05d}",
+                        "title": f"Title {i}",
+                        "abstract": f"Abstract {i}. " * 30,
+                        "authors": [f"Author {i}", "Second Author"],
+                        "categories": ["cs.LG"],
+                        "published": "2025-11-20",
+                    }
+                )
+                + "\n"
+            )
     env = {**os.environ, "PAPERFEED_INGEST_BATCH_SIZE": str(batch)}
     cmd = [
         sys.executable,
@@ -239,8 +265,20 @@ def test_serve_answers_http_and_stops_cleanly(db, database_url):
     with db.transaction() as conn:
         papers.upsert(conn, make_paper(1))
     port = free_port()
-    cmd = [sys.executable, "-m", "paperfeed", "--database-url", database_url, "serve",
-           "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "paperfeed",
+        "--database-url",
+        database_url,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline, body = time.monotonic() + 30, None
@@ -261,8 +299,11 @@ def test_version_and_config_commands():
     from paperfeed import __version__
 
     assert runner.invoke(app, ["version"]).output.strip() == __version__
-    shown = runner.invoke(app, ["--database-url", "sqlite:///x.db", "config"], env={
-        "PAPERFEED_SECRET_KEY": "s" * 40, "PAPERFEED_SITE_NAME": "Lab <papers>"})  # fmt: skip
+    shown = runner.invoke(
+        app,
+        ["--database-url", "sqlite:///x.db", "config"],
+        env={"PAPERFEED_SECRET_KEY": "s" * 40, "PAPERFEED_SITE_NAME": "Lab <papers>"},
+    )
     assert shown.exit_code == 0
     assert "sqlite:///x.db" in shown.output and "PAPERFEED_DATABASE_URL" in shown.output
     assert "Lab <papers>" in shown.output and "s" * 40 not in shown.output  # secrets stay hidden
@@ -271,13 +312,24 @@ def test_version_and_config_commands():
 def test_users_create_admin(db, database_url):
     from paperfeed import accounts
 
-    result = cli(database_url, "users", "create", "Root@Example.org", "--admin",
-                 env={"PAPERFEED_NEW_PASSWORD": "a strong password"})  # fmt: skip
+    result = cli(
+        database_url,
+        "users",
+        "create",
+        "Root@Example.org",
+        "--admin",
+        env={"PAPERFEED_NEW_PASSWORD": "a strong password"},
+    )
     assert result.exit_code == 0 and "administrator root@example.org" in result.output
     user = accounts.authenticate(db, email="root@example.org", password="a strong password")
     assert user.is_admin
-    again = cli(database_url, "users", "create", "root@example.org",
-                env={"PAPERFEED_NEW_PASSWORD": "a strong password"})  # fmt: skip
+    again = cli(
+        database_url,
+        "users",
+        "create",
+        "root@example.org",
+        env={"PAPERFEED_NEW_PASSWORD": "a strong password"},
+    )
     assert again.exit_code == 1 and "already has an account" in again.output
     weak = cli(
         database_url, "users", "create", "x@example.org", env={"PAPERFEED_NEW_PASSWORD": "x"}

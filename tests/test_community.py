@@ -130,8 +130,9 @@ def arxiv_stub():
 
 @pytest.fixture
 def client(db, settings, people, arxiv_stub):
-    s = dataclasses.replace(settings, arxiv_api_url=arxiv_stub, arxiv_min_interval=0.0,
-                            http_retries=0)  # fmt: skip
+    s = dataclasses.replace(
+        settings, arxiv_api_url=arxiv_stub, arxiv_min_interval=0.0, http_retries=0
+    )
     with TestClient(create_app(s, db=db)) as c:
         yield c
 
@@ -139,8 +140,11 @@ def client(db, settings, people, arxiv_stub):
 def test_submit_fetches_from_arxiv_and_lists_it_today(client, db):
     log_in(client)
     token = csrf(client, "/submit")
-    r = client.post("/submit", data={"ref": "https://arxiv.org/abs/2511.14003v1",
-                                     "csrf_token": token}, follow_redirects=False)  # fmt: skip
+    r = client.post(
+        "/submit",
+        data={"ref": "https://arxiv.org/abs/2511.14003v1", "csrf_token": token},
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == "/papers/2511.14003"
     with db.connect() as conn:
         paper = papers.get(conn, "2511.14003")
@@ -155,13 +159,16 @@ def test_submit_fetches_from_arxiv_and_lists_it_today(client, db):
 
 
 def test_submitting_is_rate_limited(db, settings, people, arxiv_stub):
-    s = dataclasses.replace(settings, arxiv_api_url=arxiv_stub, arxiv_min_interval=0.0,
-                            limit_submit="2/3600")  # fmt: skip
+    s = dataclasses.replace(
+        settings, arxiv_api_url=arxiv_stub, arxiv_min_interval=0.0, limit_submit="2/3600"
+    )
     with TestClient(create_app(s, db=db)) as c:
         log_in(c)
         token = csrf(c, "/submit")
-        codes = [c.post("/submit", data={"ref": "2511.99999", "csrf_token": token}).status_code
-                 for _ in range(3)]  # fmt: skip
+        codes = [
+            c.post("/submit", data={"ref": "2511.99999", "csrf_token": token}).status_code
+            for _ in range(3)
+        ]
     assert codes[:2] == [400, 400] and codes[2] == 429
 
 
@@ -169,8 +176,9 @@ def test_comment_forms_authorization_and_escaping(client, db, people):
     ada, bob, root = people
     log_in(client)
     token = csrf(client, "/papers/2511.00001")
-    client.post("/papers/2511.00001/comments",
-                data={"body": HOSTILE[0] + " **ok**", "csrf_token": token})  # fmt: skip
+    client.post(
+        "/papers/2511.00001/comments", data={"body": HOSTILE[0] + " **ok**", "csrf_token": token}
+    )
     page = client.get("/papers/2511.00001").text
     assert "<script>window.__pwned" not in page and "<strong>ok</strong>" in page
     assert "1 comment" in client.get("/papers?date=2025-11-20").text
@@ -182,8 +190,10 @@ def test_comment_forms_authorization_and_escaping(client, db, people):
     assert client.post(f"/comments/{c.id}/delete", data={"csrf_token": token}).status_code == 403
     assert client.post(f"/comments/{c.id}/hide", data={"csrf_token": token}).status_code == 403
     assert client.post("/papers/2511.00001/hide", data={"csrf_token": token}).status_code == 403
-    assert client.post(f"/comments/{c.id}/edit",
-                       data={"body": "x", "csrf_token": token}).status_code == 403  # fmt: skip
+    assert (
+        client.post(f"/comments/{c.id}/edit", data={"body": "x", "csrf_token": token}).status_code
+        == 403
+    )
     # anonymous posting is refused
     client.cookies.clear()
     r = client.post("/papers/2511.00001/comments", data={"body": "anon", "csrf_token": "x"})
@@ -193,8 +203,9 @@ def test_comment_forms_authorization_and_escaping(client, db, people):
 def test_admin_hides_a_paper_from_every_listing(client, db, people):
     log_in(client, "root@example.org")
     token = csrf(client, "/papers/2511.00002")
-    r = client.post("/papers/2511.00002/hide", data={"csrf_token": token, "hidden": "1"},
-                    follow_redirects=False)  # fmt: skip
+    r = client.post(
+        "/papers/2511.00002/hide", data={"csrf_token": token, "hidden": "1"}, follow_redirects=False
+    )
     assert r.status_code == 303
     assert "Hidden from readers" in client.get("/papers/2511.00002").text  # admins still see it
     client.cookies.clear()

@@ -76,18 +76,44 @@ def smtp():
 @pytest.fixture
 def site(settings, db, smtp):
     inbox, port = smtp
-    s = dataclasses.replace(settings, mail_backend="smtp", smtp_port=port,
-                            digest_search_mode="keyword", limit_subscribe="1000/60")  # fmt: skip
+    s = dataclasses.replace(
+        settings,
+        mail_backend="smtp",
+        smtp_port=port,
+        digest_search_mode="keyword",
+        limit_subscribe="1000/60",
+    )
     with db.transaction() as conn:
-        papers.upsert_many(conn, [
-            make_paper(1, upvotes=12, listing_day=LISTED, code_url="https://github.com/org/moe",
-                       title="Routing <Experts> & friends"),
-            make_paper(2, upvotes=3, listing_day=LISTED, title="Video diffusion models at scale",
-                       abstract="We train diffusion models for video generation.",
-                       authors=["Grace Hopper"], categories=["cs.CV"], primary_category="cs.CV"),
-            make_paper(3, upvotes=0, listing_day=LISTED, title="A quiet paper on diffusion",
-                       abstract="Diffusion models for video, quietly.", authors=["Emmy Noether"]),
-        ])  # fmt: skip
+        papers.upsert_many(
+            conn,
+            [
+                make_paper(
+                    1,
+                    upvotes=12,
+                    listing_day=LISTED,
+                    code_url="https://github.com/org/moe",
+                    title="Routing <Experts> & friends",
+                ),
+                make_paper(
+                    2,
+                    upvotes=3,
+                    listing_day=LISTED,
+                    title="Video diffusion models at scale",
+                    abstract="We train diffusion models for video generation.",
+                    authors=["Grace Hopper"],
+                    categories=["cs.CV"],
+                    primary_category="cs.CV",
+                ),
+                make_paper(
+                    3,
+                    upvotes=0,
+                    listing_day=LISTED,
+                    title="A quiet paper on diffusion",
+                    abstract="Diffusion models for video, quietly.",
+                    authors=["Emmy Noether"],
+                ),
+            ],
+        )
     with TestClient(create_app(s, db=db)) as client:
         yield client, inbox, s, db
 
@@ -97,9 +123,17 @@ def csrf(client, path="/digest"):
 
 
 def form_subscribe(client, email, **prefs):
-    data = {"email": email, "cadence": "daily", "weekday": "0", "send_hour": "7",
-            "timezone": "UTC", "max_papers": "5", "categories": "", "topics": "",
-            "csrf_token": csrf(client)}  # fmt: skip
+    data = {
+        "email": email,
+        "cadence": "daily",
+        "weekday": "0",
+        "send_hour": "7",
+        "timezone": "UTC",
+        "max_papers": "5",
+        "categories": "",
+        "topics": "",
+        "csrf_token": csrf(client),
+    }
     data.update(prefs)
     return client.post("/digest/subscribe", data=data)
 
@@ -136,8 +170,9 @@ def test_double_opt_in_then_a_digest_with_working_links(site):
     msg = inbox.messages[-1]
     assert msg["To"] == "reader@example.org" and "Daily papers" in msg["Subject"]
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    unsubscribe = re.fullmatch(r"<http://testserver(/digest/unsubscribe\?token=\S+)>",
-                               msg["List-Unsubscribe"])[1]  # fmt: skip
+    unsubscribe = re.fullmatch(
+        r"<http://testserver(/digest/unsubscribe\?token=\S+)>", msg["List-Unsubscribe"]
+    )[1]
     text, html = inbox.text(msg), msg.get_body(("html",)).get_content()
     for body in (text, html):
         assert "Ada Lovelace, Alan Turing" in body and "12 upvotes" in body
@@ -222,8 +257,9 @@ def test_two_sender_processes_share_a_run_and_send_each_digest_once(site):
     client, inbox, settings, db = site
     addresses, now = due_subscribers(client, inbox, db, "w", 12, {4: "451"})
     seen = []
-    run = digests.send_due(db, settings, now=now, workers=2,
-                           progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    run = digests.send_due(
+        db, settings, now=now, workers=2, progress=lambda done, total: seen.append((done, total))
+    )
     assert (run.due, run.sent, run.retry, run.skipped, run.aborted) == (12, 11, 1, 0, None)
     assert seen[-1] == (12, 12) and len(inbox.messages) == 11
     assert digests.send_due(db, settings, now=now + dt.timedelta(seconds=10)).due == 0
@@ -234,11 +270,19 @@ def test_two_sender_processes_share_a_run_and_send_each_digest_once(site):
 def test_a_sender_killed_midway_then_rerun_delivers_each_exactly_once(site, database_url):
     client, inbox, settings, db = site
     addresses, now = due_subscribers(client, inbox, db, "k", 10, {5: "hang"})
-    env = {**os.environ, "PAPERFEED_DATABASE_URL": database_url, "PAPERFEED_MAIL_BACKEND": "smtp",
-           "PAPERFEED_SMTP_PORT": str(settings.smtp_port), "PAPERFEED_BASE_URL": "http://testserver",
-           "PAPERFEED_DIGEST_SEARCH_MODE": "keyword"}  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "paperfeed", "digest", "send", "--now",
-                             now.isoformat()], env=env, stdout=subprocess.DEVNULL)  # fmt: skip
+    env = {
+        **os.environ,
+        "PAPERFEED_DATABASE_URL": database_url,
+        "PAPERFEED_MAIL_BACKEND": "smtp",
+        "PAPERFEED_SMTP_PORT": str(settings.smtp_port),
+        "PAPERFEED_BASE_URL": "http://testserver",
+        "PAPERFEED_DIGEST_SEARCH_MODE": "keyword",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paperfeed", "digest", "send", "--now", now.isoformat()],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     try:
         assert inbox.hanging.wait(60), "the sender never reached the 5th digest"
     finally:
@@ -269,8 +313,13 @@ def test_permanent_refusals_pause_the_subscription_and_say_so(site):
     assert "paused" in page.text and "mailbox unavailable" in page.text
 
 
-BAD_ADDRESSES = ["not-an-address", "a@b", "a@b.org\r\nBcc: x@evil.org", "a@b.org\nSubject: hi",
-                 "a" * 400 + "@example.org"]  # fmt: skip
+BAD_ADDRESSES = [
+    "not-an-address",
+    "a@b",
+    "a@b.org\r\nBcc: x@evil.org",
+    "a@b.org\nSubject: hi",
+    "a" * 400 + "@example.org",
+]
 
 
 @pytest.mark.parametrize("address", BAD_ADDRESSES)
@@ -299,14 +348,19 @@ def test_forged_and_expired_links_get_a_clear_page_and_change_nothing(site):
         def get_timestamp(self):
             return int(time.time()) - 4 * 24 * 3600  # older than the 3 days a link works
 
-    old = URLSafeTimedSerializer(settings.signing_key, salt="paperfeed-digest-confirm",
-                                 signer=Past).dumps([sub.id, sub.key])  # fmt: skip
+    old = URLSafeTimedSerializer(
+        settings.signing_key, salt="paperfeed-digest-confirm", signer=Past
+    ).dumps([sub.id, sub.key])
     forged = URLSafeTimedSerializer("another key", salt="paperfeed-digest-confirm").dumps(
-        [sub.id, sub.key])  # fmt: skip
+        [sub.id, sub.key]
+    )
     manage = subscriptions.manage_token(settings, sub)
-    cases = [(f"/digest/confirm?token={old}", "expired"), (f"/digest/confirm?token={forged}",
-             "not valid"), ("/digest/preferences?token=" + manage[:-3] + "AAA", "not valid"),
-             ("/digest/unsubscribe?token=x", "not valid")]  # fmt: skip
+    cases = [
+        (f"/digest/confirm?token={old}", "expired"),
+        (f"/digest/confirm?token={forged}", "not valid"),
+        ("/digest/preferences?token=" + manage[:-3] + "AAA", "not valid"),
+        ("/digest/unsubscribe?token=x", "not valid"),
+    ]
     for path, words in cases:
         r = client.get(path)
         assert r.status_code == 400 and "That link does not work" in r.text and words in r.text
@@ -321,9 +375,16 @@ def test_a_long_saved_search_and_an_unknown_time_zone_are_refused(site):
     with db.connect() as conn:
         sub = sub_store.find_by_email(conn, "prefs@example.org")
     token = subscriptions.manage_token(settings, sub)
-    base = {"token": token, "cadence": "weekly", "weekday": "4", "send_hour": "9",
-            "timezone": "Europe/Paris", "max_papers": "5", "categories": "cs.LG",
-            "csrf_token": csrf(client)}  # fmt: skip
+    base = {
+        "token": token,
+        "cadence": "weekly",
+        "weekday": "4",
+        "send_hour": "9",
+        "timezone": "Europe/Paris",
+        "max_papers": "5",
+        "categories": "cs.LG",
+        "csrf_token": csrf(client),
+    }
     r = client.post("/digest/preferences", data={**base, "topics": "x" * 10_000})
     assert r.status_code == 400 and "at most 300 characters" in r.text and "10,000" in r.text
     r = client.post(
@@ -339,7 +400,11 @@ def test_a_long_saved_search_and_an_unknown_time_zone_are_refused(site):
     with db.connect() as conn:
         saved = sub_store.get(conn, sub.id).prefs
     assert (saved.cadence, saved.weekday, saved.timezone, saved.topics) == (
-        "weekly", 4, "Europe/Paris", ['author:"Grace Hopper"'])  # fmt: skip
+        "weekly",
+        4,
+        "Europe/Paris",
+        ['author:"Grace Hopper"'],
+    )
     assert (
         client.post("/digest/preferences", data={**base, "csrf_token": "forged"}).status_code == 403
     )
@@ -357,10 +422,13 @@ def test_schedule_follows_the_subscribers_time_zone_and_weekday():
     weekly = Preferences(cadence="weekly", weekday=4, send_hour=18, timezone="America/New_York")
     key, at = digests.slot(weekly, dt.datetime(2025, 11, 22, 12, tzinfo=dt.UTC))  # a Saturday
     assert key == "w:2025-W47" and at.astimezone(zoneinfo.ZoneInfo("America/New_York")) == (
-        dt.datetime(2025, 11, 21, 18, tzinfo=zoneinfo.ZoneInfo("America/New_York")))  # fmt: skip
+        dt.datetime(2025, 11, 21, 18, tzinfo=zoneinfo.ZoneInfo("America/New_York"))
+    )
     # Across the spring DST change the digest still comes once a day, at 08:00 local.
-    days = {digests.slot(paris, dt.datetime(2025, 3, 29, 0, tzinfo=dt.UTC)
-                         + dt.timedelta(hours=h))[0] for h in range(72)}  # fmt: skip
+    days = {
+        digests.slot(paris, dt.datetime(2025, 3, 29, 0, tzinfo=dt.UTC) + dt.timedelta(hours=h))[0]
+        for h in range(72)
+    }
     assert len(days) == 4
 
 
@@ -385,8 +453,10 @@ def test_every_page_offers_the_digest(site):
 
 def test_api_subscribe_is_double_opt_in_and_answers_alike(site):
     client, inbox, _settings, db = site
-    answers = [client.post("/api/digest/subscribe", json={"email": a, "topics": ["video"]})
-               for a in ("api@example.org", "api@example.org")]  # fmt: skip
+    answers = [
+        client.post("/api/digest/subscribe", json={"email": a, "topics": ["video"]})
+        for a in ("api@example.org", "api@example.org")
+    ]
     assert [a.status_code for a in answers] == [202, 202]
     assert answers[0].json() == answers[1].json()
     with db.connect() as conn:
@@ -414,8 +484,10 @@ def test_a_subscribers_topics_feed_parses_and_revalidates(site, fmt):
     }
     assert all(e.title and e.link and e.published_parsed for e in feed.entries)
     assert client.get(path, headers={"If-None-Match": r.headers["etag"]}).status_code == 304
-    client.put(f"/api/digest/preferences?token={subscriptions.manage_token(settings, sub)}",
-               json={"topics": ["routing"]})  # fmt: skip
+    client.put(
+        f"/api/digest/preferences?token={subscriptions.manage_token(settings, sub)}",
+        json={"topics": ["routing"]},
+    )
     changed = client.get(path, headers={"If-None-Match": r.headers["etag"]})
     assert changed.status_code == 200 and len(feedparser.parse(changed.content).entries) == 1
     assert client.get(f"/digest/topics.{fmt}?token=forged").status_code == 403
@@ -456,8 +528,9 @@ def test_both_parts_survive_the_wire_byte_for_byte(settings):
 
     text = "Héllo — naïve\n" + "long line " * 50 + "\n.dot\nFrom here\ntrailing \t\nend=1\n"
     html = "<p>‘Ünïcode’ &amp; " + "x" * 500 + "</p>\n<p>a=b</p>\n"
-    built = mail.build(settings, mail.Message(to="a@example.org", subject="Tëst", text=text,
-                                              html=html))  # fmt: skip
+    built = mail.build(
+        settings, mail.Message(to="a@example.org", subject="Tëst", text=text, html=html)
+    )
     raw = built.as_bytes(policy=email.policy.SMTP)
     assert max(len(line) for line in raw.split(b"\r\n")) <= 78 and raw.isascii()
     parsed = email.message_from_bytes(raw, policy=email.policy.default)

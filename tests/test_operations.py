@@ -72,8 +72,13 @@ def test_json_log_lines_carry_the_request_id(client, capsys):
     try:
         client.get("/papers/2511.00001", headers={"X-Request-ID": "trace-me-1"})
     finally:
-        logging.config.dictConfig({"version": 1, "disable_existing_loggers": False,
-                                   "root": {"level": "WARNING", "handlers": []}})  # fmt: skip
+        logging.config.dictConfig(
+            {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "root": {"level": "WARNING", "handlers": []},
+            }
+        )
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
     access = [e for e in lines if e["logger"] == "paperfeed.access"]
     assert access and access[-1]["request_id"] == "trace-me-1"
@@ -107,8 +112,10 @@ def test_metrics_count_requests_by_route_template_and_time_searches(client):
     assert _sample(after, count, **{**labels, "status": "404"}) >= 1
     assert "2511.00001" not in after  # ids never become label values
     searched = _sample(after, "paperfeed_search_duration_seconds_count", mode="keyword")
-    assert searched - _sample(before.text, "paperfeed_search_duration_seconds_count",
-                              mode="keyword") == 1  # fmt: skip
+    assert (
+        searched - _sample(before.text, "paperfeed_search_duration_seconds_count", mode="keyword")
+        == 1
+    )
     assert "paperfeed_digests_sent_total" in after
 
 
@@ -120,8 +127,13 @@ def test_ingest_counts_reach_the_metrics(db, client, tmp_path):
         return metrics.papers_ingested.labels(source="jsonl", outcome=outcome)._value.get()
 
     f = tmp_path / "p.jsonl"
-    record = {"arxiv_id": "2511.00050", "title": "A title", "abstract": "An abstract.",
-              "authors": ["A. Author"], "published": "2025-11-20T00:00:00Z"}  # fmt: skip
+    record = {
+        "arxiv_id": "2511.00050",
+        "title": "A title",
+        "abstract": "An abstract.",
+        "authors": ["A. Author"],
+        "published": "2025-11-20T00:00:00Z",
+    }
     f.write_text(json.dumps(record) + "\n" + "{not json\n")
     new, rejected = ingested("new"), ingested("rejected")
     ingest(db, JsonlSource(f))

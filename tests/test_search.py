@@ -20,21 +20,36 @@ from .conftest import make_paper
 @pytest.fixture
 def corpus(db):
     rows = [
-        make_paper(1, title="TIES-Merging: Resolving Interference When Merging Models",
-                   abstract="Merging fine-tuned models loses accuracy because of sign conflicts "
-                            "between parameters; we trim, elect signs and merge.",
-                   authors=["Prateek Yadav", "Colin Raffel"], upvotes=50,
-                   code_url="https://github.com/prateeky2806/ties-merging",
-                   categories=["cs.LG"], listing_day=dt.date(2025, 11, 18)),
-        make_paper(2, title="Diffusion Models for Video Generation",
-                   abstract="We make videos with latent diffusion <b>and</b> <script>x</script>.",
-                   authors=["Ada Lovelace"], upvotes=5, categories=["cs.CV"],
-                   listing_day=dt.date(2025, 11, 20)),
-        make_paper(3, title="Model merging survey",
-                   abstract="A survey of merging methods for large language models.",
-                   authors=["Yann LeCun"], upvotes=80, categories=["cs.CL", "cs.LG"],
-                   listing_day=dt.date(2025, 11, 21)),
-    ]  # fmt: skip
+        make_paper(
+            1,
+            title="TIES-Merging: Resolving Interference When Merging Models",
+            abstract="Merging fine-tuned models loses accuracy because of sign conflicts "
+            "between parameters; we trim, elect signs and merge.",
+            authors=["Prateek Yadav", "Colin Raffel"],
+            upvotes=50,
+            code_url="https://github.com/prateeky2806/ties-merging",
+            categories=["cs.LG"],
+            listing_day=dt.date(2025, 11, 18),
+        ),
+        make_paper(
+            2,
+            title="Diffusion Models for Video Generation",
+            abstract="We make videos with latent diffusion <b>and</b> <script>x</script>.",
+            authors=["Ada Lovelace"],
+            upvotes=5,
+            categories=["cs.CV"],
+            listing_day=dt.date(2025, 11, 20),
+        ),
+        make_paper(
+            3,
+            title="Model merging survey",
+            abstract="A survey of merging methods for large language models.",
+            authors=["Yann LeCun"],
+            upvotes=80,
+            categories=["cs.CL", "cs.LG"],
+            listing_day=dt.date(2025, 11, 21),
+        ),
+    ]
     with db.transaction() as conn:
         papers.upsert_many(conn, rows)
     return db
@@ -73,8 +88,9 @@ def test_date_window_finds_papers_inserted_out_of_order(db):
     day, other = dt.date(2025, 11, 18), dt.date(2025, 11, 19)
     with db.transaction() as conn:
         for n, listed in ((1, day), (2, other), (3, day)):
-            papers.upsert_many(conn, [make_paper(n, title=f"Sparse attention {n}",
-                                                 listing_day=listed)])  # fmt: skip
+            papers.upsert_many(
+                conn, [make_paper(n, title=f"Sparse attention {n}", listing_day=listed)]
+            )
     s = lambda **kw: sorted(ids(search.search(db, "sparse attention", mode="keyword", **kw)))  # noqa: E731
     assert s(since=day, until=day) == ["1", "3"]
     assert s(since=other, until=other) == ["2"]
@@ -92,8 +108,12 @@ def test_snippets_mark_terms_and_escape_html(corpus):
 
 def test_index_follows_upserts_and_hides(corpus):
     with corpus.transaction() as conn:
-        papers.upsert(conn, make_paper(2, version=2, title="Completely renamed work",
-                                       abstract="Nothing about video now."))  # fmt: skip
+        papers.upsert(
+            conn,
+            make_paper(
+                2, version=2, title="Completely renamed work", abstract="Nothing about video now."
+            ),
+        )
         papers.set_hidden(conn, "2511.00003", True)
     assert ids(search.search(corpus, "renamed", mode="keyword")) == ["2"]
     assert ids(search.search(corpus, "diffusion", mode="keyword")) == []
@@ -105,9 +125,26 @@ def test_other_modes_fall_back_with_a_notice(corpus):
     assert r.mode == "keyword" and "not available" in r.notice and ids(r)
 
 
-HOSTILE = ['"', '"""', "*", "-", ":", "NEAR(a b)", "AND OR NOT", "a\" OR 1=1 --",
-           "'; DROP TABLE papers; --", "😀🔥", "title:merging", "^", "(((", "x" * 10_000,
-           "merging " * 2000, "\x00\x01", "author:", 'author:""']  # fmt: skip
+HOSTILE = [
+    '"',
+    '"""',
+    "*",
+    "-",
+    ":",
+    "NEAR(a b)",
+    "AND OR NOT",
+    'a" OR 1=1 --',
+    "'; DROP TABLE papers; --",
+    "😀🔥",
+    "title:merging",
+    "^",
+    "(((",
+    "x" * 10_000,
+    "merging " * 2000,
+    "\x00\x01",
+    "author:",
+    'author:""',
+]
 
 
 @pytest.mark.parametrize("q", HOSTILE, ids=range(len(HOSTILE)))
@@ -130,23 +167,27 @@ def test_web_surfaces(corpus, settings, database_url):
         jump = c.get("/search", params={"q": "2511.00001"}, follow_redirects=False)
         assert jump.status_code == 303 and jump.headers["location"] == "/papers/2511.00001"
         assert c.get("/search", params={"q": ""}, follow_redirects=False).status_code == 303
-        api = c.get("/api/search", params={"q": "merging", "category": "cs.LG,cs.CL",
-                                           "has_code": "true"}).json()  # fmt: skip
+        api = c.get(
+            "/api/search", params={"q": "merging", "category": "cs.LG,cs.CL", "has_code": "true"}
+        ).json()
         assert [h["paper"]["arxiv_id"] for h in api["hits"]] == ["2511.00001"]
         empty = c.get("/api/search", params={"q": "  "}).json()
         assert [h["paper"]["arxiv_id"] for h in empty["hits"]] == ["2511.00003"]  # latest day
         assert c.get("/api/search", params={"q": "x", "sort": "nope"}).status_code == 400
         assert c.get("/api/search", params={"q": "x", "since": "2025-99-01"}).status_code == 400
     out = CliRunner(env={"COLUMNS": "200"}).invoke(
-        app, ["--database-url", database_url, "search", "merging", "--limit", "2"])  # fmt: skip
+        app, ["--database-url", database_url, "search", "merging", "--limit", "2"]
+    )
     assert out.exit_code == 0 and "2511.00001" in out.output
 
 
 def test_rare_words_weigh_more_than_common_ones(db):
     """Ranking has an inverse document frequency on both databases: a paper matching the rare
     word of a query beats one repeating the common word (PostgreSQL's ts_rank alone has none)."""
-    rows = [make_paper(i, title=f"Language model number {i}", abstract="A model of models.")
-            for i in range(1, 30)]  # fmt: skip
+    rows = [
+        make_paper(i, title=f"Language model number {i}", abstract="A model of models.")
+        for i in range(1, 30)
+    ]
     rows.append(make_paper(40, title="Some title", abstract="A quantum thing with one model."))
     rows.append(make_paper(41, title="Model model model", abstract="Model models modelled model."))
     with db.transaction() as conn:
@@ -158,9 +199,11 @@ def test_rare_words_weigh_more_than_common_ones(db):
 def test_distinctive_terms_pick_what_a_paper_is_about():
     from paperfeed.search.query import distinctive_terms
 
-    terms = distinctive_terms("TIES-Merging: Resolving Interference",
-                              "We merge models. Merging models with sign conflicts; the sign "
-                              "election trims the updates of 2 models.")  # fmt: skip
+    terms = distinctive_terms(
+        "TIES-Merging: Resolving Interference",
+        "We merge models. Merging models with sign conflicts; the sign "
+        "election trims the updates of 2 models.",
+    )
     assert terms[:4] == ["ties", "merging", "resolving", "interference"]
     assert terms[4] == "models" and "sign" in terms and "the" not in terms and "2" not in terms
 
@@ -178,8 +221,10 @@ def test_fusion_favours_papers_both_rankings_agree_on():
 def test_snippet_marks_word_forms_and_picks_the_densest_passage():
     from paperfeed.search.snippet import MARK_END, MARK_START, snippet
 
-    text = ("Filler words come first here. " * 20 + "We train models; the trained model merges "
-            "checkpoints. " + "More filler follows after that. " * 20)  # fmt: skip
+    text = (
+        "Filler words come first here. " * 20 + "We train models; the trained model merges "
+        "checkpoints. " + "More filler follows after that. " * 20
+    )
     s = snippet(text, ["training", "models", "merging"])
     assert s.startswith("…") and s.endswith("…") and len(s) < 400
     for word in ("train", "models", "trained", "model", "merges"):
@@ -194,8 +239,9 @@ def test_common_words_give_way_to_rare_ones_within_the_budget(db, monkeypatch):
     papers with the rare word come back); a query of common words only needs them all."""
     from paperfeed.store import search as store
 
-    rows = [make_paper(i, title=f"Language model {i}", abstract="Plain words.")
-            for i in range(1, 21)]  # fmt: skip
+    rows = [
+        make_paper(i, title=f"Language model {i}", abstract="Plain words.") for i in range(1, 21)
+    ]
     rows += [
         make_paper(30, title="Vision model", abstract="Cameras."),
         make_paper(31, title="Quantum annealing", abstract="Qubits, no models here."),
@@ -205,8 +251,9 @@ def test_common_words_give_way_to_rare_ones_within_the_budget(db, monkeypatch):
     monkeypatch.setitem(store.POSTINGS_BUDGET, db.engine.dialect.name, 5)
     rare = search.search(db, "model quantum", mode="keyword").hits
     assert [h.paper.arxiv_id for h in rare] == ["2511.00031"]
-    common = {h.paper.arxiv_id for h in search.search(db, "language model", mode="keyword",
-                                                       limit=50).hits}  # fmt: skip
+    common = {
+        h.paper.arxiv_id for h in search.search(db, "language model", mode="keyword", limit=50).hits
+    }
     assert common <= {f"2511.{i:05d}" for i in range(1, 21)}  # papers with both words
     # PostgreSQL ranks only the newest `budget` of them; FTS5 ranks them all cheaply.
     assert len(common) == (5 if db.engine.dialect.name == "postgresql" else 20)

@@ -20,23 +20,35 @@ pytestmark = pytest.mark.skipif(
 )
 
 TEXTS = [
-    ("TIES-Merging: Resolving Interference When Merging Models",
-     "Combining several fine-tuned checkpoints into one network loses accuracy because parameter "
-     "updates disagree in sign; we trim small updates, elect a sign and average what agrees."),
-    ("Latent Diffusion for Video", "We generate short video clips with a denoising diffusion "
-     "model operating in a compressed latent space."),
-    ("Protein Folding with Transformers", "Attention-based networks predict the 3D structure of "
-     "proteins from amino-acid sequences."),
-    ("A Survey of Reinforcement Learning from Human Feedback", "We review methods that align "
-     "language models with human preferences using reward models and policy optimisation."),
-]  # fmt: skip
+    (
+        "TIES-Merging: Resolving Interference When Merging Models",
+        "Combining several fine-tuned checkpoints into one network loses accuracy because "
+        "parameter "
+        "updates disagree in sign; we trim small updates, elect a sign and average what agrees.",
+    ),
+    (
+        "Latent Diffusion for Video",
+        "We generate short video clips with a denoising diffusion "
+        "model operating in a compressed latent space.",
+    ),
+    (
+        "Protein Folding with Transformers",
+        "Attention-based networks predict the 3D structure of proteins from amino-acid sequences.",
+    ),
+    (
+        "A Survey of Reinforcement Learning from Human Feedback",
+        "We review methods that align "
+        "language models with human preferences using reward models and policy optimisation.",
+    ),
+]
 
 
 @pytest.fixture
 def embedded(db, settings):
     with db.transaction() as conn:
-        papers.upsert_many(conn, [make_paper(i + 1, title=t, abstract=a)
-                                  for i, (t, a) in enumerate(TEXTS)])  # fmt: skip
+        papers.upsert_many(
+            conn, [make_paper(i + 1, title=t, abstract=a) for i, (t, a) in enumerate(TEXTS)]
+        )
     s = dataclasses.replace(settings, embedding_batch_size=3)
     assert indexing.status(db, s)["pending"] == 4
     assert indexing.embed_pending(db, s) == 4
@@ -65,8 +77,7 @@ def test_a_paraphrase_finds_the_paper_by_meaning(embedded):
 
 def test_filters_apply_to_semantic_hits(embedded):
     db, s = embedded
-    r = search.search(db, "video generation", mode="semantic", has_code=True,
-                      settings=s)  # fmt: skip
+    r = search.search(db, "video generation", mode="semantic", has_code=True, settings=s)
     assert r.hits == []
 
 
@@ -97,16 +108,22 @@ def test_a_reworded_paper_is_embedded_again_and_the_index_follows(embedded):
     running worker's index."""
     db, s = embedded
     q = "predicting three-dimensional protein shapes"
-    assert search.search(db, q, mode="semantic", settings=s).hits[0].paper.arxiv_id \
-        == "2511.00003"  # fmt: skip
+    assert search.search(db, q, mode="semantic", settings=s).hits[0].paper.arxiv_id == "2511.00003"
     with db.transaction() as conn:
-        papers.upsert(conn, make_paper(3, version=2, title="Sorting networks on GPUs",
-                                       abstract="Fast parallel sorting of integers on graphics "
-                                                "processors."))  # fmt: skip
+        papers.upsert(
+            conn,
+            make_paper(
+                3,
+                version=2,
+                title="Sorting networks on GPUs",
+                abstract="Fast parallel sorting of integers on graphics processors.",
+            ),
+        )
     assert indexing.status(db, s)["pending"] == 1
     assert indexing.embed_pending(db, s) == 1
-    hits = search.search(db, "parallel integer sorting on graphics cards", mode="semantic",
-                         settings=s).hits  # fmt: skip
+    hits = search.search(
+        db, "parallel integer sorting on graphics cards", mode="semantic", settings=s
+    ).hits
     assert hits[0].paper.arxiv_id == "2511.00003"
     index = search.vector_index(db, s)
     assert len(index) == 4  # replaced in place, not appended
@@ -116,8 +133,12 @@ def test_ingest_with_embed_makes_papers_findable_by_meaning(db, database_url, tm
     import json
 
     f = tmp_path / "p.jsonl"
-    f.write_text("\n".join(json.dumps({"arxiv_id": f"2511.{i + 1:05d}", "title": t, "abstract": a})
-                           for i, (t, a) in enumerate(TEXTS)))  # fmt: skip
+    f.write_text(
+        "\n".join(
+            json.dumps({"arxiv_id": f"2511.{i + 1:05d}", "title": t, "abstract": a})
+            for i, (t, a) in enumerate(TEXTS)
+        )
+    )
     runner = CliRunner(env={"COLUMNS": "200", "PAPERFEED_INDEX_DIR": str(tmp_path / "index")})
     out = runner.invoke(app, ["--database-url", database_url, "ingest", "jsonl", str(f), "--embed"])
     assert out.exit_code == 0, out.output
@@ -149,12 +170,14 @@ def test_a_days_search_ranks_that_days_papers_by_meaning(db, settings):
         papers.upsert_many(conn, rows)
         pairs = [(p.arxiv_id, v.tobytes()) for p, v in zip(rows, vecs, strict=True)]
         vector_store.save(conn, settings.embedding_model, pairs)
-    found = search.search(db, "anything", mode="semantic", since=quiet, until=quiet,
-                          settings=settings, vector=axis)  # fmt: skip
+    found = search.search(
+        db, "anything", mode="semantic", since=quiet, until=quiet, settings=settings, vector=axis
+    )
     assert [h.paper.arxiv_id for h in found.hits] == ["2511.00900", "2511.00901"]
     # A window too wide to rank exactly still answers, from the approximate index.
-    wide = search.search(db, "anything", mode="semantic", since=dt.date(2020, 1, 1),
-                         settings=settings, vector=axis)  # fmt: skip
+    wide = search.search(
+        db, "anything", mode="semantic", since=dt.date(2020, 1, 1), settings=settings, vector=axis
+    )
     assert wide.hits and wide.hits[0].paper.listing_day == busy
 
 
@@ -171,8 +194,11 @@ def test_a_digest_topic_finds_the_days_paper_by_meaning(embedded):
     batch = search.embed_queries(db, s, [topic, "protein structure", topic])
     assert list(batch) == [topic, "protein structure"]
     assert float(batch[topic] @ indexing.encode(s, [topic])[0]) > 0.9999
-    composer = digests.Composer(db, dataclasses.replace(s, digest_search_mode="hybrid"),
-                                now=dt.datetime(2025, 11, 20, 12, tzinfo=dt.UTC))  # fmt: skip
+    composer = digests.Composer(
+        db,
+        dataclasses.replace(s, digest_search_mode="hybrid"),
+        now=dt.datetime(2025, 11, 20, 12, tzinfo=dt.UTC),
+    )
     prefs = Preferences(topics=[topic])
     composer.prepare([prefs])
     (_trending, mine) = composer.compose(prefs).sections

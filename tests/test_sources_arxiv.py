@@ -16,8 +16,13 @@ API = "https://export.arxiv.org/api/query"
 
 
 def _source(rec, clock, **kwargs):
-    options = dict(base_url=API, category="cs.LG", since=dt.date(2025, 11, 17),
-                   until=dt.date(2025, 11, 21), page_size=2)  # fmt: skip
+    options = dict(
+        base_url=API,
+        category="cs.LG",
+        since=dt.date(2025, 11, 17),
+        until=dt.date(2025, 11, 21),
+        page_size=2,
+    )
     options.update(kwargs)
     return ArxivAPISource(polite_client(rec, clock), **options)
 
@@ -100,7 +105,10 @@ def test_empty_page_before_the_total_is_asked_again():
     rec = Recorder(recorded("arxiv_page1.xml"), empty, recorded("arxiv_page2.xml"), clock=clock)
     batches = list(_source(rec, clock).batches())
     assert [p.arxiv_id for b in batches for p in b.papers] == [
-        "2511.14001", "2511.14002", "2511.14003"]  # fmt: skip
+        "2511.14001",
+        "2511.14002",
+        "2511.14003",
+    ]
     assert [b.cursor for b in batches] == ["2", None] and batches[-1].rejected == []
     assert "start=2" in str(rec.requests[2].url)
 

@@ -55,9 +55,13 @@ def test_hf_daily_folder_with_legacy_shapes_and_gzip(tmp_path):
 
 @pytest.mark.parametrize(
     "content, message",
-    [(None, "truncated"), (b'[{"paper": {"id": "2511.1', "truncated"),
-     ("[\"caf\xe9\"]".encode("latin-1"), "not UTF-8"), (b'{"error": "Not Found"}', "JSON list")],
-)  # fmt: skip
+    [
+        (None, "truncated"),
+        (b'[{"paper": {"id": "2511.1', "truncated"),
+        ('["caf\xe9"]'.encode("latin-1"), "not UTF-8"),
+        (b'{"error": "Not Found"}', "JSON list"),
+    ],
+)
 def test_hf_daily_broken_files_raise_with_the_reason(tmp_path, content, message):
     """A cut-off file, cut-off JSON, Latin-1 bytes and an error object each say what is wrong."""
     f = tmp_path / "day.json"
@@ -78,18 +82,21 @@ def _lines(tmp_path, lines, name="p.jsonl"):
 def test_jsonl_rejects_bad_lines_with_reasons_and_keeps_the_rest(tmp_path):
     """Each kind of bad line becomes a Rejected naming its line and problem; good lines parse."""
     good = {"arxiv_id": "2511.00001", "title": "T", "abstract": "A"}
-    f = _lines(tmp_path, [
-        json.dumps(good),
-        "{broken",
-        json.dumps({"arxiv_id": "2511.00002", "abstract": "no title"}),
-        b'{"arxiv_id": "2511.00003", "title": "caf\xe9", "abstract": "A"}',
-        "",
-        json.dumps({"arxiv_id": "1234", "title": "T", "abstract": "A"}),
-        json.dumps({**good, "arxiv_id": "2511.00004", "published": "last tuesday"}),
-        json.dumps({**good, "arxiv_id": "2511.00005", "upvotes": -3}),
-        json.dumps([1, 2]),
-        json.dumps({**good, "arxiv_id": "2511.00006v3", "future_field": {"x": 1}}),
-    ])  # fmt: skip
+    f = _lines(
+        tmp_path,
+        [
+            json.dumps(good),
+            "{broken",
+            json.dumps({"arxiv_id": "2511.00002", "abstract": "no title"}),
+            b'{"arxiv_id": "2511.00003", "title": "caf\xe9", "abstract": "A"}',
+            "",
+            json.dumps({"arxiv_id": "1234", "title": "T", "abstract": "A"}),
+            json.dumps({**good, "arxiv_id": "2511.00004", "published": "last tuesday"}),
+            json.dumps({**good, "arxiv_id": "2511.00005", "upvotes": -3}),
+            json.dumps([1, 2]),
+            json.dumps({**good, "arxiv_id": "2511.00006v3", "future_field": {"x": 1}}),
+        ],
+    )
     (batch,) = JsonlSource(f).batches()
     assert [p.arxiv_id for p in batch.papers] == ["2511.00001", "2511.00006"]
     assert batch.papers[1].version == 3
@@ -104,8 +111,10 @@ def test_jsonl_rejects_bad_lines_with_reasons_and_keeps_the_rest(tmp_path):
 
 def test_jsonl_batches_cursor_and_resume(tmp_path):
     """Seven lines in batches of three: cursors 3, 6, None; resuming at 6 reads only line 7."""
-    recs = [json.dumps({"arxiv_id": f"2511.{i:05d}", "title": "T", "abstract": "A"})
-            for i in range(1, 8)]  # fmt: skip
+    recs = [
+        json.dumps({"arxiv_id": f"2511.{i:05d}", "title": "T", "abstract": "A"})
+        for i in range(1, 8)
+    ]
     f = _lines(tmp_path, recs)
     batches = list(JsonlSource(f, batch_size=3).batches())
     assert [len(b.papers) for b in batches] == [3, 3, 1]
@@ -131,12 +140,23 @@ def test_jsonl_gzip_detected_by_content_and_truncation_fails(tmp_path):
 
 def test_jsonl_shared_format_fields(tmp_path):
     """The fields of ../shared's normalised files, including HF extras and nulls."""
-    rec = {"arxiv_id": "2608.19880", "title": "EnvHarness", "abstract": "LLM agents ...",
-           "authors": ["Chengsong Huang"], "categories": [], "published": "2026-08-20",
-           "upvotes": 163, "github": "https://github.com/google-research/envharness",
-           "hf_daily_date": "2026-08-21", "github_stars": 8, "num_comments": 1,
-           "ai_keywords": ["LLM agents"], "project_page": "https://envharness.com/",
-           "organization": "Google", "comment": None}  # fmt: skip
+    rec = {
+        "arxiv_id": "2608.19880",
+        "title": "EnvHarness",
+        "abstract": "LLM agents ...",
+        "authors": ["Chengsong Huang"],
+        "categories": [],
+        "published": "2026-08-20",
+        "upvotes": 163,
+        "github": "https://github.com/google-research/envharness",
+        "hf_daily_date": "2026-08-21",
+        "github_stars": 8,
+        "num_comments": 1,
+        "ai_keywords": ["LLM agents"],
+        "project_page": "https://envharness.com/",
+        "organization": "Google",
+        "comment": None,
+    }
     p = record_to_paper(rec)
     assert p.listing_day == dt.date(2026, 8, 21) and p.upvotes == 163 and p.num_comments == 1
     assert p.published == dt.datetime(2026, 8, 20, tzinfo=dt.UTC) and p.primary_category is None
@@ -145,19 +165,30 @@ def test_jsonl_shared_format_fields(tmp_path):
 
 def test_export_record_round_trips_every_field():
     """paper_to_record then record_to_paper gives back an equal Paper with every field set."""
-    p = make_paper(3, comment="c", journal_ref="j", doi="d", code_url="https://github.com/a/b",
-                   project_url="https://a.github.io/b/", upvotes=4, num_comments=1, version=5,
-                   title="Ünïcödé <b>HTML</b> $x^2$",
-                   published=dt.datetime(2025, 11, 17, 18, 30, 5, tzinfo=dt.UTC),
-                   updated=dt.datetime(2025, 11, 19, 9, 0, 0, 123000, tzinfo=dt.UTC),
-                   listing_day=dt.date(2025, 11, 17))  # fmt: skip
+    p = make_paper(
+        3,
+        comment="c",
+        journal_ref="j",
+        doi="d",
+        code_url="https://github.com/a/b",
+        project_url="https://a.github.io/b/",
+        upvotes=4,
+        num_comments=1,
+        version=5,
+        title="Ünïcödé <b>HTML</b> $x^2$",
+        published=dt.datetime(2025, 11, 17, 18, 30, 5, tzinfo=dt.UTC),
+        updated=dt.datetime(2025, 11, 19, 9, 0, 0, 123000, tzinfo=dt.UTC),
+        listing_day=dt.date(2025, 11, 17),
+    )
     unset = [f.name for f in dataclasses.fields(p) if getattr(p, f.name) in (None, [])]
     assert unset == ["submitted_by"]  # site-local, deliberately not exported
     assert record_to_paper(json.loads(json.dumps(paper_to_record(p)))) == p
     out = io.StringIO()
     assert write_jsonl([p, make_paper(4)], out) == 2
     assert [json.loads(line)["arxiv_id"] for line in out.getvalue().splitlines()] == [
-        "2511.00003", "2511.00004"]  # fmt: skip
+        "2511.00003",
+        "2511.00004",
+    ]
 
 
 def test_jsonl_recorded_file_with_every_kind_of_line():
@@ -176,7 +207,9 @@ def test_jsonl_recorded_file_with_every_kind_of_line():
     assert full.project_url == "https://grasp-lab.github.io/dexdiff/"  # from the comment
     assert dated.listing_day == dt.date(2025, 11, 19)  # hf_daily_date stands in
     assert (dated.code_url, dated.project_url) == (
-        "https://github.com/a/dates", "https://dates.example.org/")  # fmt: skip
+        "https://github.com/a/dates",
+        "https://dates.example.org/",
+    )
     assert dated.upvotes is None and dated.authors == []
     assert old.arxiv_id == "hep-th/9901001" and old.categories == ["hep-th", "math-ph"]
     assert old.listing_day == dt.date(1999, 1, 4)  # falls back to the published date
@@ -208,15 +241,18 @@ def test_jsonl_resume_is_by_lines_consumed_and_key_is_the_path(tmp_path):
     batches = list(source.batches())
     assert [b.cursor for b in batches] == ["3", "6", None]
     assert [p.arxiv_id for p in JsonlSource(f, batch_size=3).batches("6").__next__().papers] == [
-        "hep-th/9901001"]  # fmt: skip
+        "hep-th/9901001"
+    ]
     assert source.key == f"jsonl:{f.resolve()}"
 
 
 def test_jsonl_bom_on_the_first_line_is_ignored(tmp_path):
     """A file saved with a UTF-8 byte-order mark still parses its first line."""
     f = tmp_path / "bom.jsonl"
-    f.write_bytes(b"\xef\xbb\xbf" + json.dumps({"arxiv_id": "2511.00001", "title": "T",
-                                                 "abstract": "A"}).encode())  # fmt: skip
+    f.write_bytes(
+        b"\xef\xbb\xbf"
+        + json.dumps({"arxiv_id": "2511.00001", "title": "T", "abstract": "A"}).encode()
+    )
     (batch,) = JsonlSource(f).batches()
     assert [p.arxiv_id for p in batch.papers] == ["2511.00001"] and batch.rejected == []
 

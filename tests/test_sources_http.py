@@ -75,8 +75,9 @@ def test_backoff_grows_without_retry_after_and_gives_up_with_the_reason():
 def test_timeouts_and_dropped_connections_are_retried():
     """A read timeout and a dropped connection are retried; the third answer is returned."""
     clock = FakeClock()
-    rec = Recorder(httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("dropped"), b"ok",
-                   clock=clock)  # fmt: skip
+    rec = Recorder(
+        httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("dropped"), b"ok", clock=clock
+    )
     with polite_client(rec, clock) as client:
         assert client.get("https://x.test/").content == b"ok"
 
@@ -137,8 +138,12 @@ def test_from_settings_uses_the_configured_knobs():
     """User agent, spacing and retry count come from Settings."""
     clock = FakeClock()
     rec = Recorder((500, b""), (500, b""), clock=clock)
-    settings = Settings(user_agent="paperfeed/9 (mailto:ops@example.org)", arxiv_min_interval=5.0,
-                        http_retries=1, http_timeout=7.0)  # fmt: skip
+    settings = Settings(
+        user_agent="paperfeed/9 (mailto:ops@example.org)",
+        arxiv_min_interval=5.0,
+        http_retries=1,
+        http_timeout=7.0,
+    )
     client = PoliteClient.from_settings(
         settings, transport=httpx.MockTransport(rec), sleep=clock.sleep, clock=clock
     )
@@ -151,9 +156,17 @@ def test_from_settings_uses_the_configured_knobs():
 
 @pytest.mark.parametrize(
     "value, expected",
-    [("120", 120.0), (" 7 ", 7.0), ("", None), (None, None), ("soon", None), ("-5", None),
-     ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0), ("Wed, 21 Oct 2015 07:29:30 GMT", 90.0)],
-)  # fmt: skip
+    [
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("", None),
+        (None, None),
+        ("soon", None),
+        ("-5", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+        ("Wed, 21 Oct 2015 07:29:30 GMT", 90.0),
+    ],
+)
 def test_retry_after_parsing(value, expected):
     """Delta-seconds and HTTP-dates (relative to `now`); junk and dates in the past mean none/0."""
     now = email.utils.parsedate_to_datetime("Wed, 21 Oct 2015 07:28:00 GMT").timestamp()

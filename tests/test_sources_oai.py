@@ -29,8 +29,12 @@ def test_harvest_follows_the_resumption_token():
     assert [b.cursor for b in batches] == ["6960524|1001", None]
     assert batches[0].total == 3
     first = parse_qs(rec.requests[0].url.query.decode())
-    assert first == {"verb": ["ListRecords"], "metadataPrefix": ["arXiv"], "set": ["cs"],
-                     "from": ["2025-11-17"]}  # fmt: skip
+    assert first == {
+        "verb": ["ListRecords"],
+        "metadataPrefix": ["arXiv"],
+        "set": ["cs"],
+        "from": ["2025-11-17"],
+    }
     # with a token, the protocol allows no other arguments
     second = parse_qs(rec.requests[1].url.query.decode())
     assert second == {"verb": ["ListRecords"], "resumptionToken": ["6960524|1001"]}
@@ -107,8 +111,12 @@ def test_truncated_second_page_keeps_the_first():
 def test_503_with_retry_after_between_pages_is_waited_out():
     """OAI servers answer 503 + Retry-After as flow control; the harvest just waits and goes on."""
     clock = FakeClock()
-    rec = Recorder(recorded("oai_page1.xml"), (503, b"", {"Retry-After": "30"}),
-                   recorded("oai_page2.xml"), clock=clock)  # fmt: skip
+    rec = Recorder(
+        recorded("oai_page1.xml"),
+        (503, b"", {"Retry-After": "30"}),
+        recorded("oai_page2.xml"),
+        clock=clock,
+    )
     batches = list(_source(rec, clock).batches())
     assert [b.cursor for b in batches] == ["6960524|1001", None]
     assert rec.times[2] - rec.times[1] == 30.0
@@ -122,7 +130,9 @@ def test_first_query_without_set_or_dates_and_the_harvest_key():
     source = _source(rec, clock, set_spec=None, from_date=None)
     list(source.batches())
     assert parse_qs(rec.requests[0].url.query.decode()) == {
-        "verb": ["ListRecords"], "metadataPrefix": ["arXiv"]}  # fmt: skip
+        "verb": ["ListRecords"],
+        "metadataPrefix": ["arXiv"],
+    }
     assert source.key == "oai:*::"
     dated = _source(rec, clock, until=dt.date(2025, 11, 30))
     assert dated.key == "oai:cs:2025-11-17:2025-11-30"

@@ -20,13 +20,19 @@ def test_every_source_has_name_key_and_batches():
     clock = FakeClock()
     client = polite_client(Recorder(), clock)
     made = [
-        sources.ArxivAPISource(client, base_url="https://x.test/api", category="cs.LG",
-                               since=dt.date(2025, 11, 1), until=dt.date(2025, 11, 2)),
-        sources.OAISource(client, base_url="https://x.test/oai", set_spec="cs",
-                          from_date=dt.date(2025, 11, 1)),
+        sources.ArxivAPISource(
+            client,
+            base_url="https://x.test/api",
+            category="cs.LG",
+            since=dt.date(2025, 11, 1),
+            until=dt.date(2025, 11, 2),
+        ),
+        sources.OAISource(
+            client, base_url="https://x.test/oai", set_spec="cs", from_date=dt.date(2025, 11, 1)
+        ),
         sources.HFDailySource(RECORDED / "hf_2025-11-20.json"),
         sources.JsonlSource(RECORDED / "papers_mixed.jsonl"),
-    ]  # fmt: skip
+    ]
     assert [s.name for s in made] == ["arxiv", "oai", "hf-daily", "jsonl"]
     assert [s.key.split(":")[0] for s in made] == ["arxiv", "oai", "hf-daily", "jsonl"]
     assert made[0].key == "arxiv:cs.LG:2025-11-01:2025-11-02"

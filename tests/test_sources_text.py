@@ -34,9 +34,19 @@ def test_arxiv_ids_in_the_forms_people_paste(text, expected):
 
 
 @pytest.mark.parametrize(
-    "text", ["", "1234", "2511.123", "2511.012345", "https://example.org/abs/2511.01234",
-             "2511.01234; DROP TABLE papers", "<script>", "9" * 500, "2511.01234v"],
-)  # fmt: skip
+    "text",
+    [
+        "",
+        "1234",
+        "2511.123",
+        "2511.012345",
+        "https://example.org/abs/2511.01234",
+        "2511.01234; DROP TABLE papers",
+        "<script>",
+        "9" * 500,
+        "2511.01234v",
+    ],
+)
 def test_not_arxiv_ids(text):
     """Near misses and junk are refused, and the message lists the accepted forms."""
     assert not is_arxiv_id(text)
@@ -63,13 +73,19 @@ def test_not_arxiv_ids(text):
             None,
         ),
         ("https://gitlab.com/group/sub/repo,", "https://gitlab.com/group/sub/repo", None),
-        ("Code: https://anonymous.4open.science/r/tab-9F3C/README.md",
-         "https://anonymous.4open.science/r/tab-9F3C", None),
+        (
+            "Code: https://anonymous.4open.science/r/tab-9F3C/README.md",
+            "https://anonymous.4open.science/r/tab-9F3C",
+            None,
+        ),
         ("Project page: https://example.org/proj/.", None, "https://example.org/proj/"),
         ("Project page: https://x.github.io/proj/", None, "https://x.github.io/proj/"),
         ("The project page is available at https://foo.org/bar.", None, "https://foo.org/bar"),
-        ("Demo can be found at https://huggingface.co/spaces/a/b",
-         None, "https://huggingface.co/spaces/a/b"),
+        (
+            "Demo can be found at https://huggingface.co/spaces/a/b",
+            None,
+            "https://huggingface.co/spaces/a/b",
+        ),
         ("Videos at https://team.github.io/demo/", None, "https://team.github.io/demo/"),
         ("More results at mylab.github.io/proj.", None, "https://mylab.github.io/proj"),
         ("Website (https://lab.example.edu/x)", None, "https://lab.example.edu/x"),
@@ -89,7 +105,7 @@ def test_not_arxiv_ids(text):
         ("No links at all.", None, None),
         ("Licence https://creativecommons.org/licenses/by/4.0/ website", None, None),
     ],
-)  # fmt: skip
+)
 def test_code_and_project_links(text, code, project):
     """Links as abstracts and comments write them, including ones that must yield nothing."""
     assert find_links(text) == (code, project)
@@ -98,14 +114,18 @@ def test_code_and_project_links(text, code, project):
 def test_links_from_several_fields_first_wins():
     """The first text naming a repository wins; empty and None texts are skipped."""
     assert find_links(None, "", "x https://github.com/a/b", "https://github.com/c/d") == (
-        "https://github.com/a/b", None)  # fmt: skip
+        "https://github.com/a/b",
+        None,
+    )
 
 
 def test_complete_links_keeps_what_the_source_gave():
     """A source's own link is kept; only a missing one is looked for in the text."""
     text = "Code: https://github.com/x/y. Project page: https://x.github.io/y"
     assert complete_links("https://github.com/a/b", None, text) == (
-        "https://github.com/a/b", "https://x.github.io/y")  # fmt: skip
+        "https://github.com/a/b",
+        "https://x.github.io/y",
+    )
 
 
 ET = ZoneInfo("America/New_York")

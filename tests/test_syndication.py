@@ -18,11 +18,18 @@ from .conftest import make_paper
 @pytest.fixture
 def client(db, settings):
     with db.transaction() as conn:
-        papers.upsert_many(conn, [
-            make_paper(1, upvotes=3, code_url="https://github.com/org/repo"),
-            make_paper(2, upvotes=9, title="<script>alert(1)</script> & a < b",
-                       abstract="Bounds: a < b & c > d. <b>not bold</b>"),
-        ])  # fmt: skip
+        papers.upsert_many(
+            conn,
+            [
+                make_paper(1, upvotes=3, code_url="https://github.com/org/repo"),
+                make_paper(
+                    2,
+                    upvotes=9,
+                    title="<script>alert(1)</script> & a < b",
+                    abstract="Bounds: a < b & c > d. <b>not bold</b>",
+                ),
+            ],
+        )
     with TestClient(create_app(settings, db=db)) as c:
         yield c
 
@@ -43,7 +50,9 @@ def test_feeds_parse_cleanly_with_every_field(client, path):
     assert feed.bozo == 0, feed.get("bozo_exception")
     assert feed.feed.title and feed.feed.link
     assert [e.id for e in feed.entries][:2] == [
-        "https://arxiv.org/abs/2511.00002", "https://arxiv.org/abs/2511.00001"]  # fmt: skip
+        "https://arxiv.org/abs/2511.00002",
+        "https://arxiv.org/abs/2511.00001",
+    ]
     top = feed.entries[0]
     assert top.title == "<script>alert(1)</script> & a < b"  # text, exactly as written
     assert top.link == "http://testserver/papers/2511.00002"
@@ -64,12 +73,22 @@ def test_atom_entries_are_stable_and_carry_updated_times(client):
 def test_conditional_get_with_etag_and_last_modified(client, db):
     r = client.get("/papers.atom?date=2025-11-20")
     etag, modified = r.headers["etag"], r.headers["last-modified"]
-    assert client.get("/papers.atom?date=2025-11-20",
-                      headers={"If-None-Match": etag}).status_code == 304  # fmt: skip
-    assert client.get("/papers.atom?date=2025-11-20",
-                      headers={"If-Modified-Since": modified}).status_code == 304  # fmt: skip
-    assert client.get("/papers.atom?date=2025-11-20",
-                      headers={"If-Modified-Since": "garbage"}).status_code == 200  # fmt: skip
+    assert (
+        client.get("/papers.atom?date=2025-11-20", headers={"If-None-Match": etag}).status_code
+        == 304
+    )
+    assert (
+        client.get(
+            "/papers.atom?date=2025-11-20", headers={"If-Modified-Since": modified}
+        ).status_code
+        == 304
+    )
+    assert (
+        client.get(
+            "/papers.atom?date=2025-11-20", headers={"If-Modified-Since": "garbage"}
+        ).status_code
+        == 200
+    )
     with db.transaction() as conn:
         papers.upsert(conn, make_paper(3, listing_day=dt.date(2025, 11, 20)))
     changed = client.get("/papers.atom?date=2025-11-20", headers={"If-None-Match": etag})
@@ -87,7 +106,9 @@ def test_search_feeds_parse_cleanly_with_every_field(client, fmt):
     assert r.status_code == 200 and feed.bozo == 0, feed.get("bozo_exception")
     assert feed.feed.title == "Search: routing bounds · paperfeed" and feed.feed.link
     assert {e.id for e in feed.entries} == {
-        "https://arxiv.org/abs/2511.00001", "https://arxiv.org/abs/2511.00002"}  # fmt: skip
+        "https://arxiv.org/abs/2511.00001",
+        "https://arxiv.org/abs/2511.00002",
+    }
     for e in feed.entries:
         assert e.title and e.link.startswith("http://testserver/papers/") and e.summary
         assert e.published_parsed and e.get("author") and e.tags

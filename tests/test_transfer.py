@@ -35,15 +35,25 @@ def used_site(tmp_path):
     db.upgrade()
     settings = Settings.load(env={}, database_url=url)
     with db.transaction() as conn:
-        papers.upsert_many(conn, [make_paper(i, code_url="https://github.com/o/r",
-                                             doi=f"10.1/{i}") for i in range(1, 31)])  # fmt: skip
+        papers.upsert_many(
+            conn,
+            [
+                make_paper(i, code_url="https://github.com/o/r", doi=f"10.1/{i}")
+                for i in range(1, 31)
+            ],
+        )
         rng = np.random.default_rng(1)
         vecs = rng.standard_normal((5, 384)).astype(np.float32)
-        vectors.save(conn, "all-MiniLM-L6-v2",
-                     [(f"2511.{i:05d}", vecs[i - 1].tobytes()) for i in range(1, 6)])  # fmt: skip
+        vectors.save(
+            conn,
+            "all-MiniLM-L6-v2",
+            [(f"2511.{i:05d}", vecs[i - 1].tobytes()) for i in range(1, 6)],
+        )
     jsonl = tmp_path / "in.jsonl"
-    jsonl.write_text('{"arxiv_id": "2511.00099", "title": "T", "abstract": "A.", '
-                     '"authors": ["X"], "published": "2025-11-20"}\nnot json\n')  # fmt: skip
+    jsonl.write_text(
+        '{"arxiv_id": "2511.00099", "title": "T", "abstract": "A.", '
+        '"authors": ["X"], "published": "2025-11-20"}\nnot json\n'
+    )
     ingest(db, JsonlSource(jsonl))  # an ingest run and a rejection
     ada = accounts.create_user(db, settings, email="ada@example.org", password=PASSWORD)
     bob = accounts.create_user(db, settings, email="bob@example.org", password=PASSWORD)
@@ -55,8 +65,9 @@ def used_site(tmp_path):
     reply = comments.add(db, user=bob, arxiv_id="2511.00002", body="Agreed", parent_id=root.id)
     comments.report(db, user=ada, comment_id=reply.id, reason="test report")
     limits.hit(db, settings, "vote", "user:1")
-    subscriptions.subscribe(db, settings, email="reader@example.org",
-                            prefs=Preferences(topics=["merging models"]))  # fmt: skip
+    subscriptions.subscribe(
+        db, settings, email="reader@example.org", prefs=Preferences(topics=["merging models"])
+    )
     with db.transaction() as conn:  # a digest sent to that reader, in the send log
         sub = subscription_store.find_by_email(conn, "reader@example.org")
         now = dt.datetime(2025, 11, 21, 12, tzinfo=dt.UTC)
@@ -83,11 +94,15 @@ def test_copy_moves_every_table_and_the_site_works_on_the_target(used_site, data
         assert transfer.count_rows(target) == counts
         with source.connect() as a, target.connect() as b:
             assert list(papers.iter_all(a)) == list(papers.iter_all(b))
-            assert vectors.vectors_of(a, "all-MiniLM-L6-v2", ["2511.00003"]) == \
-                vectors.vectors_of(b, "all-MiniLM-L6-v2", ["2511.00003"])  # fmt: skip
+            assert vectors.vectors_of(a, "all-MiniLM-L6-v2", ["2511.00003"]) == vectors.vectors_of(
+                b, "all-MiniLM-L6-v2", ["2511.00003"]
+            )
             assert vote_store.count_of(b, "2511.00002") == vote_store.recorded(b, "2511.00002") == 2
-            bodies = b.execute(sa.select(comments_table.c.body, comments_table.c.parent_id)
-                               .order_by(comments_table.c.id)).all()  # fmt: skip
+            bodies = b.execute(
+                sa.select(comments_table.c.body, comments_table.c.parent_id).order_by(
+                    comments_table.c.id
+                )
+            ).all()
             assert [r.body for r in bodies] == ["**Nice** result", "Agreed"]
             assert bodies[1].parent_id is not None
         settings = Settings.load(env={}, database_url=database_url)
@@ -98,8 +113,7 @@ def test_copy_moves_every_table_and_the_site_works_on_the_target(used_site, data
 
         assert search.search(target, "Sparse Mixtures", mode="keyword").hits
         # New rows get new ids (PostgreSQL's sequences moved past the copied ids).
-        carol = accounts.create_user(target, settings, email="carol@example.org",
-                                     password=PASSWORD)  # fmt: skip
+        carol = accounts.create_user(target, settings, email="carol@example.org", password=PASSWORD)
         assert carol.id > facts["ada"].id + 1
         new = comments.add(target, user=carol, arxiv_id="2511.00003", body="New here")
         assert new.id == 3

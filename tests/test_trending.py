@@ -54,8 +54,10 @@ def test_windows_and_order(voted_db):
 
 
 def test_ties_are_deterministic(voted_db):
-    runs = {tuple(t.paper.arxiv_id for t in feeds.trending(voted_db, "day", limit=5, now=NOW))
-            for _ in range(5)}  # fmt: skip
+    runs = {
+        tuple(t.paper.arxiv_id for t in feeds.trending(voted_db, "day", limit=5, now=NOW))
+        for _ in range(5)
+    }
     assert runs == {("2511.00001", "2511.00006", "2511.00005")}
 
 

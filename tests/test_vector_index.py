@@ -34,8 +34,9 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def embedded(db, settings):
     with db.transaction() as conn:
-        papers.upsert_many(conn, [make_paper(i + 1, title=t, abstract=a)
-                                  for i, (t, a) in enumerate(TEXTS)])  # fmt: skip
+        papers.upsert_many(
+            conn, [make_paper(i + 1, title=t, abstract=a) for i, (t, a) in enumerate(TEXTS)]
+        )
     assert indexing.embed_pending(db, settings) == 4
     search._indexes.clear()  # each test starts like a freshly started worker
     return db, settings
@@ -54,8 +55,10 @@ def test_onnx_runtime_gives_the_vectors_of_sentence_transformers(tmp_path):
     texts = ["merging models", "TIES-Merging", long, "Ünïcödé, émoji 😀 and <b>tags</b>"]
     onnx = embedder.encode(texts, model=embedder.DEFAULT_MODEL, runtime="onnx", cache_dir=tmp_path)
     torch = embedder.encode(texts, model=embedder.DEFAULT_MODEL, runtime="torch")
-    assert embedder.get(embedder.DEFAULT_MODEL, runtime="onnx", cache_dir=str(tmp_path)).runtime \
-        == "onnx"  # fmt: skip
+    assert (
+        embedder.get(embedder.DEFAULT_MODEL, runtime="onnx", cache_dir=str(tmp_path)).runtime
+        == "onnx"
+    )
     assert onnx.shape == torch.shape == (4, 384)
     assert np.min(np.sum(onnx * torch, axis=1)) > 0.9999  # the same vectors
     assert (tmp_path / "onnx").is_dir()
@@ -86,8 +89,9 @@ def test_a_running_worker_follows_vectors_stored_elsewhere_then_the_next_generat
                 abstract="Streaming automatic speech recognition.",
             ),
         )
-    vector = indexing.encode(s, ["Speech recognition with transducers. Streaming automatic "
-                                 "speech recognition."])[0]  # fmt: skip
+    vector = indexing.encode(
+        s, ["Speech recognition with transducers. Streaming automatic speech recognition."]
+    )[0]
     with db.transaction() as conn:
         vector_store.save(conn, s.embedding_model, [("2511.00009", vector.tobytes())])
     assert worker.refresh(db, force=True) == 1 and worker.tail_ids == ["2511.00009"]
@@ -106,8 +110,15 @@ def test_a_replaced_vector_shadows_the_one_in_the_file(embedded):
     db, s = embedded
     worker = fresh_worker(db, s)
     with db.transaction() as conn:
-        papers.upsert(conn, make_paper(3, version=2, title="Sorting networks on GPUs",
-                                       abstract="Fast parallel sorting of integers."))  # fmt: skip
+        papers.upsert(
+            conn,
+            make_paper(
+                3,
+                version=2,
+                title="Sorting networks on GPUs",
+                abstract="Fast parallel sorting of integers.",
+            ),
+        )
     # The new text's vector, stored without folding it into the file (another machine did it).
     with db.connect() as conn:
         todo = vector_store.pending(conn, s.embedding_model, limit=10)
@@ -123,8 +134,9 @@ def test_a_replaced_vector_shadows_the_one_in_the_file(embedded):
     assert ranked["2511.00003"] < 0.3  # judged by its new text, not the stale vector
 
 
-@pytest.mark.parametrize("damage", ["garbage graph", "truncated graph", "bad manifest",
-                                    "missing files", "other model"])  # fmt: skip
+@pytest.mark.parametrize(
+    "damage", ["garbage graph", "truncated graph", "bad manifest", "missing files", "other model"]
+)
 def test_a_damaged_or_missing_index_is_rebuilt_with_a_warning(embedded, caplog, damage):
     db, s = embedded
     ann = indexing.ann_file(s)
@@ -140,8 +152,12 @@ def test_a_damaged_or_missing_index_is_rebuilt_with_a_warning(embedded, caplog, 
     else:
         ann.manifest.write_text(ann.manifest.read_text().replace(s.embedding_model, "other"))
     with caplog.at_level(logging.INFO, logger="paperfeed"):
-        r = search.search(db, "averaging fine-tuned networks whose updates conflict in sign",
-                          mode="semantic", settings=s)  # fmt: skip
+        r = search.search(
+            db,
+            "averaging fine-tuned networks whose updates conflict in sign",
+            mode="semantic",
+            settings=s,
+        )
     assert r.mode == "semantic" and r.hits[0].paper.arxiv_id == "2511.00001"
     expected = "building it" if damage == "missing files" else "rebuilding it"
     assert expected in caplog.text
@@ -198,9 +214,15 @@ def test_similar_papers_on_the_paper_page(embedded):
 def test_similar_papers_fuse_meaning_and_distinctive_words(embedded):
     db, s = embedded
     with db.transaction() as conn:
-        papers.upsert(conn, make_paper(7, title="Model merging with sign election",
-                                       abstract="Resolving sign conflicts between fine-tuned "
-                                                "checkpoints when merging models."))  # fmt: skip
+        papers.upsert(
+            conn,
+            make_paper(
+                7,
+                title="Model merging with sign election",
+                abstract="Resolving sign conflicts between fine-tuned "
+                "checkpoints when merging models.",
+            ),
+        )
     indexing.embed_pending(db, s)
     hybrid = search.similar(db, "2511.00001", settings=s, limit=3)
     semantic = search.similar(db, "2511.00001", settings=s, limit=3, mode="semantic")
@@ -232,6 +254,7 @@ def test_searching_keeps_numpy_blas_on_one_thread(db, settings):
 
     search.vector_index(db, settings)
     # numpy's own copy; scipy, imported by other tests, may bring a second one we never call.
-    blas = [lib for lib in threadpool_info()
-            if lib["user_api"] == "blas" and "numpy" in lib["filepath"]]  # fmt: skip
+    blas = [
+        lib for lib in threadpool_info() if lib["user_api"] == "blas" and "numpy" in lib["filepath"]
+    ]
     assert blas and all(lib["num_threads"] == 1 for lib in blas)

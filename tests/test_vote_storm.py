@@ -28,8 +28,12 @@ PAPER_IDS = [f"2511.{i:05d}" for i in range(1, 6)]
 
 def _start(database_url: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "PAPERFEED_DATABASE_URL": database_url, "PAPERFEED_LOG_LEVEL": "warning",
-           "PAPERFEED_LIMIT_VOTE": "1000000/60"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PAPERFEED_DATABASE_URL": database_url,
+        "PAPERFEED_LOG_LEVEL": "warning",
+        "PAPERFEED_LIMIT_VOTE": "1000000/60",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "paperfeed", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
@@ -52,8 +56,9 @@ def test_fifty_concurrent_voters_leave_exact_counts(db, settings, database_url):
         papers.upsert_many(conn, [make_paper(int(p[-5:]), upvotes=0) for p in PAPER_IDS])
     tokens = []
     for i in range(CLIENTS):
-        user = accounts.create_user(db, settings, email=f"reader{i}@example.org",
-                                    password="storm password 1")  # fmt: skip
+        user = accounts.create_user(
+            db, settings, email=f"reader{i}@example.org", password="storm password 1"
+        )
         tokens.append(accounts.create_api_token(db, user=user, name="storm"))
 
     statuses: Counter[int] = Counter()

@@ -224,9 +224,10 @@ def test_every_state_changing_form_refuses_a_missing_token(member):
     changes nothing (the JSON API takes tokens, not cookies, so it is exempt)."""
     client, _inbox, _s, db = member
     routes = [
-        r for r in _all_routes(client.app.routes)
+        r
+        for r in _all_routes(client.app.routes)
         if "POST" in getattr(r, "methods", ()) and not r.path.startswith("/api/")
-    ]  # fmt: skip
+    ]
     assert len(routes) >= 15
     with db.connect() as conn:
         before = conn.exec_driver_sql("SELECT count(*) FROM votes").scalar()

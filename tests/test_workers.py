@@ -33,15 +33,32 @@ def server(db, settings, database_url, tmp_path):
     accounts.create_user(db, settings, email="ada@example.org", password=PASSWORD)
     port = free_port()
     log = tmp_path / "server.log"
-    env = {**os.environ, "PAPERFEED_DATABASE_URL": database_url, "PAPERFEED_LOG_FORMAT": "json",
-           "PAPERFEED_LOG_LEVEL": "info", "PAPERFEED_LIMIT_VOTE": "6/3600",
-           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}  # fmt: skip
+    env = {
+        **os.environ,
+        "PAPERFEED_DATABASE_URL": database_url,
+        "PAPERFEED_LOG_FORMAT": "json",
+        "PAPERFEED_LOG_LEVEL": "info",
+        "PAPERFEED_LIMIT_VOTE": "6/3600",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "paperfeed", "serve", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", "2"],
-            env=env, stdout=subprocess.DEVNULL, stderr=err,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "paperfeed",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -81,9 +98,12 @@ def test_two_workers_share_sessions_csrf_limits_caches_and_metrics(server):
         # Log in through the form: the CSRF token from one worker, the POST to whichever.
         page = browser.get("/login", headers=rid("login-form")).text
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
-        r = browser.post("/login", headers=rid("login"), follow_redirects=False,
-                         data={"email": "ada@example.org", "password": PASSWORD,
-                               "csrf_token": token})  # fmt: skip
+        r = browser.post(
+            "/login",
+            headers=rid("login"),
+            follow_redirects=False,
+            data={"email": "ada@example.org", "password": PASSWORD, "csrf_token": token},
+        )
         assert r.status_code == 303, r.text
         for i in range(16):  # the session holds on every worker
             r = browser.get("/account", headers=rid(f"account-{i}"), follow_redirects=False)
@@ -91,8 +111,9 @@ def test_two_workers_share_sessions_csrf_limits_caches_and_metrics(server):
         # A state-changing form: the session's CSRF token is checked by any worker.
         form = browser.get("/account", headers=rid("account-form")).text
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)[1]
-        made = browser.post("/account/tokens", headers=rid("token"),
-                            data={"name": "workers", "csrf_token": csrf})  # fmt: skip
+        made = browser.post(
+            "/account/tokens", headers=rid("token"), data={"name": "workers", "csrf_token": csrf}
+        )
         api_token = re.search(r'<pre class="bibtex" id="token">([^<]+)</pre>', made.text)[1]
 
     def get_paper(i: int) -> int:
@@ -102,8 +123,9 @@ def test_two_workers_share_sessions_csrf_limits_caches_and_metrics(server):
 
     with ThreadPoolExecutor(4) as pool:  # warm both workers' response caches with 0 upvotes
         assert set(pool.map(get_paper, range(24))) == {0}
-    voter = httpx.Client(base_url=base, limits=NO_REUSE,
-                         headers={"Authorization": f"Bearer {api_token}"})  # fmt: skip
+    voter = httpx.Client(
+        base_url=base, limits=NO_REUSE, headers={"Authorization": f"Bearer {api_token}"}
+    )
     with voter:
         assert voter.post("/api/papers/2511.00001/vote", json={"up": True}).json()["upvotes"] == 1
         with ThreadPoolExecutor(4) as pool:  # no worker serves its stale cached copy
@@ -117,8 +139,10 @@ def test_two_workers_share_sessions_csrf_limits_caches_and_metrics(server):
 
     # /metrics from any worker adds up every worker's requests.
     text = httpx.get(f"{base}/metrics").text
-    series = ('paperfeed_request_duration_seconds_count{method="GET",'
-              'route="/api/papers/{arxiv_id:path}",status="200"}')  # fmt: skip
+    series = (
+        'paperfeed_request_duration_seconds_count{method="GET",'
+        'route="/api/papers/{arxiv_id:path}",status="200"}'
+    )
     assert float(re.search(re.escape(series) + r" (\S+)", text)[1]) == 48
 
     time.sleep(0.5)  # let the log lines of the last requests reach the file

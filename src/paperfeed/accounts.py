@@ -87,19 +87,28 @@ def signup(db: Database, settings: Settings, *, email: str, password: str, name:
     except Conflict:
         user = None
     if user is None:
-        mail.send(settings, mail.Message(
-            to=address, subject=f"Sign-up attempt at {settings.site_name}",
-            text=f"Someone tried to create an account with this address at {settings.site_name}."
-                 f"\n\nYou already have one. Log in at {_link(settings, '/login')}, or reset your "
-                 f"password at {_link(settings, '/reset')}.\n\nIf it was not you, ignore this.",
-        ))  # fmt: skip
+        mail.send(
+            settings,
+            mail.Message(
+                to=address,
+                subject=f"Sign-up attempt at {settings.site_name}",
+                text="Someone tried to create an account with this address at "
+                f"{settings.site_name}."
+                f"\n\nYou already have one. Log in at {_link(settings, '/login')}, or reset your "
+                f"password at {_link(settings, '/reset')}.\n\nIf it was not you, ignore this.",
+            ),
+        )
         return
     token = _serializer(settings, "confirm").dumps(user.id)
-    mail.send(settings, mail.Message(
-        to=address, subject=f"Confirm your {settings.site_name} account",
-        text=f"Welcome to {settings.site_name}!\n\nConfirm your address to finish signing up:\n"
-             f"{_link(settings, '/confirm?token=' + token)}\n\nThe link works for 3 days.",
-    ))  # fmt: skip
+    mail.send(
+        settings,
+        mail.Message(
+            to=address,
+            subject=f"Confirm your {settings.site_name} account",
+            text=f"Welcome to {settings.site_name}!\n\nConfirm your address to finish signing up:\n"
+            f"{_link(settings, '/confirm?token=' + token)}\n\nThe link works for 3 days.",
+        ),
+    )
 
 
 def confirm(db: Database, settings: Settings, token: str) -> User:
@@ -153,8 +162,9 @@ def start_session(
     with db.transaction() as conn:
         if replacing:
             store.delete_session(conn, _sha256(replacing))
-        store.create_session(conn, id_hash=_sha256(cookie), user_id=user.id, csrf_token=csrf,
-                             expires_at=expires)  # fmt: skip
+        store.create_session(
+            conn, id_hash=_sha256(cookie), user_id=user.id, csrf_token=csrf, expires_at=expires
+        )
     return cookie, Session(user=user, csrf_token=csrf, expires_at=expires)
 
 
@@ -190,11 +200,16 @@ def request_password_reset(db: Database, settings: Settings, *, email: str) -> N
         return
     user, hashed = found
     token = _serializer(settings, "reset").dumps([user.id, _reset_fingerprint(hashed)])
-    mail.send(settings, mail.Message(
-        to=address, subject=f"Reset your {settings.site_name} password",
-        text=f"Choose a new password here:\n{_link(settings, '/reset/confirm?token=' + token)}\n\n"
-             "The link works for one hour and only once. If you did not ask, ignore this mail.",
-    ))  # fmt: skip
+    mail.send(
+        settings,
+        mail.Message(
+            to=address,
+            subject=f"Reset your {settings.site_name} password",
+            text="Choose a new password here:\n"
+            f"{_link(settings, '/reset/confirm?token=' + token)}\n\n"
+            "The link works for one hour and only once. If you did not ask, ignore this mail.",
+        ),
+    )
 
 
 def reset_password(db: Database, settings: Settings, *, token: str, password: str) -> User:
@@ -210,8 +225,12 @@ def reset_password(db: Database, settings: Settings, *, token: str, password: st
         current = store.password_hash(conn, int(user_id))
         if not secrets.compare_digest(_reset_fingerprint(current), str(fingerprint)):
             raise NotAllowed("this reset link was already used: ask for a new one")
-        store.update(conn, int(user_id), password_hash=_hasher().hash(password),
-                     confirmed_at=dt.datetime.now(dt.UTC))  # fmt: skip
+        store.update(
+            conn,
+            int(user_id),
+            password_hash=_hasher().hash(password),
+            confirmed_at=dt.datetime.now(dt.UTC),
+        )
         store.delete_sessions(conn, int(user_id))
         return store.get(conn, int(user_id))
 
@@ -241,17 +260,23 @@ def create_user(
     address = normalize_email(email)
     check_password(settings, password)
     with db.transaction() as conn:
-        return store.create(conn, email=address, display_name=address.split("@")[0],
-                            password_hash=_hasher().hash(password), is_admin=admin,
-                            confirmed=True)  # fmt: skip
+        return store.create(
+            conn,
+            email=address,
+            display_name=address.split("@")[0],
+            password_hash=_hasher().hash(password),
+            is_admin=admin,
+            confirmed=True,
+        )
 
 
 def create_api_token(db: Database, *, user: User, name: str) -> str:
     """A new personal API token; only its hash is kept, so show the returned value once."""
     token = "pf_" + secrets.token_urlsafe(32)
     with db.transaction() as conn:
-        store.create_token(conn, user_id=user.id, name=name.strip()[:80] or "token",
-                           token_hash=_sha256(token))  # fmt: skip
+        store.create_token(
+            conn, user_id=user.id, name=name.strip()[:80] or "token", token_hash=_sha256(token)
+        )
     return token
 
 

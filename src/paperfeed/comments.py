@@ -35,8 +35,14 @@ def add(
             parent = store.get(conn, parent_id)
             if parent.arxiv_id != paper.arxiv_id:
                 raise InvalidInput("that reply belongs to another paper")
-        return store.add(conn, arxiv_id=paper.arxiv_id, user_id=user.id, parent_id=parent_id,
-                         body=body, html=markup.render(body))  # fmt: skip
+        return store.add(
+            conn,
+            arxiv_id=paper.arxiv_id,
+            user_id=user.id,
+            parent_id=parent_id,
+            body=body,
+            html=markup.render(body),
+        )
 
 
 def edit(db: Database, settings: Settings, *, user: User, comment_id: int, body: str) -> Comment:
@@ -51,8 +57,9 @@ def edit(db: Database, settings: Settings, *, user: User, comment_id: int, body:
         window = dt.timedelta(minutes=settings.comment_edit_minutes)
         if dt.datetime.now(dt.UTC) - comment.created_at > window:
             raise NotAllowed(f"comments can be edited for {settings.comment_edit_minutes} minutes")
-        store.update(conn, comment_id, body=body, html=markup.render(body),
-                     edited_at=dt.datetime.now(dt.UTC))  # fmt: skip
+        store.update(
+            conn, comment_id, body=body, html=markup.render(body), edited_at=dt.datetime.now(dt.UTC)
+        )
         return store.get(conn, comment_id)
 
 

@@ -137,9 +137,14 @@ class Composer:
     def trending(self, window: str) -> list[Paper]:
         if window not in self._trending:
             s = self.settings
-            trends = feeds.trending(self.db, window, limit=TRENDING_POOL, now=self.now,
-                                    gravity=s.trending_gravity,
-                                    offset=s.trending_offset_hours)  # fmt: skip
+            trends = feeds.trending(
+                self.db,
+                window,
+                limit=TRENDING_POOL,
+                now=self.now,
+                gravity=s.trending_gravity,
+                offset=s.trending_offset_hours,
+            )
             self._trending[window] = [t.paper for t in trends if t.paper.upvotes]
         return self._trending[window]
 
@@ -160,8 +165,11 @@ class Composer:
         if self.latest is None:
             return Digest(prefs, None, None)
         span = 1 if prefs.cadence == "daily" else 7
-        since = covered_until + dt.timedelta(days=1) if covered_until else (
-            self.latest - dt.timedelta(days=span - 1))  # fmt: skip
+        since = (
+            covered_until + dt.timedelta(days=1)
+            if covered_until
+            else (self.latest - dt.timedelta(days=span - 1))
+        )
         digest = Digest(prefs, since, self.latest)
         base = self.settings.base_url.rstrip("/")
         top = [p for p in self.trending(window) if not cats or cats & set(p.categories)][:n]
@@ -171,11 +179,18 @@ class Composer:
             return digest  # nothing listed since the last digest
         for topic in prefs.topics:
             results = search.search(
-                self.db, topic, mode=self.settings.digest_search_mode, since=since,
-                until=self.latest, categories=prefs.categories, limit=n + len(seen),
-                settings=self.settings, snippets=False, vector=self._vectors.get(topic),
+                self.db,
+                topic,
+                mode=self.settings.digest_search_mode,
+                since=since,
+                until=self.latest,
+                categories=prefs.categories,
+                limit=n + len(seen),
+                settings=self.settings,
+                snippets=False,
+                vector=self._vectors.get(topic),
                 cache=self._windows,
-            )  # fmt: skip
+            )
             fresh = [h.paper for h in results.hits if h.paper.arxiv_id not in seen][:n]
             seen.update(p.arxiv_id for p in fresh)
             q = "&".join(f"{k}={v}" for k, v in (("q", quote_plus(topic)), ("since", since)))
@@ -190,9 +205,15 @@ def topic_papers(
     found: dict[str, Paper] = {}
     for topic in prefs.topics:
         results = search.search(
-            db, topic, mode=settings.digest_search_mode, sort="date", categories=prefs.categories,
-            limit=limit, settings=settings, snippets=False,
-        )  # fmt: skip
+            db,
+            topic,
+            mode=settings.digest_search_mode,
+            sort="date",
+            categories=prefs.categories,
+            limit=limit,
+            settings=settings,
+            snippets=False,
+        )
         found.update((h.paper.arxiv_id, h.paper) for h in results.hits)
     newest = sorted(found.values(), key=lambda p: (p.listing_day, p.published, p.arxiv_id))
     return newest[::-1][:limit]
@@ -206,15 +227,23 @@ def preview(db: Database, settings: Settings, prefs: Preferences, *, now=None) -
 # --- rendering ------------------------------------------------------------------------------
 
 
-def message(settings: Settings, sub: Subscription, digest: Digest, *, preview: bool = False
-            ) -> mail.Message:  # fmt: skip
+def message(
+    settings: Settings, sub: Subscription, digest: Digest, *, preview: bool = False
+) -> mail.Message:
     """The digest as a multipart mail with RFC 8058 one-click unsubscribe headers."""
     urls = links(settings, sub)
     when = digest.until.strftime("%b %-d, %Y") if digest.until else ""
     kind = "Daily" if digest.prefs.cadence == "daily" else "Weekly"
-    context = {"settings": settings, "digest": digest, "links": urls, "base": settings.base_url
-               .rstrip("/"), "kind": kind, "when": when, "weekdays": WEEKDAYS,
-               "preview": preview}  # fmt: skip
+    context = {
+        "settings": settings,
+        "digest": digest,
+        "links": urls,
+        "base": settings.base_url.rstrip("/"),
+        "kind": kind,
+        "when": when,
+        "weekdays": WEEKDAYS,
+        "preview": preview,
+    }
     return mail.Message(
         to=sub.email,
         subject=f"{'[preview] ' if preview else ''}{kind} papers, {when} · {settings.site_name}",
@@ -224,7 +253,7 @@ def message(settings: Settings, sub: Subscription, digest: Digest, *, preview: b
             "List-Unsubscribe": f"<{urls['unsubscribe']}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "Auto-Submitted": "auto-generated",
-        },  # fmt: skip
+        },
     )
 
 
@@ -252,9 +281,14 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 def send_due(
-    db: Database, settings: Settings, *, now: dt.datetime | None = None, dry_run: bool = False,
-    progress: Callable[[int, int], None] | None = None, workers: int | None = None,
-) -> SendReport:  # fmt: skip
+    db: Database,
+    settings: Settings,
+    *,
+    now: dt.datetime | None = None,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
+) -> SendReport:
     """Send every digest that is due now, each exactly once (see the module docstring), with
     `workers` processes (default `digest_workers`; big runs only)."""
     now = now or dt.datetime.now(dt.UTC)
@@ -284,8 +318,7 @@ def _send(db, settings, items, *, now, dry_run=False, progress=None, count=True)
                 report.planned.append((sub.email, period, digest.count))
                 continue
             with db.transaction() as conn:
-                mine = store.claim(conn, sub.id, period, now=now,
-                                   stale_before=now - CLAIM_STALE)  # fmt: skip
+                mine = store.claim(conn, sub.id, period, now=now, stale_before=now - CLAIM_STALE)
             if not mine:
                 report.skipped += 1
                 continue
@@ -307,8 +340,9 @@ def _send(db, settings, items, *, now, dry_run=False, progress=None, count=True)
             connect_failures = 0
             # Marked at once, in its own small transaction: the window where a crash would
             # send this digest twice is this one UPDATE.
-            _finish(db, sub, period, "sent", now=now, papers=digest.count,
-                    covered_until=digest.until)  # fmt: skip
+            _finish(
+                db, sub, period, "sent", now=now, papers=digest.count, covered_until=digest.until
+            )
             report.sent += 1
             if count:
                 metrics.digests_sent.inc()
@@ -322,10 +356,14 @@ def _send_sharded(db, settings, items, *, now, workers, progress) -> SendReport:
     ctx = multiprocessing.get_context("spawn")  # no inherited locks, threads or connections
     queue = ctx.Queue()
     procs = [
-        ctx.Process(target=_shard, args=(i, db.url, settings, items[i::workers], now, queue),
-                    name=f"digest-sender-{i}", daemon=True)
+        ctx.Process(
+            target=_shard,
+            args=(i, db.url, settings, items[i::workers], now, queue),
+            name=f"digest-sender-{i}",
+            daemon=True,
+        )
         for i in range(workers)
-    ]  # fmt: skip
+    ]
     for p in procs:
         p.start()
     report, done, finished = SendReport(due=len(items)), 0, set()
@@ -393,26 +431,54 @@ def _failed(db, settings, sub, period, exc, *, now, report: SendReport) -> None:
             failures = sub.failures + 1
             if failures >= settings.digest_pause_after:
                 store.finish(conn, sub.id, period, status="failed", now=now, error=reason)
-                store.update(conn, sub.id, status="paused", failures=failures, paused_reason=(
-                    f"paused on {now:%Y-%m-%d}: the mail server refused {failures} digests in a "
-                    f"row for this address ({reason})"))  # fmt: skip
+                store.update(
+                    conn,
+                    sub.id,
+                    status="paused",
+                    failures=failures,
+                    paused_reason=(
+                        f"paused on {now:%Y-%m-%d}: the mail server refused {failures} digests "
+                        "in a "
+                        f"row for this address ({reason})"
+                    ),
+                )
                 report.failed += 1
                 report.paused += 1
                 log.warning("digest to %s refused for good; subscription paused", sub.email)
                 return
             store.update(conn, sub.id, failures=failures)
-            store.finish(conn, sub.id, period, status="retry", now=now, error=reason,
-                         next_attempt_at=now + backoff(failures))  # fmt: skip
+            store.finish(
+                conn,
+                sub.id,
+                period,
+                status="retry",
+                now=now,
+                error=reason,
+                next_attempt_at=now + backoff(failures),
+            )
             report.retry += 1
             return
         row_attempts = store.finish(conn, sub.id, period, status="retry", now=now, error=reason)
         if row_attempts >= settings.digest_max_attempts:
-            store.finish(conn, sub.id, period, status="failed", now=now,
-                         error=f"gave up after {row_attempts} tries: {reason}")  # fmt: skip
+            store.finish(
+                conn,
+                sub.id,
+                period,
+                status="failed",
+                now=now,
+                error=f"gave up after {row_attempts} tries: {reason}",
+            )
             report.failed += 1
             return
-        store.finish(conn, sub.id, period, status="retry", now=now, error=reason,
-                     next_attempt_at=now + backoff(row_attempts))  # fmt: skip
+        store.finish(
+            conn,
+            sub.id,
+            period,
+            status="retry",
+            now=now,
+            error=reason,
+            next_attempt_at=now + backoff(row_attempts),
+        )
         report.retry += 1
 
 
@@ -424,8 +490,15 @@ def send_preview(db: Database, settings: Settings, *, to: str, now=None) -> Dige
         sub = store.find_by_email(conn, address)
     now = now or dt.datetime.now(dt.UTC)
     if sub is None:
-        sub = Subscription(id=0, email=address, key="preview", status="preview",
-                           prefs=Preferences(), created_at=now, changed_at=now)  # fmt: skip
+        sub = Subscription(
+            id=0,
+            email=address,
+            key="preview",
+            status="preview",
+            prefs=Preferences(),
+            created_at=now,
+            changed_at=now,
+        )
     digest = Composer(db, settings, now=now).compose(sub.prefs, covered_until=sub.covered_until)
     mail.send(settings, message(settings, sub, digest, preview=True))
     return digest
@@ -439,8 +512,14 @@ def run_forever(db: Database, settings: Settings, *, stop=None) -> None:
         try:
             report = send_due(db, settings)
             if report.due:
-                log.info("digests: %d due, %d sent, %d empty, %d to retry, %d failed", report.due,
-                         report.sent, report.empty, report.retry, report.failed)  # fmt: skip
+                log.info(
+                    "digests: %d due, %d sent, %d empty, %d to retry, %d failed",
+                    report.due,
+                    report.sent,
+                    report.empty,
+                    report.retry,
+                    report.failed,
+                )
         except Exception:  # noqa: BLE001 - one bad run must not stop the schedule
             log.exception("digest run failed; trying again at the next interval")
         wait = max(1.0, interval - (time.monotonic() - started))

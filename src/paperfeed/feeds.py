@@ -254,11 +254,15 @@ def trending(
             candidates.update((c[0], c) for c in store.ranked_ids(conn, limit=CANDIDATES))
         scored = sorted(
             (
-                (trending_score(votes, published, now=now, gravity=gravity, offset=offset),
-                 votes, published, arxiv_id)
+                (
+                    trending_score(votes, published, now=now, gravity=gravity, offset=offset),
+                    votes,
+                    published,
+                    arxiv_id,
+                )
                 for arxiv_id, votes, published in candidates.values()
             ),
             reverse=True,
-        )[:limit]  # fmt: skip
+        )[:limit]
         found = store.get_many(conn, [s[3] for s in scored])
     return [Trend(found[s[3]], s[0]) for s in scored if s[3] in found]

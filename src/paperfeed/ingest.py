@@ -46,8 +46,13 @@ def ingest(
                 done = papers.upsert_many(conn, batch.papers)
                 done.rejected = len(batch.rejected)
                 counts.add(done)
-                metrics.count_ingest(source.name, new=done.new, updated=done.updated,
-                                     unchanged=done.unchanged, rejected=done.rejected)  # fmt: skip
+                metrics.count_ingest(
+                    source.name,
+                    new=done.new,
+                    updated=done.updated,
+                    unchanged=done.unchanged,
+                    rejected=done.rejected,
+                )
                 runs.checkpoint(
                     conn, run_id, cursor=batch.cursor, counts=counts, rejections=batch.rejected
                 )

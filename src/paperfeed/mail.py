@@ -65,8 +65,12 @@ def send(settings: Settings, message: Message) -> None:
     """Deliver through the configured backend: `smtp`, or `console` (the log) for development."""
     msg = build(settings, message)
     if settings.mail_backend == "console":
-        log.warning("mail (console backend, not sent) to %s: %s\n%s", message.to,
-                    message.subject, message.text)  # fmt: skip
+        log.warning(
+            "mail (console backend, not sent) to %s: %s\n%s",
+            message.to,
+            message.subject,
+            message.text,
+        )
         return
     if settings.mail_backend != "smtp":
         raise ConfigError(f"unknown mail_backend {settings.mail_backend!r}: console or smtp")
@@ -79,9 +83,11 @@ def connect(settings: Settings) -> smtplib.SMTP:
     timeout = settings.http_timeout
     if settings.smtp_security == "ssl":
         smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-            settings.smtp_host, settings.smtp_port, timeout=timeout,
+            settings.smtp_host,
+            settings.smtp_port,
+            timeout=timeout,
             context=ssl.create_default_context(),
-        )  # fmt: skip
+        )
     else:
         smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
         if settings.smtp_security == "starttls":

@@ -64,7 +64,11 @@ def exposition() -> tuple[bytes, str]:
 
 def count_ingest(source: str, *, new: int, updated: int, unchanged: int, rejected: int) -> None:
     """Count one batch of an ingest run."""
-    for outcome, n in (("new", new), ("updated", updated), ("unchanged", unchanged),
-                       ("rejected", rejected)):  # fmt: skip
+    for outcome, n in (
+        ("new", new),
+        ("updated", updated),
+        ("unchanged", unchanged),
+        ("rejected", rejected),
+    ):
         if n:
             papers_ingested.labels(source=source, outcome=outcome).inc(n)

@@ -63,8 +63,9 @@ def check_topics(topics: list[str] | str) -> list[str]:
         if not text:
             continue
         if len(text) > MAX_QUERY:
-            raise InvalidInput(f"a saved search can have at most {MAX_QUERY} characters; "
-                               f"one has {len(text):,}")  # fmt: skip
+            raise InvalidInput(
+                f"a saved search can have at most {MAX_QUERY} characters; one has {len(text):,}"
+            )
         if parse(text).empty:
             raise InvalidInput(f"the saved search {text[:60]!r} has no words to search for")
         if text not in cleaned:
@@ -102,10 +103,14 @@ def check_prefs(prefs: Preferences) -> Preferences:
     if not 1 <= int(prefs.max_papers) <= MAX_PAPERS:
         raise InvalidInput(f"papers per section must be 1 to {MAX_PAPERS}")
     return Preferences(
-        cadence=prefs.cadence, weekday=int(prefs.weekday), send_hour=int(prefs.send_hour),
-        timezone=check_timezone(prefs.timezone), max_papers=int(prefs.max_papers),
-        categories=check_categories(prefs.categories), topics=check_topics(prefs.topics),
-    )  # fmt: skip
+        cadence=prefs.cadence,
+        weekday=int(prefs.weekday),
+        send_hour=int(prefs.send_hour),
+        timezone=check_timezone(prefs.timezone),
+        max_papers=int(prefs.max_papers),
+        categories=check_categories(prefs.categories),
+        topics=check_topics(prefs.topics),
+    )
 
 
 # --- links ----------------------------------------------------------------------------------
@@ -165,9 +170,14 @@ def from_token(db: Database, settings: Settings, token: str) -> Subscription:
 
 
 def subscribe(
-    db: Database, settings: Settings, *, email: str, prefs: Preferences | None = None,
-    user_id: int | None = None, now: dt.datetime | None = None,
-) -> str:  # fmt: skip
+    db: Database,
+    settings: Settings,
+    *,
+    email: str,
+    prefs: Preferences | None = None,
+    user_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> str:
     """Ask for a digest: mail a confirmation link (or, to a subscribed address, its links).
 
     Returns the answer to show, the same whether the address is known or not.
@@ -178,8 +188,14 @@ def subscribe(
     with db.transaction() as conn:
         sub = store.find_by_email(conn, address)
         if sub is None:
-            sub = store.create(conn, email=address, key=secrets.token_hex(16), prefs=prefs,
-                               user_id=user_id, now=now)  # fmt: skip
+            sub = store.create(
+                conn,
+                email=address,
+                key=secrets.token_hex(16),
+                prefs=prefs,
+                user_id=user_id,
+                now=now,
+            )
         elif sub.status in ("pending", "unsubscribed"):
             # Not confirmed: whoever asks last sets the wishes the confirmation will switch on.
             store.set_prefs(conn, sub.id, prefs, now=now)
@@ -187,8 +203,12 @@ def subscribe(
             sub = store.get(conn, sub.id)
     if sub.status == "pending":
         token = _confirm_serializer(settings).dumps([sub.id, sub.key])
-        text = render_text("confirm.txt", settings=settings, sub=sub,
-                           confirm=link(settings, f"/digest/confirm?token={token}"))  # fmt: skip
+        text = render_text(
+            "confirm.txt",
+            settings=settings,
+            sub=sub,
+            confirm=link(settings, f"/digest/confirm?token={token}"),
+        )
         subject = f"Confirm your {settings.site_name} digest"
     else:
         text = render_text("already.txt", settings=settings, sub=sub, links=links(settings, sub))
@@ -240,8 +260,14 @@ def resume(db: Database, settings: Settings, token: str) -> Subscription:
     if sub.confirmed_at is None:
         raise NotAllowed("confirm the subscription first: follow the link we mailed you")
     with db.transaction() as conn:
-        store.update(conn, sub.id, status="active", failures=0, paused_reason=None,
-                     changed_at=dt.datetime.now(dt.UTC))  # fmt: skip
+        store.update(
+            conn,
+            sub.id,
+            status="active",
+            failures=0,
+            paused_reason=None,
+            changed_at=dt.datetime.now(dt.UTC),
+        )
         return store.get(conn, sub.id)
 
 

@@ -47,8 +47,9 @@ users_app = typer.Typer(help="Reader accounts.", no_args_is_help=True)
 index_app = typer.Typer(help="The semantic search index (paper embeddings).", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 app.add_typer(users_app, name="users")
-digest_app = typer.Typer(help="Email digests: send what is due, list subscribers.",
-                         no_args_is_help=True)  # fmt: skip
+digest_app = typer.Typer(
+    help="Email digests: send what is due, list subscribers.", no_args_is_help=True
+)
 app.add_typer(digest_app, name="digest")
 
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -153,8 +154,9 @@ def db_copy(
 
     source = Database(from_url or _settings(ctx).database_url)
     target = Database(to_url)
-    with Progress(TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(),
-                  console=err) as progress:  # fmt: skip
+    with Progress(
+        TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), console=err
+    ) as progress:
         tasks: dict[str, int] = {}
 
         def start(counts: dict[str, int]) -> None:
@@ -164,12 +166,14 @@ def db_copy(
         def advance(name: str, n: int) -> None:
             progress.advance(tasks[name], n)
 
-        results = copy_database(source, target, batch_size=max(1, batch_size),
-                                on_start=start, on_rows=advance)  # fmt: skip
+        results = copy_database(
+            source, target, batch_size=max(1, batch_size), on_start=start, on_rows=advance
+        )
     table = Table("table", "source rows", "target rows", "same?")
     for r in results:
-        table.add_row(r.table, str(r.source_rows), str(r.target_rows),
-                      "yes" if r.matches else "[red]NO[/]")  # fmt: skip
+        table.add_row(
+            r.table, str(r.source_rows), str(r.target_rows), "yes" if r.matches else "[red]NO[/]"
+        )
     console.print(table)
     wrong = [r.table for r in results if not r.matches]
     source.dispose()
@@ -228,7 +232,7 @@ def serve(
             help="Also send due email digests every "
             "digest_interval_minutes, from this process (run it on one host only).",
         ),
-    ] = False,  # fmt: skip
+    ] = False,
 ) -> None:
     """Serve the web pages and the JSON API (several workers share nothing but the database)."""
     import threading
@@ -252,8 +256,12 @@ def serve(
     if with_scheduler:
         from paperfeed import digests
 
-        threading.Thread(target=digests.run_forever, args=(_db(ctx), settings), daemon=True,
-                         name="digest-scheduler").start()  # fmt: skip
+        threading.Thread(
+            target=digests.run_forever,
+            args=(_db(ctx), settings),
+            daemon=True,
+            name="digest-scheduler",
+        ).start()
     uvicorn.run(
         "paperfeed.web.app:create_app",
         factory=True,

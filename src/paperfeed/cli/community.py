@@ -26,13 +26,19 @@ def trending(
     from paperfeed import feeds
 
     settings = _settings(ctx)
-    trends = feeds.trending(_db(ctx), window, limit=limit, gravity=settings.trending_gravity,
-                            offset=settings.trending_offset_hours)  # fmt: skip
+    trends = feeds.trending(
+        _db(ctx),
+        window,
+        limit=limit,
+        gravity=settings.trending_gravity,
+        offset=settings.trending_offset_hours,
+    )
     table = Table("#", "score", "upvotes", "listed", "arXiv", "title")
     for i, t in enumerate(trends, start=1):
         p = t.paper
-        table.add_row(str(i), f"{t.score:.4f}", str(p.upvotes), str(p.listing_day), p.arxiv_id,
-                      p.title)  # fmt: skip
+        table.add_row(
+            str(i), f"{t.score:.4f}", str(p.upvotes), str(p.listing_day), p.arxiv_id, p.title
+        )
     console.print(table)
 
 
@@ -54,7 +60,8 @@ def users_create(
 
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    user = accounts.create_user(_db(ctx), _settings(ctx), email=email, password=password,
-                                admin=admin)  # fmt: skip
+    user = accounts.create_user(
+        _db(ctx), _settings(ctx), email=email, password=password, admin=admin
+    )
     role = "administrator" if user.is_admin else "reader"
     console.print(f"Created {role} {user.email} (id {user.id}).", highlight=False, markup=False)

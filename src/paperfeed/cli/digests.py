@@ -36,7 +36,7 @@ def send(
             help="Mail one preview digest to this address now (its own "
             "preferences if it is subscribed); the schedule is not touched.",
         ),
-    ] = None,  # fmt: skip
+    ] = None,
     now: Annotated[
         str | None, typer.Option(help="Act as if it were this time (ISO 8601), e.g. to replay.")
     ] = None,
@@ -55,9 +55,14 @@ def send(
         return
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("digests", total=None)
-        report = digests.send_due(db, settings, now=_when(now), dry_run=dry_run, workers=workers,
-                                  progress=lambda done, total: bar.update(
-                                      task, completed=done, total=total))  # fmt: skip
+        report = digests.send_due(
+            db,
+            settings,
+            now=_when(now),
+            dry_run=dry_run,
+            workers=workers,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     if dry_run:
         table = Table("to", "period", "papers")
         for address, period, count in report.planned:
@@ -65,9 +70,11 @@ def send(
         console.print(table)
         console.print(f"{report.due} digests due; nothing sent (dry run).")
         return
-    console.print(f"{report.due} due: {report.sent} sent, {report.empty} with nothing new, "
-                  f"{report.retry} to retry, {report.failed} failed, {report.paused} paused, "
-                  f"{report.skipped} taken by another sender.")  # fmt: skip
+    console.print(
+        f"{report.due} due: {report.sent} sent, {report.empty} with nothing new, "
+        f"{report.retry} to retry, {report.failed} failed, {report.paused} paused, "
+        f"{report.skipped} taken by another sender."
+    )
     if report.aborted:
         console.print(f"[red]Stopped early:[/] {report.aborted}", highlight=False)
         raise typer.Exit(1)

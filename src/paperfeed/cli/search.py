@@ -39,9 +39,14 @@ def search(
 
     settings = _settings(ctx)
     results = search_service.search(
-        _db(ctx), query, mode=mode, sort=sort, has_code=has_code, limit=limit,
+        _db(ctx),
+        query,
+        mode=mode,
+        sort=sort,
+        has_code=has_code,
+        limit=limit,
         settings=settings,
-    )  # fmt: skip
+    )
     if results.notice:
         err.print(results.notice, style="yellow", highlight=False)
     if not results.hits:
@@ -63,17 +68,25 @@ def index_status(ctx: typer.Context) -> None:
     console.print(f"model: {s['model']}", highlight=False)
     console.print(f"embedded: {s['embedded']}  pending: {s['pending']}", highlight=False)
     if s["indexed"] is None:
-        console.print(f"vector index: none yet at {s['index_path']} (built on first use, or "
-                      "`paperfeed index rebuild`)", highlight=False)  # fmt: skip
+        console.print(
+            f"vector index: none yet at {s['index_path']} (built on first use, or "
+            "`paperfeed index rebuild`)",
+            highlight=False,
+        )
     else:
-        console.print(f"vector index: {s['indexed']} vectors, generation {s['index_generation']}, "
-                      f"up to {s['index_high_water']:%Y-%m-%d %H:%M:%S} UTC, at {s['index_path']}"
-                      if s["index_high_water"] else
-                      f"vector index: {s['indexed']} vectors at {s['index_path']}",
-                      highlight=False)  # fmt: skip
+        console.print(
+            f"vector index: {s['indexed']} vectors, generation {s['index_generation']}, "
+            f"up to {s['index_high_water']:%Y-%m-%d %H:%M:%S} UTC, at {s['index_path']}"
+            if s["index_high_water"]
+            else f"vector index: {s['indexed']} vectors at {s['index_path']}",
+            highlight=False,
+        )
     if not s["embedding_extra"]:
-        console.print("The embedding extra is not installed: search uses keywords only "
-                      "(pip install 'paperfeed[embeddings]').", style="yellow")  # fmt: skip
+        console.print(
+            "The embedding extra is not installed: search uses keywords only "
+            "(pip install 'paperfeed[embeddings]').",
+            style="yellow",
+        )
 
 
 @index_app.command("embed")
@@ -92,11 +105,18 @@ def index_rebuild(ctx: typer.Context) -> None:
 
     db, settings = _db(ctx), _settings(ctx)
     total = indexing.status(db, settings)["embedded"]
-    with Progress(SpinnerColumn(), TextColumn("[bold]index"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err) as progress:  # fmt: skip
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]index"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    ) as progress:
         task = progress.add_task("index", total=total)
-        count = indexing.rebuild_index(db, settings,
-                                       on_progress=lambda n: progress.advance(task, n))  # fmt: skip
+        count = indexing.rebuild_index(
+            db, settings, on_progress=lambda n: progress.advance(task, n)
+        )
     console.print(f"Indexed {count} vectors in {indexing.ann_file(settings).dir}.", highlight=False)
 
 
@@ -108,13 +128,19 @@ def embed_with_progress(ctx: typer.Context, *, limit: int | None = None) -> None
     db, settings = _db(ctx), _settings(ctx)
     pending = indexing.status(db, settings)["pending"]
     total = pending if limit is None else min(limit, pending)
-    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=err) as progress:  # fmt: skip
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    ) as progress:
         task = progress.add_task("embed", total=total)
-        done = indexing.embed_pending(db, settings, limit=limit, fold=False,
-                                      on_batch=lambda n: progress.advance(task, n))  # fmt: skip
+        done = indexing.embed_pending(
+            db, settings, limit=limit, fold=False, on_batch=lambda n: progress.advance(task, n)
+        )
         if done:
             folding = progress.add_task("index", total=done)
-            indexing.update_index(db, settings,
-                                  on_progress=lambda n: progress.advance(folding, n))  # fmt: skip
+            indexing.update_index(db, settings, on_progress=lambda n: progress.advance(folding, n))
     console.print(f"Embedded {done} papers.")

@@ -145,8 +145,11 @@ def search(
     if mode != "keyword" and index is None:
         if mode not in _warned:
             _warned.add(mode)
-            log.warning("search mode %s needs embedded papers and the embedding extra; "
-                        "using keyword search", mode)  # fmt: skip
+            log.warning(
+                "search mode %s needs embedded papers and the embedding extra; "
+                "using keyword search",
+                mode,
+            )
         notice, mode = FALLBACK_NOTICE, "keyword"
     if query.arxiv_id:
         try:
@@ -176,7 +179,7 @@ def search(
     ranked = semantic_ranked if mode == "semantic" else _fuse(keyword_ranked, semantic_ranked)
     if sort == "relevance":
         page = _hits(db, ranked[offset : offset + limit], words, with_snippets=snippets)
-        return Results(query, page, mode, notice, None, filters)  # fmt: skip
+        return Results(query, page, mode, notice, None, filters)
     hits = _hits(db, ranked, words, with_snippets=False)
     if sort == "upvotes":
         hits.sort(key=lambda h: (-h.paper.upvotes, -h.score, h.paper.arxiv_id))
@@ -245,8 +248,11 @@ def _hits(
     """Hits for ranked (id, score) pairs: the papers read, and their marked snippets."""
     with db.connect() as conn:
         found = paper_store.get_many(conn, [i for i, _s in ranked])
-    return [Hit(found[i], s, _snippet(found[i], words) if with_snippets else None)
-            for i, s in ranked if i in found]  # fmt: skip
+    return [
+        Hit(found[i], s, _snippet(found[i], words) if with_snippets else None)
+        for i, s in ranked
+        if i in found
+    ]
 
 
 def _snippet(paper, words) -> str | None:
@@ -294,8 +300,7 @@ def similar(
         keyword = []
         if mode == "hybrid":
             words = store.Words(query_terms(paper.title, paper.abstract), [], [])
-            ranked = store.ranking(conn, words, filters=Filters(), sort="relevance",
-                                   limit=pool + 1)  # fmt: skip
+            ranked = store.ranking(conn, words, filters=Filters(), sort="relevance", limit=pool + 1)
             keyword = [(i, s) for i, s in ranked if i != arxiv_id]
     ranked = semantic if mode == "semantic" else _fuse(keyword, semantic)
     return _hits(db, ranked[:limit], None, with_snippets=False)

@@ -100,16 +100,22 @@ def update(db: Database, ann: AnnFile, *, on_progress: Callable[[int], None] | N
             return _write_all(db, ann, on_progress=on_progress)
         started = _now()
         with db.connect() as conn:
-            unchanged = store.window(conn, ann.model, after=moment(base.high_water)) == \
-                _held_after(base, base.high_water)  # fmt: skip
+            unchanged = store.window(conn, ann.model, after=moment(base.high_water)) == _held_after(
+                base, base.high_water
+            )
         fresh = [] if unchanged else _newer(db, ann.model, base, base.high_water, {})[0]
         if not fresh:
             return 0
         ids = [i for i, _v, _s in fresh]
         vectors = np.stack([v for _i, v, _s in fresh])
         stamps = np.array([s for _i, _v, s in fresh], dtype=np.int64)
-        ann.write([(ids, vectors, stamps)], dim=base.dim or vectors.shape[1],
-                  high_water=_settled(started), base=base, on_progress=on_progress)  # fmt: skip
+        ann.write(
+            [(ids, vectors, stamps)],
+            dim=base.dim or vectors.shape[1],
+            high_water=_settled(started),
+            base=base,
+            on_progress=on_progress,
+        )
         return len(ids)
 
 
@@ -130,14 +136,20 @@ def _newer(
         read = [stamp(r.created_at) for r in rows]
         if snapshot is not None and len(snapshot) and rows:
             pos = snapshot.position([r.arxiv_id for r in rows])
-            rows = [r for r, p in zip(rows, pos, strict=True)
-                    if p < 0 or int(snapshot.stamps[p]) != stamp(r.created_at)]  # fmt: skip
+            rows = [
+                r
+                for r, p in zip(rows, pos, strict=True)
+                if p < 0 or int(snapshot.stamps[p]) != stamp(r.created_at)
+            ]
         rows = [r for r in rows if known.get(r.arxiv_id) != stamp(r.created_at)]
         if not rows:
             return [], read
         blobs = store.vectors_of(conn, model, [r.arxiv_id for r in rows])
-    fresh = [(r.arxiv_id, np.frombuffer(blobs[r.arxiv_id], dtype=np.float32), stamp(r.created_at))
-             for r in rows if r.arxiv_id in blobs]  # fmt: skip
+    fresh = [
+        (r.arxiv_id, np.frombuffer(blobs[r.arxiv_id], dtype=np.float32), stamp(r.created_at))
+        for r in rows
+        if r.arxiv_id in blobs
+    ]
     return fresh, read
 
 

@@ -85,9 +85,11 @@ def record_to_paper(rec: Any) -> Paper:
     categories = _names(raw_categories, "categories")
     published = _when(rec.get("published"), "published")
     code_url, project_url = complete_links(
-        _text(rec.get("github"), "github"), _text(rec.get("project_page"), "project_page"),
-        abstract, comment,
-    )  # fmt: skip
+        _text(rec.get("github"), "github"),
+        _text(rec.get("project_page"), "project_page"),
+        abstract,
+        comment,
+    )
     listing_day = _day(rec.get("listing_day") or rec.get("hf_daily_date"), "listing_day")
     return Paper(
         arxiv_id=arxiv_id,

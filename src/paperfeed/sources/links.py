@@ -18,9 +18,25 @@ _OWNER_REPO_HOSTS = ("github.com", "bitbucket.org", "codeberg.org")
 _REPO_HOSTS = (*_OWNER_REPO_HOSTS, "gitlab.com", "anonymous.4open.science")
 # github.com/<these>/... are GitHub's own pages, not repositories.
 _NOT_OWNERS = frozenset(
-    {"about", "apps", "collections", "enterprise", "explore", "features", "login", "marketplace",
-     "orgs", "pricing", "settings", "site", "sponsors", "topics", "trending", "users"}
-)  # fmt: skip
+    {
+        "about",
+        "apps",
+        "collections",
+        "enterprise",
+        "explore",
+        "features",
+        "login",
+        "marketplace",
+        "orgs",
+        "pricing",
+        "settings",
+        "site",
+        "sponsors",
+        "topics",
+        "trending",
+        "users",
+    }
+)
 _PROJECT_HOSTS = (".github.io", ".gitlab.io", "sites.google.com")
 _NEVER_PROJECT = ("arxiv.org", "doi.org", "creativecommons.org")
 # A word naming a page, then only linking words up to the URL: "project page is available at".

@@ -43,8 +43,10 @@ def backup(db: Database, destination: Path, *, overwrite: bool = False) -> int:
         raise InvalidInput(f"{destination} exists: choose another name or pass --overwrite")
     part = destination.with_name(destination.name + ".part")
     part.unlink(missing_ok=True)
-    with contextlib.closing(sqlite3.connect(source)) as src, \
-            contextlib.closing(sqlite3.connect(part)) as dst:  # fmt: skip
+    with (
+        contextlib.closing(sqlite3.connect(source)) as src,
+        contextlib.closing(sqlite3.connect(part)) as dst,
+    ):
         src.backup(dst)  # all pages in one step: one snapshot, never restarted by writers
         dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
     with part.open("rb+") as fh:
@@ -87,15 +89,19 @@ def restore(db: Database, backup_file: Path) -> str:
         )
     live_version = _catalog_version(target) if current is not None else 0
     db.dispose()  # our own pooled connections must not hold the old pages
-    with contextlib.closing(sqlite3.connect(_read_only(backup_file), uri=True)) as src, \
-            contextlib.closing(sqlite3.connect(target, timeout=30)) as dst:  # fmt: skip
+    with (
+        contextlib.closing(sqlite3.connect(_read_only(backup_file), uri=True)) as src,
+        contextlib.closing(sqlite3.connect(target, timeout=30)) as dst,
+    ):
         dst.execute("PRAGMA journal_mode=WAL")
         src.backup(dst)  # one write transaction on the live file
         # Workers cache pages by catalogue version; the restored version may be one they
         # cached with later contents, so move past every version the live file had.
         with dst:
-            dst.execute("UPDATE catalog_state SET version = max(version, ?) + 1 WHERE id = 1",
-                        (live_version,))  # fmt: skip
+            dst.execute(
+                "UPDATE catalog_state SET version = max(version, ?) + 1 WHERE id = 1",
+                (live_version,),
+            )
         dst.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return restored
 

@@ -56,8 +56,10 @@ def get(conn: sa.Connection, comment_id: int) -> Comment:
 
 def of_paper(conn: sa.Connection, arxiv_id: str) -> list[Comment]:
     """Every comment on a paper, oldest first."""
-    return [_to_comment(r) for r in conn.execute(_select().where(C.c.arxiv_id == arxiv_id)
-                                                 .order_by(C.c.id))]  # fmt: skip
+    return [
+        _to_comment(r)
+        for r in conn.execute(_select().where(C.c.arxiv_id == arxiv_id).order_by(C.c.id))
+    ]
 
 
 def update(conn: sa.Connection, comment_id: int, **values) -> None:
@@ -69,8 +71,14 @@ def update(conn: sa.Connection, comment_id: int, **values) -> None:
 def report(conn: sa.Connection, *, comment_id: int, user_id: int, reason: str) -> None:
     """Record a report; Conflict if this reader already reported this comment."""
     try:
-        conn.execute(sa.insert(R).values(comment_id=comment_id, user_id=user_id, reason=reason,
-                                         created_at=dt.datetime.now(dt.UTC)))  # fmt: skip
+        conn.execute(
+            sa.insert(R).values(
+                comment_id=comment_id,
+                user_id=user_id,
+                reason=reason,
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
     except sa.exc.IntegrityError:
         raise Conflict("you already reported this comment") from None
 

@@ -17,14 +17,34 @@ from paperfeed.store.tables import paper_vectors
 from paperfeed.store.tables import papers as T
 
 _CONTENT = (
-    "version", "title", "abstract", "authors", "primary_category", "categories", "comment",
-    "journal_ref", "doi", "published", "updated", "listing_day", "code_url", "project_url",
-    "upvotes", "num_comments",
-)  # fmt: skip
+    "version",
+    "title",
+    "abstract",
+    "authors",
+    "primary_category",
+    "categories",
+    "comment",
+    "journal_ref",
+    "doi",
+    "published",
+    "updated",
+    "listing_day",
+    "code_url",
+    "project_url",
+    "upvotes",
+    "num_comments",
+)
 _METADATA = (
-    "title", "abstract", "authors", "primary_category", "categories", "comment",
-    "journal_ref", "doi", "updated",
-)  # fmt: skip
+    "title",
+    "abstract",
+    "authors",
+    "primary_category",
+    "categories",
+    "comment",
+    "journal_ref",
+    "doi",
+    "updated",
+)
 VISIBLE = T.c.hidden == sa.false()  # what readers see: not hidden by an administrator
 # Listing order of the daily page: most upvoted first, then the most recent.
 _ORDER = (T.c.upvotes.desc(), T.c.published.desc(), T.c.arxiv_id.desc())

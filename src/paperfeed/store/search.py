@@ -71,8 +71,10 @@ def _filter_sql(dialect: str, f: Filters, params: dict) -> str:
         if dialect == "sqlite":
             sql += f" AND EXISTS (SELECT 1 FROM json_each(p.categories) WHERE value IN ({in_list}))"
         else:
-            sql += (" AND EXISTS (SELECT 1 FROM json_array_elements_text(p.categories) c"
-                    f" WHERE c IN ({in_list}))")  # fmt: skip
+            sql += (
+                " AND EXISTS (SELECT 1 FROM json_array_elements_text(p.categories) c"
+                f" WHERE c IN ({in_list}))"
+            )
     return sql
 
 
@@ -94,13 +96,21 @@ def _frequencies(conn: sa.Connection, words: list[str]) -> tuple[int, dict[str, 
         if w == "\x00all":
             n = _paper_count(conn)
         elif conn.dialect.name == "sqlite":
-            n = conn.execute(sa.text("SELECT count(*) FROM (SELECT 1 FROM papers_fts "
-                                     "WHERE papers_fts MATCH :q LIMIT :cap)"),
-                             {"q": _fts_string(w), **cap}).scalar_one()  # fmt: skip
+            n = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM (SELECT 1 FROM papers_fts "
+                    "WHERE papers_fts MATCH :q LIMIT :cap)"
+                ),
+                {"q": _fts_string(w), **cap},
+            ).scalar_one()
         else:
-            n = conn.execute(sa.text("SELECT count(*) FROM (SELECT 1 FROM papers WHERE "
-                                     "search_vector @@ to_tsquery('english', :q) LIMIT :cap) m"),
-                             {"q": tsquery([w], []), **cap}).scalar_one()  # fmt: skip
+            n = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM (SELECT 1 FROM papers WHERE "
+                    "search_vector @@ to_tsquery('english', :q) LIMIT :cap) m"
+                ),
+                {"q": tsquery([w], []), **cap},
+            ).scalar_one()
         _df_cache[(url, w)] = (now, n)
     if len(_df_cache) > 50_000:  # bound the memory of a long-running worker
         _df_cache.clear()
@@ -120,8 +130,9 @@ def _paper_count(conn: sa.Connection) -> int:
     """How many papers there are: PostgreSQL's own estimate when it has one (exact counting
     reads the whole table)."""
     if conn.dialect.name == "postgresql":
-        estimate = conn.execute(sa.text("SELECT reltuples::bigint FROM pg_class "
-                                        "WHERE oid = 'papers'::regclass")).scalar()  # fmt: skip
+        estimate = conn.execute(
+            sa.text("SELECT reltuples::bigint FROM pg_class WHERE oid = 'papers'::regclass")
+        ).scalar()
         if estimate and estimate > 0:
             return int(estimate)
     return conn.execute(sa.text("SELECT count(*) FROM papers")).scalar_one()
@@ -215,8 +226,10 @@ def _prepare(conn: sa.Connection, words: Words, filters: Filters, params: dict):
             window = "FROM papers WHERE listing_day >= :since" + (
                 " AND listing_day <= :until" if filters.until else ""
             )
-            where += (f" AND papers_fts.rowid >= (SELECT min(rowid) {window})"
-                      f" AND papers_fts.rowid <= (SELECT max(rowid) {window})")  # fmt: skip
+            where += (
+                f" AND papers_fts.rowid >= (SELECT min(rowid) {window})"
+                f" AND papers_fts.rowid <= (SELECT max(rowid) {window})"
+            )
         w = ", ".join(str(x) for x in SQLITE_WEIGHTS)
         source = f"""FROM papers_fts JOIN papers p ON p.rowid = papers_fts.rowid
             WHERE papers_fts MATCH :match AND p.hidden = 0 {where}"""
@@ -256,15 +269,29 @@ def ranking(
         # The best matches by bm25 alone, then looked up to drop hidden papers: FTS5 ranks
         # without touching the papers table, which is most of the cost when many papers match.
         over = (limit + offset) * 6 // 5 + 20  # a margin for hidden papers
-        top = conn.execute(sa.text(f"SELECT rowid, {score} AS score FROM papers_fts WHERE "
-                                   "papers_fts MATCH :match ORDER BY score DESC LIMIT :over"),
-                           {"match": params["match"], "over": over}).all()  # fmt: skip
-        rows = {r.rowid: r for r in conn.execute(
-            sa.select(T.c.arxiv_id, T.c.upvotes, sa.column("rowid"))
-            .where(sa.column("rowid").in_([r[0] for r in top]), T.c.hidden == sa.false())
-        )}  # fmt: skip
-        found = sorted(((rows[r[0]].arxiv_id, float(r[1] or 0.0), rows[r[0]].upvotes)
-                        for r in top if r[0] in rows), reverse=True)  # fmt: skip
+        top = conn.execute(
+            sa.text(
+                f"SELECT rowid, {score} AS score FROM papers_fts WHERE "
+                "papers_fts MATCH :match ORDER BY score DESC LIMIT :over"
+            ),
+            {"match": params["match"], "over": over},
+        ).all()
+        rows = {
+            r.rowid: r
+            for r in conn.execute(
+                sa.select(T.c.arxiv_id, T.c.upvotes, sa.column("rowid")).where(
+                    sa.column("rowid").in_([r[0] for r in top]), T.c.hidden == sa.false()
+                )
+            )
+        }
+        found = sorted(
+            (
+                (rows[r[0]].arxiv_id, float(r[1] or 0.0), rows[r[0]].upvotes)
+                for r in top
+                if r[0] in rows
+            ),
+            reverse=True,
+        )
         found.sort(key=lambda x: (-x[1], -x[2]))  # stable: ties stay in descending id order
         if len(found) >= limit + offset or len(top) < over:  # a full page, or every match
             return [(i, sc) for i, sc, _u in found[offset : offset + limit]]

@@ -51,12 +51,24 @@ def find_by_email(conn: sa.Connection, email: str) -> Subscription | None:
 
 
 def create(
-    conn: sa.Connection, *, email: str, key: str, prefs: Preferences, user_id: int | None,
+    conn: sa.Connection,
+    *,
+    email: str,
+    key: str,
+    prefs: Preferences,
+    user_id: int | None,
     now: dt.datetime,
-) -> Subscription:  # fmt: skip
+) -> Subscription:
     """Insert a pending subscription; the caller has checked the address is not taken."""
-    stmt = sa.insert(T).values(email=email, key=key, user_id=user_id, status="pending",
-                               created_at=now, changed_at=now, **_prefs_values(prefs))  # fmt: skip
+    stmt = sa.insert(T).values(
+        email=email,
+        key=key,
+        user_id=user_id,
+        status="pending",
+        created_at=now,
+        changed_at=now,
+        **_prefs_values(prefs),
+    )
     return get(conn, conn.execute(stmt.returning(T.c.id)).scalar_one())
 
 
@@ -104,9 +116,13 @@ def log_entries(conn: sa.Connection, periods: dict[int, str]) -> dict[int, sa.Ro
 
 
 def claim(
-    conn: sa.Connection, subscription_id: int, period: str, *, now: dt.datetime,
+    conn: sa.Connection,
+    subscription_id: int,
+    period: str,
+    *,
+    now: dt.datetime,
     stale_before: dt.datetime,
-) -> bool:  # fmt: skip
+) -> bool:
     """Take the (subscription, period) digest for sending; False when it is not ours to send.
 
     A new row is inserted as `sending`. An existing row is taken over only when it waits for a
@@ -115,44 +131,68 @@ def claim(
     """
     inserted = conn.execute(
         insert(conn, D)
-        .values(subscription_id=subscription_id, period=period, status="sending", attempts=1,
-                claimed_at=now)
+        .values(
+            subscription_id=subscription_id,
+            period=period,
+            status="sending",
+            attempts=1,
+            claimed_at=now,
+        )
         .on_conflict_do_nothing(index_elements=["subscription_id", "period"])
         .returning(D.c.id)
-    ).first()  # fmt: skip
+    ).first()
     if inserted is not None:
         return True
     due_retry = sa.and_(D.c.status == "retry", D.c.next_attempt_at <= now)
     stale = sa.and_(D.c.status == "sending", D.c.claimed_at < stale_before)
     res = conn.execute(
         sa.update(D)
-        .where(D.c.subscription_id == subscription_id, D.c.period == period,
-               sa.or_(due_retry, stale))
+        .where(
+            D.c.subscription_id == subscription_id, D.c.period == period, sa.or_(due_retry, stale)
+        )
         .values(status="sending", claimed_at=now, attempts=D.c.attempts + 1)
-    )  # fmt: skip
+    )
     return res.rowcount == 1
 
 
 def finish(
-    conn: sa.Connection, subscription_id: int, period: str, *, status: str,
-    now: dt.datetime, papers: int = 0, error: str | None = None,
+    conn: sa.Connection,
+    subscription_id: int,
+    period: str,
+    *,
+    status: str,
+    now: dt.datetime,
+    papers: int = 0,
+    error: str | None = None,
     next_attempt_at: dt.datetime | None = None,
-) -> int:  # fmt: skip
+) -> int:
     """Record how a claimed send ended (sent, empty, retry, failed); returns its attempts."""
-    values = {"status": status, "papers": papers, "error": error,
-              "next_attempt_at": next_attempt_at}  # fmt: skip
+    values = {
+        "status": status,
+        "papers": papers,
+        "error": error,
+        "next_attempt_at": next_attempt_at,
+    }
     if status == "sent":
         values["sent_at"] = now
-    conn.execute(sa.update(D).where(D.c.subscription_id == subscription_id, D.c.period == period)
-                 .values(**values))  # fmt: skip
-    return conn.execute(sa.select(D.c.attempts).where(
-        D.c.subscription_id == subscription_id, D.c.period == period)).scalar_one()  # fmt: skip
+    conn.execute(
+        sa.update(D)
+        .where(D.c.subscription_id == subscription_id, D.c.period == period)
+        .values(**values)
+    )
+    return conn.execute(
+        sa.select(D.c.attempts).where(D.c.subscription_id == subscription_id, D.c.period == period)
+    ).scalar_one()
 
 
 def sends(conn: sa.Connection, subscription_id: int, *, limit: int = 10) -> list[dict]:
     """A subscription's latest send-log rows, newest first."""
-    rows = conn.execute(sa.select(D).where(D.c.subscription_id == subscription_id)
-                        .order_by(D.c.claimed_at.desc(), D.c.id.desc()).limit(limit))  # fmt: skip
+    rows = conn.execute(
+        sa.select(D)
+        .where(D.c.subscription_id == subscription_id)
+        .order_by(D.c.claimed_at.desc(), D.c.id.desc())
+        .limit(limit)
+    )
     return [dict(r._mapping) for r in rows]
 
 

@@ -44,8 +44,10 @@ def tables() -> list[sa.Table]:
 def count_rows(db: Database) -> dict[str, int]:
     """Rows per table."""
     with db.connect() as conn:
-        return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
-                for t in tables()}  # fmt: skip
+        return {
+            t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+            for t in tables()
+        }
 
 
 def copy_database(
@@ -75,15 +77,20 @@ def copy_database(
             source_version = _version_in(read)
             for table in tables():
                 _copy_table(read, target, table, batch_size=batch_size, on_rows=on_rows)
-            source_rows = {t.name: read.execute(sa.select(sa.func.count()).select_from(t))
-                           .scalar_one() for t in tables()}  # fmt: skip
+            source_rows = {
+                t.name: read.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+                for t in tables()
+            }
     with target.transaction() as conn:
         if target.dialect == "postgresql":
             _reset_sequences(conn)
         # Workers on the target cache pages by catalogue version: the copied version could equal
         # one they cached from other contents, so move past both.
-        conn.execute(sa.update(catalog_state).where(catalog_state.c.id == 1)
-                     .values(version=max(source_version, target_version) + 1))  # fmt: skip
+        conn.execute(
+            sa.update(catalog_state)
+            .where(catalog_state.c.id == 1)
+            .values(version=max(source_version, target_version) + 1)
+        )
     after = count_rows(target)
     return [TableCopy(t.name, source_rows[t.name], after[t.name]) for t in tables()]
 
@@ -98,8 +105,14 @@ def _version_in(conn: sa.Connection) -> int:
     return conn.execute(query).scalar() or 0
 
 
-def _copy_table(read: sa.Connection, target: Database, table: sa.Table, *, batch_size: int,
-                on_rows: ProgressHook | None) -> None:  # fmt: skip
+def _copy_table(
+    read: sa.Connection,
+    target: Database,
+    table: sa.Table,
+    *,
+    batch_size: int,
+    on_rows: ProgressHook | None,
+) -> None:
     key = list(table.primary_key.columns)
     others = [c.name for c in table.columns if not c.primary_key]
     # Primary-key order keeps a reply after the comment it answers (self-referencing rows).

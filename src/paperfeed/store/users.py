@@ -106,10 +106,13 @@ def create_session(
     now = dt.datetime.now(dt.UTC)
     conn.execute(
         sa.insert(S).values(
-            id_hash=id_hash, user_id=user_id, csrf_token=csrf_token, created_at=now,
+            id_hash=id_hash,
+            user_id=user_id,
+            csrf_token=csrf_token,
+            created_at=now,
             expires_at=expires_at,
         )
-    )  # fmt: skip
+    )
 
 
 def get_session(conn: sa.Connection, id_hash: str, *, now: dt.datetime) -> Session | None:
@@ -142,8 +145,13 @@ def delete_sessions(conn: sa.Connection, user_id: int, *, keep: str | None = Non
 
 def create_token(conn: sa.Connection, *, user_id: int, name: str, token_hash: str) -> int:
     """Store a personal API token by its hash; returns its id."""
-    stmt = sa.insert(A).values(user_id=user_id, name=name, token_hash=token_hash,
-                               created_at=dt.datetime.now(dt.UTC)).returning(A.c.id)  # fmt: skip
+    stmt = (
+        sa.insert(A)
+        .values(
+            user_id=user_id, name=name, token_hash=token_hash, created_at=dt.datetime.now(dt.UTC)
+        )
+        .returning(A.c.id)
+    )
     return conn.execute(stmt).scalar_one()
 
 
@@ -165,8 +173,11 @@ def user_for_token(conn: sa.Connection, token_hash: str) -> User | None:
 
 def list_tokens(conn: sa.Connection, user_id: int) -> list[dict]:
     """A user's tokens (id, name, created, last used), never the secret."""
-    rows = conn.execute(sa.select(A.c.id, A.c.name, A.c.created_at, A.c.last_used_at)
-                        .where(A.c.user_id == user_id).order_by(A.c.id))  # fmt: skip
+    rows = conn.execute(
+        sa.select(A.c.id, A.c.name, A.c.created_at, A.c.last_used_at)
+        .where(A.c.user_id == user_id)
+        .order_by(A.c.id)
+    )
     return [dict(r._mapping) for r in rows]
 
 

@@ -43,12 +43,16 @@ def save(conn: sa.Connection, model: str, rows: list[tuple[str, bytes]]) -> None
     now = dt.datetime.now(dt.UTC)
     known = set(
         conn.execute(
-            sa.select(V.c.arxiv_id).where(V.c.model == model,
-                                          V.c.arxiv_id.in_([r[0] for r in rows]))
+            sa.select(V.c.arxiv_id).where(
+                V.c.model == model, V.c.arxiv_id.in_([r[0] for r in rows])
+            )
         ).scalars()
-    )  # fmt: skip
-    fresh = [{"arxiv_id": i, "model": model, "vector": v, "created_at": now}
-             for i, v in rows if i not in known]  # fmt: skip
+    )
+    fresh = [
+        {"arxiv_id": i, "model": model, "vector": v, "created_at": now}
+        for i, v in rows
+        if i not in known
+    ]
     if fresh:
         conn.execute(sa.insert(V), fresh)
 

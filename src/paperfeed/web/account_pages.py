@@ -105,8 +105,7 @@ def login(
         # This failure is counted; the next attempt is the one refused.
         with contextlib.suppress(RateLimited):
             limits.hit(db, settings, "login_failure", who, _ip(request))
-        return _form(request, "login.html", 400, error=str(exc), email=email,
-                     next=_safe_next(next))  # fmt: skip
+        return _form(request, "login.html", 400, error=str(exc), email=email, next=_safe_next(next))
     limits.clear(db, "login_failure", who)
     cookie, _session = accounts.start_session(
         db, settings, user, replacing=request.cookies.get(auth.SESSION_COOKIE)
@@ -170,10 +169,16 @@ def account_page(request: Request, token_created: str | None = None) -> HTMLResp
 
     with db.connect() as conn:
         tokens = user_store.list_tokens(conn, user.id)
-    return render(request, "account.html", {
-        "account": user, "upvoted": voting.upvoted_papers(db, user), "tokens": tokens,
-        "welcome": request.query_params.get("welcome") == "1",
-    })  # fmt: skip
+    return render(
+        request,
+        "account.html",
+        {
+            "account": user,
+            "upvoted": voting.upvoted_papers(db, user),
+            "tokens": tokens,
+            "welcome": request.query_params.get("welcome") == "1",
+        },
+    )
 
 
 @router.post("/account/password", response_class=HTMLResponse)
@@ -186,9 +191,14 @@ def change_password(
     auth.check_csrf(request, csrf_token)
     user = auth.require_user(request)
     try:
-        accounts.change_password(request.app.state.db, request.app.state.settings, user=user,
-                                 current=current, new=new,
-                                 keep=request.cookies.get(auth.SESSION_COOKIE))  # fmt: skip
+        accounts.change_password(
+            request.app.state.db,
+            request.app.state.settings,
+            user=user,
+            current=current,
+            new=new,
+            keep=request.cookies.get(auth.SESSION_COOKIE),
+        )
     except (InvalidInput, NotAllowed) as exc:
         return _message(request, "Password not changed", str(exc), status=400)
     return _message(request, "Password changed", "Other devices have been signed out.")
@@ -202,8 +212,9 @@ def delete_account(request: Request, password: str = Form(""), csrf_token: str =
         accounts.delete_account(request.app.state.db, user=user, password=password)
     except NotAllowed as exc:
         return _message(request, "Account not deleted", str(exc), status=400)
-    response = _message(request, "Account deleted",
-                        "Your account is gone. Your upvotes still count, anonymously.")  # fmt: skip
+    response = _message(
+        request, "Account deleted", "Your account is gone. Your upvotes still count, anonymously."
+    )
     auth.clear_session_cookie(request, response)
     return response
 

@@ -207,21 +207,34 @@ def trending(
     }
 
 
-def run_search(request: Request, q: str, mode: str, since: str | None, until: str | None,
-               category: list[str] | None, has_code: bool, sort: str, limit: int | None,
-               offset: int):  # fmt: skip
+def run_search(
+    request: Request,
+    q: str,
+    mode: str,
+    since: str | None,
+    until: str | None,
+    category: list[str] | None,
+    has_code: bool,
+    sort: str,
+    limit: int | None,
+    offset: int,
+):
     """The search a request asks for, with its dates checked."""
     settings = request.app.state.settings
     started = time.perf_counter()
     results = search_service.search(
-        request.app.state.db, q, mode=mode,
+        request.app.state.db,
+        q,
+        mode=mode,
         since=feeds.parse_day(since) if since else None,
         until=feeds.parse_day(until) if until else None,
         categories=[c for value in category or () for c in value.split(",")],
-        has_code=has_code, sort=sort,
-        limit=page_size(request, limit), offset=offset,
+        has_code=has_code,
+        sort=sort,
+        limit=page_size(request, limit),
+        offset=offset,
         settings=settings,
-    )  # fmt: skip
+    )
     metrics.search_seconds.labels(mode=results.mode).observe(time.perf_counter() - started)
     return results
 
@@ -233,7 +246,7 @@ def search(
         "",
         description=f'Words, "phrases", author:"Name" or an arXiv id; '
         f"cut at {search_service.MAX_QUERY} characters.",
-    ),  # fmt: skip
+    ),
     mode: str = Query("hybrid", description="hybrid, keyword or semantic"),
     since: str | None = Query(None, description="Listed on or after, YYYY-MM-DD."),
     until: str | None = Query(None, description="Listed on or before, YYYY-MM-DD."),
@@ -248,11 +261,20 @@ def search(
     papers."""
     base = request.app.state.settings.base_url
     if not q.strip():
-        page = feeds.listing(request.app.state.db, feeds.default_period(request.app.state.db),
-                             limit=page_size(request, limit))  # fmt: skip
-        return {"query": "", "mode": mode, "notice": None, "jump": None,
-                "hits": [{"paper": paper_json(p, base), "score": None, "snippet": None}
-                         for p in page.papers]}  # fmt: skip
+        page = feeds.listing(
+            request.app.state.db,
+            feeds.default_period(request.app.state.db),
+            limit=page_size(request, limit),
+        )
+        return {
+            "query": "",
+            "mode": mode,
+            "notice": None,
+            "jump": None,
+            "hits": [
+                {"paper": paper_json(p, base), "score": None, "snippet": None} for p in page.papers
+            ],
+        }
     results = run_search(request, q, mode, since, until, category, has_code, sort, limit, offset)
     return {
         "query": results.query.text,
@@ -262,5 +284,5 @@ def search(
         "hits": [
             {"paper": paper_json(h.paper, base), "score": round(h.score, 6), "snippet": h.snippet}
             for h in results.hits
-        ],  # fmt: skip
+        ],
     }

@@ -118,11 +118,16 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     async def database_error(request: Request, exc: sa.exc.OperationalError) -> Response:
         if not is_timeout(exc):
             raise exc
-        log.warning("cancelled after the statement timeout: %s %s", request.method,
-                    request.url.path)  # fmt: skip
-        response = _error(request, 503, "too_slow",
-                          "The database took too long to answer: try again, or narrow the "
-                          "search with words that are less common or a date range.")  # fmt: skip
+        log.warning(
+            "cancelled after the statement timeout: %s %s", request.method, request.url.path
+        )
+        response = _error(
+            request,
+            503,
+            "too_slow",
+            "The database took too long to answer: try again, or narrow the "
+            "search with words that are less common or a date range.",
+        )
         response.headers["Retry-After"] = "5"
         return response
 

@@ -101,19 +101,33 @@ def secure_cookies(request: Request) -> bool:
 
 def set_session_cookie(request: Request, response: Response, cookie: str, max_age: int) -> None:
     """Send the session cookie: HttpOnly, SameSite=Lax, Secure over HTTPS."""
-    response.set_cookie(SESSION_COOKIE, cookie, max_age=max_age, httponly=True, samesite="lax",
-                        secure=secure_cookies(request), path="/")  # fmt: skip
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(request),
+        path="/",
+    )
 
 
 def clear_session_cookie(request: Request, response: Response) -> None:
     """Forget the session cookie in the browser."""
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax",
-                           secure=secure_cookies(request))  # fmt: skip
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure_cookies(request)
+    )
 
 
 def set_cookies(request: Request, response: Response) -> None:
     """Send a visitor CSRF cookie created while rendering this response, if any."""
     token = getattr(request.state, "new_csrf", None)
     if token:
-        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="lax",
-                            secure=secure_cookies(request), path="/")  # fmt: skip
+        response.set_cookie(
+            CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="lax",
+            secure=secure_cookies(request),
+            path="/",
+        )

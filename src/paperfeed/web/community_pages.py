@@ -62,8 +62,13 @@ def edit_comment(
 ) -> Response:
     auth.check_csrf(request, csrf_token)
     user = auth.require_user(request)
-    comment = comments.edit(request.app.state.db, request.app.state.settings, user=user,
-                            comment_id=comment_id, body=body)  # fmt: skip
+    comment = comments.edit(
+        request.app.state.db,
+        request.app.state.settings,
+        user=user,
+        comment_id=comment_id,
+        body=body,
+    )
     return _back_to(comment.arxiv_id, f"#c{comment.id}")
 
 
@@ -85,8 +90,11 @@ def report_comment(
     user = auth.require_user(request)
     db = request.app.state.db
     comments.report(db, user=user, comment_id=comment_id, reason=reason)
-    return render(request, "message.html", {
-        "title": "Thanks for the report", "text": "An administrator will look at it."})  # fmt: skip
+    return render(
+        request,
+        "message.html",
+        {"title": "Thanks for the report", "text": "An administrator will look at it."},
+    )
 
 
 @router.post("/comments/{comment_id}/hide")

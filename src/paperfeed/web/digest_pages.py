@@ -41,19 +41,32 @@ def _int(value: str | int, name: str) -> int:
         raise InvalidInput(f"{name} must be a whole number") from None
 
 
-def form_prefs(cadence: str, weekday: str, send_hour: str, timezone: str, max_papers: str,
-               categories: str, topics: str) -> Preferences:  # fmt: skip
+def form_prefs(
+    cadence: str,
+    weekday: str,
+    send_hour: str,
+    timezone: str,
+    max_papers: str,
+    categories: str,
+    topics: str,
+) -> Preferences:
     """Preferences from form fields (checked later by the service)."""
-    return Preferences(cadence=cadence.strip(), weekday=_int(weekday, "weekday"),
-                       send_hour=_int(send_hour, "send hour"), timezone=timezone,
-                       max_papers=_int(max_papers, "papers per section"),
-                       categories=categories, topics=topics)  # fmt: skip
+    return Preferences(
+        cadence=cadence.strip(),
+        weekday=_int(weekday, "weekday"),
+        send_hour=_int(send_hour, "send hour"),
+        timezone=timezone,
+        max_papers=_int(max_papers, "papers per section"),
+        categories=categories,
+        topics=topics,
+    )
 
 
 def _page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
     context.setdefault("defaults", Preferences())
-    context.update(weekdays=subscriptions.WEEKDAYS, max_papers=subscriptions.MAX_PAPERS,
-                   timezones=_timezones())  # fmt: skip
+    context.update(
+        weekdays=subscriptions.WEEKDAYS, max_papers=subscriptions.MAX_PAPERS, timezones=_timezones()
+    )
     return render(request, template, context, status=status)
 
 
@@ -73,12 +86,14 @@ def _manage_context(request: Request, sub: Subscription) -> dict:
     settings = request.app.state.settings
     now = dt.datetime.now(dt.UTC)
     return {
-        "sub": sub, "prefs": sub.prefs, "token": subscriptions.manage_token(settings, sub),
-        "links": subscriptions.links(settings, sub), "sends": subscriptions.sends(
-            request.app.state.db, sub),
+        "sub": sub,
+        "prefs": sub.prefs,
+        "token": subscriptions.manage_token(settings, sub),
+        "links": subscriptions.links(settings, sub),
+        "sends": subscriptions.sends(request.app.state.db, sub),
         "next_at": digests.next_slot(sub.prefs, now) if sub.status == "active" else None,
         "pause_after": settings.digest_pause_after,
-    }  # fmt: skip
+    }
 
 
 # --- pages ----------------------------------------------------------------------------------
@@ -91,11 +106,17 @@ def subscribe_page(request: Request, email: str = Query("")) -> HTMLResponse:
 
 @router.post("/digest/subscribe", response_class=HTMLResponse)
 def subscribe(
-    request: Request, email: str = Form(""), cadence: str = Form("daily"),
-    weekday: str = Form("0"), send_hour: str = Form("7"), timezone: str = Form("UTC"),
-    max_papers: str = Form("10"), categories: str = Form(""), topics: str = Form(""),
+    request: Request,
+    email: str = Form(""),
+    cadence: str = Form("daily"),
+    weekday: str = Form("0"),
+    send_hour: str = Form("7"),
+    timezone: str = Form("UTC"),
+    max_papers: str = Form("10"),
+    categories: str = Form(""),
+    topics: str = Form(""),
     csrf_token: str = Form(""),
-) -> HTMLResponse:  # fmt: skip
+) -> HTMLResponse:
     auth.check_csrf(request, csrf_token)
     settings, db = request.app.state.settings, request.app.state.db
     limits.hit(db, settings, "subscribe", _ip(request), _address_key(email))
@@ -103,11 +124,13 @@ def subscribe(
     try:
         prefs = form_prefs(cadence, weekday, send_hour, timezone, max_papers, categories, topics)
         user = auth.user(request)
-        answer = subscriptions.subscribe(db, settings, email=email, prefs=prefs,
-                                         user_id=user.id if user else None)  # fmt: skip
+        answer = subscriptions.subscribe(
+            db, settings, email=email, prefs=prefs, user_id=user.id if user else None
+        )
     except InvalidInput as exc:
-        return _page(request, "digest_subscribe.html", 400, error=str(exc), email=email[:320],
-                     prefs=raw)  # fmt: skip
+        return _page(
+            request, "digest_subscribe.html", 400, error=str(exc), email=email[:320], prefs=raw
+        )
     return _message(request, "Check your inbox", answer)
 
 
@@ -128,17 +151,27 @@ def preferences_page(request: Request, token: str = Query(""), confirmed: int = 
         sub = subscriptions.from_token(request.app.state.db, request.app.state.settings, token)
     except NotAllowed as exc:
         return _bad_link(request, exc)
-    return _page(request, "digest_preferences.html", confirmed=confirmed == 1,
-                 **_manage_context(request, sub))  # fmt: skip
+    return _page(
+        request,
+        "digest_preferences.html",
+        confirmed=confirmed == 1,
+        **_manage_context(request, sub),
+    )
 
 
 @router.post("/digest/preferences", response_class=HTMLResponse)
 def save_preferences(
-    request: Request, token: str = Form(""), cadence: str = Form("daily"),
-    weekday: str = Form("0"), send_hour: str = Form("7"), timezone: str = Form("UTC"),
-    max_papers: str = Form("10"), categories: str = Form(""), topics: str = Form(""),
+    request: Request,
+    token: str = Form(""),
+    cadence: str = Form("daily"),
+    weekday: str = Form("0"),
+    send_hour: str = Form("7"),
+    timezone: str = Form("UTC"),
+    max_papers: str = Form("10"),
+    categories: str = Form(""),
+    topics: str = Form(""),
     csrf_token: str = Form(""),
-) -> HTMLResponse:  # fmt: skip
+) -> HTMLResponse:
     auth.check_csrf(request, csrf_token)
     settings, db = request.app.state.settings, request.app.state.db
     try:
@@ -150,8 +183,9 @@ def save_preferences(
         sub = subscriptions.update_preferences(db, settings, token, prefs)
     except InvalidInput as exc:
         context = _manage_context(request, sub)
-        context["prefs"] = Preferences(cadence=cadence, timezone=timezone, categories=categories,
-                                       topics=topics)  # fmt: skip
+        context["prefs"] = Preferences(
+            cadence=cadence, timezone=timezone, categories=categories, topics=topics
+        )
         return _page(request, "digest_preferences.html", 400, error=str(exc), **context)
     return _page(request, "digest_preferences.html", saved=True, **_manage_context(request, sub))
 
@@ -187,9 +221,13 @@ def unsubscribe(request: Request, token: str = Query("")) -> HTMLResponse:
 
 @router.get("/digest/preview", response_class=HTMLResponse)
 def preview_page(
-    request: Request, token: str = Query(""), cadence: str = Query("daily"),
-    max_papers: str = Query("10"), categories: str = Query(""), topics: str = Query(""),
-) -> HTMLResponse:  # fmt: skip
+    request: Request,
+    token: str = Query(""),
+    cadence: str = Query("daily"),
+    max_papers: str = Query("10"),
+    categories: str = Query(""),
+    topics: str = Query(""),
+) -> HTMLResponse:
     try:
         prefs = _preview_prefs(request, token, cadence, max_papers, categories, topics)
         digest = digests.preview(request.app.state.db, request.app.state.settings, prefs)
@@ -209,10 +247,15 @@ def preview_page(
 
 def _preview_prefs(request, token, cadence, max_papers, categories, topics) -> Preferences:
     if token:
-        return subscriptions.from_token(request.app.state.db, request.app.state.settings,
-                                        token).prefs  # fmt: skip
-    return Preferences(cadence=cadence, max_papers=_int(max_papers, "papers per section"),
-                       categories=categories, topics=topics)  # fmt: skip
+        return subscriptions.from_token(
+            request.app.state.db, request.app.state.settings, token
+        ).prefs
+    return Preferences(
+        cadence=cadence,
+        max_papers=_int(max_papers, "papers per section"),
+        categories=categories,
+        topics=topics,
+    )
 
 
 # --- API ------------------------------------------------------------------------------------
@@ -240,20 +283,30 @@ class SubscribeBody(PreferencesBody):
 
 
 def _prefs_json(prefs: Preferences) -> dict:
-    return {"cadence": prefs.cadence, "weekday": prefs.weekday, "send_hour": prefs.send_hour,
-            "timezone": prefs.timezone, "max_papers": prefs.max_papers,
-            "categories": prefs.categories, "topics": prefs.topics}  # fmt: skip
+    return {
+        "cadence": prefs.cadence,
+        "weekday": prefs.weekday,
+        "send_hour": prefs.send_hour,
+        "timezone": prefs.timezone,
+        "max_papers": prefs.max_papers,
+        "categories": prefs.categories,
+        "topics": prefs.topics,
+    }
 
 
 def _subscription_json(request: Request, sub: Subscription) -> dict:
     now = dt.datetime.now(dt.UTC)
     return {
-        "email": sub.email, "status": sub.status, "paused_reason": sub.paused_reason,
-        "failures": sub.failures, "preferences": _prefs_json(sub.prefs),
+        "email": sub.email,
+        "status": sub.status,
+        "paused_reason": sub.paused_reason,
+        "failures": sub.failures,
+        "preferences": _prefs_json(sub.prefs),
         "next_digest_at": digests.next_slot(sub.prefs, now).isoformat()
-        if sub.status == "active" else None,
+        if sub.status == "active"
+        else None,
         "links": subscriptions.links(request.app.state.settings, sub),
-    }  # fmt: skip
+    }
 
 
 def _digest_json(request: Request, digest: digests.Digest) -> dict:
@@ -262,10 +315,16 @@ def _digest_json(request: Request, digest: digests.Digest) -> dict:
         "preferences": _prefs_json(digest.prefs),
         "since": digest.since.isoformat() if digest.since else None,
         "until": digest.until.isoformat() if digest.until else None,
-        "sections": [{"title": s.title, "topic": s.topic, "link": s.link,
-                      "papers": [paper_json(p, base) for p in s.papers]}
-                     for s in digest.sections],
-    }  # fmt: skip
+        "sections": [
+            {
+                "title": s.title,
+                "topic": s.topic,
+                "link": s.link,
+                "papers": [paper_json(p, base) for p in s.papers],
+            }
+            for s in digest.sections
+        ],
+    }
 
 
 @api_router.post("/subscribe", summary="Subscribe to the digest", status_code=202)
@@ -286,12 +345,14 @@ def api_preferences(request: Request, token: str = Query(..., description="From 
 
 @api_router.put("/preferences", summary="Change a subscription's preferences")
 def api_update_preferences(
-    request: Request, body: PreferencesBody,
+    request: Request,
+    body: PreferencesBody,
     token: str = Query(..., description="From a digest link"),
-) -> dict:  # fmt: skip
+) -> dict:
     """Replace the preferences of the subscription a signed link names."""
-    sub = subscriptions.update_preferences(request.app.state.db, request.app.state.settings,
-                                           token, body.prefs())  # fmt: skip
+    sub = subscriptions.update_preferences(
+        request.app.state.db, request.app.state.settings, token, body.prefs()
+    )
     return _subscription_json(request, sub)
 
 
@@ -313,8 +374,9 @@ def api_preview(
 ) -> dict:
     """Today's digest for these preferences: trending, then each topic's new matches."""
     prefs = _preview_prefs(request, token, cadence, max_papers, categories, topics)
-    return _digest_json(request, digests.preview(request.app.state.db,
-                                                 request.app.state.settings, prefs))  # fmt: skip
+    return _digest_json(
+        request, digests.preview(request.app.state.db, request.app.state.settings, prefs)
+    )
 
 
 @api_router.get("/timezones", summary="Time zone names accepted in preferences")

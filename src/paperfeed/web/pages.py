@@ -60,15 +60,21 @@ def paper_page(request: Request, arxiv_id: str) -> HTMLResponse:
     db, viewer = request.app.state.db, auth.user(request)
     paper = get_paper(db, arxiv_id, include_hidden=viewer is not None and viewer.is_admin)
     voted = paper.arxiv_id in voting.voted_among(db, viewer, [paper.arxiv_id])
-    return render(request, "paper.html", {
-        "paper": paper, "bibtex": bibtex(paper), "voted": voted,
-        "thread": comments.thread(db, paper.arxiv_id, viewer=viewer),
-        "similar": search_service.similar(
-            db, paper.arxiv_id, settings=request.app.state.settings
-        ),
-        "submitters": accounts.display_names(db, {paper.submitted_by}),
-        "edit_minutes": request.app.state.settings.comment_edit_minutes,
-    })  # fmt: skip
+    return render(
+        request,
+        "paper.html",
+        {
+            "paper": paper,
+            "bibtex": bibtex(paper),
+            "voted": voted,
+            "thread": comments.thread(db, paper.arxiv_id, viewer=viewer),
+            "similar": search_service.similar(
+                db, paper.arxiv_id, settings=request.app.state.settings
+            ),
+            "submitters": accounts.display_names(db, {paper.submitted_by}),
+            "edit_minutes": request.app.state.settings.comment_edit_minutes,
+        },
+    )
 
 
 @router.post("/papers/{arxiv_id:path}/vote", response_class=HTMLResponse)
@@ -87,8 +93,11 @@ def vote(
     state = voting.set_vote(db, user=user, arxiv_id=arxiv_id, up=up == "1")
     if request.headers.get("hx-request") == "true":
         paper = get_paper(db, state.arxiv_id)
-        return render(request, "_vote_fragment.html",
-                      {"paper": paper, "voted": state.voted, "big": big == "1"})  # fmt: skip
+        return render(
+            request,
+            "_vote_fragment.html",
+            {"paper": paper, "voted": state.voted, "big": big == "1"},
+        )
     return RedirectResponse(f"/papers/{state.arxiv_id}", status_code=303)
 
 
@@ -118,15 +127,22 @@ def search_page(
     """Search results as cards with highlighted snippets; an exact arXiv id jumps to its page."""
     if not q.strip():
         return RedirectResponse("/papers", status_code=303)
-    results = run_search(request, q, mode, since or None, until or None, category, has_code,
-                         sort, None, 0)  # fmt: skip
+    results = run_search(
+        request, q, mode, since or None, until or None, category, has_code, sort, None, 0
+    )
     if results.jump:
         return RedirectResponse(f"/papers/{results.jump}", status_code=303)
     voted = voting.voted_among(
         request.app.state.db, auth.user(request), [h.paper.arxiv_id for h in results.hits]
     )
     context = {
-        "results": results, "q": q, "sort": sort, "has_code": has_code, "voted": voted,
-        "since": since or "", "until": until or "", "category": ",".join(category or []),
-    }  # fmt: skip
+        "results": results,
+        "q": q,
+        "sort": sort,
+        "has_code": has_code,
+        "voted": voted,
+        "since": since or "",
+        "until": until or "",
+        "category": ",".join(category or []),
+    }
     return render(request, "search.html", context)

@@ -29,8 +29,15 @@ def _entry_html(paper: Paper) -> str:
     return f"<p>{html.escape(paper.abstract)}</p><p>{paper.upvotes} upvotes{code}</p>"
 
 
-def _render(request: Request, fmt: str, *, title: str, page: str, papers: list[Paper],
-            updated: dt.datetime | None = None) -> Response:  # fmt: skip
+def _render(
+    request: Request,
+    fmt: str,
+    *,
+    title: str,
+    page: str,
+    papers: list[Paper],
+    updated: dt.datetime | None = None,
+) -> Response:
     settings = request.app.state.settings
     base = settings.base_url.rstrip("/")
     changed = updated or feeds.catalog_state(request.app.state.db)[1]
@@ -54,30 +61,42 @@ def _daily(request: Request, fmt: str, date, week, month) -> Response:
     limit = request.app.state.settings.day_page_max
     listing = feeds.listing(request.app.state.db, period, limit=limit)
     page = f"/papers?{period.param}={period.value}"
-    return _render(request, fmt, title=f"Papers of {period.label}", page=page,
-                   papers=listing.papers)  # fmt: skip
+    return _render(
+        request, fmt, title=f"Papers of {period.label}", page=page, papers=listing.papers
+    )
 
 
 def _trending(request: Request, fmt: str, window: str) -> Response:
     trends = trending_for(request, window)
-    return _render(request, fmt, title=f"Trending ({window})", page=f"/trending?window={window}",
-                   papers=[t.paper for t in trends])  # fmt: skip
+    return _render(
+        request,
+        fmt,
+        title=f"Trending ({window})",
+        page=f"/trending?window={window}",
+        papers=[t.paper for t in trends],
+    )
 
 
 @router.get("/papers.atom")
 @cached
-def daily_atom(request: Request, date: str | None = Query(None, description=DATE_HELP),
-               week: str | None = Query(None, description=WEEK_HELP),
-               month: str | None = Query(None, description=MONTH_HELP)) -> Response:  # fmt: skip
+def daily_atom(
+    request: Request,
+    date: str | None = Query(None, description=DATE_HELP),
+    week: str | None = Query(None, description=WEEK_HELP),
+    month: str | None = Query(None, description=MONTH_HELP),
+) -> Response:
     """The daily list (or a week or month) as Atom."""
     return _daily(request, "atom", date, week, month)
 
 
 @router.get("/papers.rss")
 @cached
-def daily_rss(request: Request, date: str | None = Query(None, description=DATE_HELP),
-              week: str | None = Query(None, description=WEEK_HELP),
-              month: str | None = Query(None, description=MONTH_HELP)) -> Response:  # fmt: skip
+def daily_rss(
+    request: Request,
+    date: str | None = Query(None, description=DATE_HELP),
+    week: str | None = Query(None, description=WEEK_HELP),
+    month: str | None = Query(None, description=MONTH_HELP),
+) -> Response:
     """The daily list (or a week or month) as RSS 2.0."""
     return _daily(request, "rss", date, week, month)
 
@@ -107,12 +126,21 @@ def _search(request: Request, fmt: str, q: str, mode: str) -> Response:
         raise InvalidInput("a search feed needs a query: /search.atom?q=...")
     settings = request.app.state.settings
     results = search_service.search(
-        request.app.state.db, q, mode=mode, sort="date", limit=FEED_SIZE,
-        settings=settings, snippets=False,
-    )  # fmt: skip
-    return _render(request, fmt, title=f"Search: {results.query.text}",
-                   page=f"/search?q={quote_plus(results.query.text)}",
-                   papers=[h.paper for h in results.hits])  # fmt: skip
+        request.app.state.db,
+        q,
+        mode=mode,
+        sort="date",
+        limit=FEED_SIZE,
+        settings=settings,
+        snippets=False,
+    )
+    return _render(
+        request,
+        fmt,
+        title=f"Search: {results.query.text}",
+        page=f"/search?q={quote_plus(results.query.text)}",
+        papers=[h.paper for h in results.hits],
+    )
 
 
 @router.get("/search.atom")
@@ -136,14 +164,22 @@ def _topics(request: Request, fmt: str, token: str) -> Response:
     changed = max(changed, sub.changed_at)
     # The answer depends on the catalogue and on this subscriber's topics: both are in the tag.
     tag = f"{version}-{sub.id}-{zlib.crc32(repr((sub.prefs, sub.changed_at)).encode()):08x}-{fmt}"
-    headers = {"ETag": f'W/"{tag}"', "Cache-Control": "private, no-cache",
-               "Last-Modified": email.utils.format_datetime(changed.replace(microsecond=0),
-                                                            usegmt=True)}  # fmt: skip
+    headers = {
+        "ETag": f'W/"{tag}"',
+        "Cache-Control": "private, no-cache",
+        "Last-Modified": email.utils.format_datetime(changed.replace(microsecond=0), usegmt=True),
+    }
     if not_modified(request, headers["ETag"], changed):
         return Response(status_code=304, headers=headers)
     papers = digests.topic_papers(db, settings, sub.prefs, limit=FEED_SIZE)
-    response = _render(request, fmt, title="Your digest topics", page="/digest/preview?token="
-                        + token, papers=papers, updated=changed)  # fmt: skip
+    response = _render(
+        request,
+        fmt,
+        title="Your digest topics",
+        page="/digest/preview?token=" + token,
+        papers=papers,
+        updated=changed,
+    )
     response.headers.update(headers)
     return response
 

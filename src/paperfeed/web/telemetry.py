@@ -54,8 +54,11 @@ class RequestTelemetry:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [(k, v) for k, v in message.get("headers", [])
-                           if k.lower() != REQUEST_ID_HEADER.encode()]  # fmt: skip
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() != REQUEST_ID_HEADER.encode()
+                ]
                 headers.append((REQUEST_ID_HEADER.encode(), rid.encode()))
                 # Time in the app, for dev tools and the benchmarks.
                 elapsed = (time.perf_counter() - started) * 1000
@@ -73,11 +76,20 @@ class RequestTelemetry:
             ).observe(seconds)
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(
-                    '%s %s %d %.1f ms', scope["method"], scope["path"], status, seconds * 1000,
-                    extra={"method": scope["method"], "path": scope["path"], "route": route,
-                           "status": status, "duration_ms": round(seconds * 1000, 2),
-                           "client": (scope.get("client") or ("", 0))[0]},
-                )  # fmt: skip
+                    "%s %s %d %.1f ms",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    seconds * 1000,
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 2),
+                        "client": (scope.get("client") or ("", 0))[0],
+                    },
+                )
             logs.request_id.reset(token)
 
 

@@ -92,18 +92,22 @@ def upgrade() -> None:
         sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.ForeignKeyConstraint(
-            ["arxiv_id"], ["papers.arxiv_id"], name="fk_comments_arxiv_id_papers",
+            ["arxiv_id"],
+            ["papers.arxiv_id"],
+            name="fk_comments_arxiv_id_papers",
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name="fk_comments_user_id_users", ondelete="SET NULL"
         ),
         sa.ForeignKeyConstraint(
-            ["parent_id"], ["comments.id"], name="fk_comments_parent_id_comments",
+            ["parent_id"],
+            ["comments.id"],
+            name="fk_comments_parent_id_comments",
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_comments"),
-    )  # fmt: skip
+    )
     op.create_index("ix_comments_paper", "comments", ["arxiv_id", "id"])
     op.create_table(
         "comment_reports",
@@ -113,7 +117,9 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.ForeignKeyConstraint(
-            ["comment_id"], ["comments.id"], name="fk_comment_reports_comment_id_comments",
+            ["comment_id"],
+            ["comments.id"],
+            name="fk_comment_reports_comment_id_comments",
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
@@ -121,7 +127,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name="pk_comment_reports"),
         sa.UniqueConstraint("comment_id", "user_id", name="uq_comment_reports_comment_user"),
-    )  # fmt: skip
+    )
     op.create_table(
         "rate_limits",
         sa.Column("key", sa.String(200), nullable=False),

@@ -24,11 +24,13 @@ def upgrade() -> None:
         sa.Column("vector", sa.LargeBinary, nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.ForeignKeyConstraint(
-            ["arxiv_id"], ["papers.arxiv_id"], name="fk_paper_vectors_arxiv_id_papers",
+            ["arxiv_id"],
+            ["papers.arxiv_id"],
+            name="fk_paper_vectors_arxiv_id_papers",
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("arxiv_id", "model", name="pk_paper_vectors"),
-    )  # fmt: skip
+    )
     op.create_index("ix_paper_vectors_model_time", "paper_vectors", ["model", "created_at"])
 
 

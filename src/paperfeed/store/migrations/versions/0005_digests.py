@@ -57,14 +57,16 @@ def upgrade() -> None:
         sa.Column("papers", sa.Integer, nullable=False, server_default="0"),
         sa.Column("error", sa.Text),
         sa.ForeignKeyConstraint(
-            ["subscription_id"], ["subscriptions.id"],
-            name="fk_digest_sends_subscription_id_subscriptions", ondelete="CASCADE",
+            ["subscription_id"],
+            ["subscriptions.id"],
+            name="fk_digest_sends_subscription_id_subscriptions",
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_digest_sends"),
         sa.UniqueConstraint(
             "subscription_id", "period", name="uq_digest_sends_subscription_period"
         ),
-    )  # fmt: skip
+    )
     op.create_index("ix_digest_sends_status", "digest_sends", ["status", "next_attempt_at"])
 
 
