@@ -95,6 +95,14 @@ class Settings:
     limit_vote: str = _knob("120/60", "Votes per account per window.")
     limit_submit: str = _knob("10/3600", "Paper submissions per account per window.")
     limit_comment: str = _knob("20/600", "Comments per account per window.")
+    limit_write: str = _knob(
+        "60/60",
+        "Other state-changing requests (comment edits and reports, moderation, digest "
+        "preferences, account changes) per account or address per window.",
+    )
+    limit_preview: str = _knob(
+        "20/60", "Digest previews (page and API; each runs up to 10 searches) per address."
+    )
     comment_edit_minutes: int = _knob(15, "Minutes during which a comment can be edited.")
     trending_gravity: float = _knob(
         1.8, "Trending score = upvotes / (age_hours + trending_offset_hours) ** trending_gravity."

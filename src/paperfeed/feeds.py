@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from paperfeed.store import Database
 from paperfeed.store import papers as store
 
 PeriodKind = Literal["day", "week", "month"]
+_LAST_MONDAY = dt.date.max - dt.timedelta(days=6)
 FORMATS = {"day": "YYYY-MM-DD", "week": "YYYY-Www (ISO week, e.g. 2025-W47)", "month": "YYYY-MM"}
 
 
@@ -31,13 +33,14 @@ class Period:
     @classmethod
     def week_of(cls, day: dt.date) -> Period:
         start = day - dt.timedelta(days=day.weekday())
-        return cls("week", start, start + dt.timedelta(days=6))
+        # The last ISO week of year 9999 ends after date.max: the period stops there.
+        end = start + dt.timedelta(days=6) if start <= _LAST_MONDAY else dt.date.max
+        return cls("week", start, end)
 
     @classmethod
     def month_of(cls, day: dt.date) -> Period:
-        start = day.replace(day=1)
-        nxt = (start + dt.timedelta(days=32)).replace(day=1)
-        return cls("month", start, nxt - dt.timedelta(days=1))
+        last = calendar.monthrange(day.year, day.month)[1]
+        return cls("month", day.replace(day=1), day.replace(day=last))
 
     @property
     def param(self) -> str:
@@ -62,8 +65,14 @@ class Period:
             return f"Week {week}, {year} ({self.start:%b %-d} – {self.end:%b %-d})"
         return self.start.strftime("%B %Y")
 
-    def shifted(self, steps: int) -> Period:
-        """The period `steps` periods later (negative: earlier)."""
+    def shifted(self, steps: int) -> Period | None:
+        """The period `steps` periods later (negative: earlier); None past the calendar's ends."""
+        try:
+            return self._shifted(steps)
+        except (OverflowError, ValueError):
+            return None
+
+    def _shifted(self, steps: int) -> Period:
         if self.kind == "day":
             return Period.day(self.start + dt.timedelta(days=steps))
         if self.kind == "week":
@@ -182,7 +191,7 @@ def listing(
         else:
             previous, nxt = period.shifted(-1), period.shifted(1)
         empty = not rows and not store.any_stored(conn)
-    if nxt.start > on:
+    if nxt is not None and nxt.start > on:
         nxt = None
     more = len(rows) > limit
     page = rows[:limit]

@@ -10,7 +10,18 @@ from paperfeed.errors import ConfigError, RateLimited
 from paperfeed.store import Database
 from paperfeed.store import limits as store
 
-ACTIONS = ("signup", "login", "login_failure", "reset", "subscribe", "vote", "submit", "comment")
+ACTIONS = (
+    "signup",
+    "login",
+    "login_failure",
+    "reset",
+    "subscribe",
+    "vote",
+    "submit",
+    "comment",
+    "write",
+    "preview",
+)
 
 
 def rule(settings: Settings, action: str) -> tuple[int, int]:

@@ -8,6 +8,7 @@ from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.models import Paper, User
 from paperfeed.sources.arxiv_ids import parse_arxiv_id
 from paperfeed.store import Database
+from paperfeed.store import papers as paper_store
 from paperfeed.store import votes as store
 
 
@@ -28,9 +29,12 @@ def _paper_id(ref: str) -> str:
 
 
 def set_vote(db: Database, *, user: User, arxiv_id: str, up: bool) -> VoteState:
-    """Upvote (up=True) or withdraw; repeating either is harmless. NotFound for unknown papers."""
+    """Upvote (up=True) or withdraw; repeating either is harmless. NotFound for unknown papers
+    and for hidden ones, which readers cannot see either."""
     paper_id = _paper_id(arxiv_id)
     with db.transaction() as conn:
+        if paper_store.get(conn, paper_id).hidden:
+            raise NotFound(f"no paper with arXiv id {paper_id}")
         if up:
             _changed, count = store.add(conn, user_id=user.id, arxiv_id=paper_id)
         else:

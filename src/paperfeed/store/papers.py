@@ -210,6 +210,9 @@ def upsert(conn: sa.Connection, paper: Paper) -> str:
 # --- listings ---------------------------------------------------------------------------------
 
 
+MAX_CURSOR = 400  # characters; an issued cursor is about 100
+
+
 def encode_cursor(p: Paper) -> str:
     """An opaque keyset cursor that points just after this paper in listing order."""
     raw = json.dumps([p.upvotes, p.published.isoformat(), p.arxiv_id])
@@ -219,12 +222,17 @@ def encode_cursor(p: Paper) -> str:
 def decode_cursor(cursor: str) -> tuple[int, dt.datetime, str]:
     """The keyset position in a cursor; raises InvalidInput for anything we did not issue."""
     try:
+        # A cursor we issued is short and flat: anything long or deep is refused before parsing.
+        if len(cursor) > MAX_CURSOR:
+            raise ValueError
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         upvotes, published, arxiv_id = json.loads(raw)
         when = dt.datetime.fromisoformat(published)
         if not isinstance(upvotes, int) or not isinstance(arxiv_id, str) or when.tzinfo is None:
             raise ValueError
-    except (ValueError, TypeError, UnicodeDecodeError):
+        if not -(2**63) <= upvotes < 2**63:  # what an INTEGER column (and BIGINT) holds
+            raise ValueError
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError):
         raise InvalidInput("invalid cursor: pass back the next_cursor a listing returned") from None
     return upvotes, when, arxiv_id
 

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from paperfeed import accounts, limits, voting
 from paperfeed.errors import InvalidInput, NotAllowed, RateLimited
 from paperfeed.web import auth
+from paperfeed.web.guards import CSRF, DB, Config, SignedIn, by_ip, by_reader, limit
 from paperfeed.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -48,17 +49,17 @@ def signup_page(request: Request) -> HTMLResponse:
     return _form(request, "signup.html")
 
 
-@router.post("/signup", response_class=HTMLResponse)
+@router.post(
+    "/signup", response_class=HTMLResponse, dependencies=[CSRF, limit("signup", key=by_ip)]
+)
 def signup(
     request: Request,
+    settings: Config,
+    db: DB,
     email: str = Form(""),
     password: str = Form(""),
     name: str = Form(""),
-    csrf_token: str = Form(""),
 ) -> HTMLResponse:
-    auth.check_csrf(request, csrf_token)
-    settings, db = request.app.state.settings, request.app.state.db
-    limits.hit(db, settings, "signup", _ip(request))
     try:
         accounts.signup(db, settings, email=email, password=password, name=name)
     except InvalidInput as exc:
@@ -86,18 +87,17 @@ def login_page(request: Request, next: str = Query("/")) -> HTMLResponse:  # noq
     return _form(request, "login.html", next=_safe_next(next))
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post("/login", response_class=HTMLResponse, dependencies=[CSRF, limit("login", key=by_ip)])
 def login(
     request: Request,
+    settings: Config,
+    db: DB,
     email: str = Form(""),
     password: str = Form(""),
     next: str = Form("/"),  # noqa: A002
-    csrf_token: str = Form(""),
 ) -> Response:
-    auth.check_csrf(request, csrf_token)
-    settings, db = request.app.state.settings, request.app.state.db
     who = f"email:{email.strip().lower()[:320]}"
-    limits.hit(db, settings, "login", _ip(request))
+    # Failures are counted only when they happen, so this limit stays in the handler.
     limits.check(db, settings, "login_failure", who, _ip(request))
     try:
         user = accounts.authenticate(db, email=email, password=password)
@@ -115,9 +115,8 @@ def login(
     return response
 
 
-@router.post("/logout")
-def logout(request: Request, csrf_token: str = Form("")) -> Response:
-    auth.check_csrf(request, csrf_token)
+@router.post("/logout", dependencies=[CSRF, limit("write", key=by_ip)])
+def logout(request: Request) -> Response:
     accounts.end_session(request.app.state.db, request.cookies.get(auth.SESSION_COOKIE))
     response = RedirectResponse("/", status_code=303)
     auth.clear_session_cookie(request, response)
@@ -129,11 +128,8 @@ def reset_page(request: Request) -> HTMLResponse:
     return _form(request, "reset.html")
 
 
-@router.post("/reset", response_class=HTMLResponse)
-def reset(request: Request, email: str = Form(""), csrf_token: str = Form("")) -> HTMLResponse:
-    auth.check_csrf(request, csrf_token)
-    settings, db = request.app.state.settings, request.app.state.db
-    limits.hit(db, settings, "reset", _ip(request))
+@router.post("/reset", response_class=HTMLResponse, dependencies=[CSRF, limit("reset", key=by_ip)])
+def reset(request: Request, settings: Config, db: DB, email: str = Form("")) -> HTMLResponse:
     accounts.request_password_reset(db, settings, email=email)
     return _message(request, "Check your inbox", SAME_ANSWER_RESET.format(email=email.strip()))
 
@@ -143,15 +139,16 @@ def reset_confirm_page(request: Request, token: str = Query("")) -> HTMLResponse
     return _form(request, "reset_confirm.html", token=token)
 
 
-@router.post("/reset/confirm", response_class=HTMLResponse)
+@router.post(
+    "/reset/confirm", response_class=HTMLResponse, dependencies=[CSRF, limit("write", key=by_ip)]
+)
 def reset_confirm(
     request: Request,
+    settings: Config,
+    db: DB,
     token: str = Form(""),
     password: str = Form(""),
-    csrf_token: str = Form(""),
 ) -> Response:
-    auth.check_csrf(request, csrf_token)
-    settings, db = request.app.state.settings, request.app.state.db
     try:
         accounts.reset_password(db, settings, token=token, password=password)
     except InvalidInput as exc:
@@ -162,9 +159,9 @@ def reset_confirm(
 
 
 @router.get("/account", response_class=HTMLResponse)
-def account_page(request: Request, token_created: str | None = None) -> HTMLResponse:
-    user = auth.require_user(request)
-    db = request.app.state.db
+def account_page(
+    request: Request, user: SignedIn, db: DB, token_created: str | None = None
+) -> HTMLResponse:
     from paperfeed.store import users as user_store  # listing tokens is a read of the store
 
     with db.connect() as conn:
@@ -181,15 +178,17 @@ def account_page(request: Request, token_created: str | None = None) -> HTMLResp
     )
 
 
-@router.post("/account/password", response_class=HTMLResponse)
+@router.post(
+    "/account/password",
+    response_class=HTMLResponse,
+    dependencies=[CSRF, limit("write", key=by_reader)],
+)
 def change_password(
     request: Request,
+    user: SignedIn,
     current: str = Form(""),
     new: str = Form(""),
-    csrf_token: str = Form(""),
 ) -> Response:
-    auth.check_csrf(request, csrf_token)
-    user = auth.require_user(request)
     try:
         accounts.change_password(
             request.app.state.db,
@@ -204,10 +203,12 @@ def change_password(
     return _message(request, "Password changed", "Other devices have been signed out.")
 
 
-@router.post("/account/delete", response_class=HTMLResponse)
-def delete_account(request: Request, password: str = Form(""), csrf_token: str = Form("")):
-    auth.check_csrf(request, csrf_token)
-    user = auth.require_user(request)
+@router.post(
+    "/account/delete",
+    response_class=HTMLResponse,
+    dependencies=[CSRF, limit("write", key=by_reader)],
+)
+def delete_account(request: Request, user: SignedIn, password: str = Form("")):
     try:
         accounts.delete_account(request.app.state.db, user=user, password=password)
     except NotAllowed as exc:
@@ -219,10 +220,12 @@ def delete_account(request: Request, password: str = Form(""), csrf_token: str =
     return response
 
 
-@router.post("/account/tokens", response_class=HTMLResponse)
-def create_token(request: Request, name: str = Form(""), csrf_token: str = Form("")):
-    auth.check_csrf(request, csrf_token)
-    user = auth.require_user(request)
+@router.post(
+    "/account/tokens",
+    response_class=HTMLResponse,
+    dependencies=[CSRF, limit("write", key=by_reader)],
+)
+def create_token(request: Request, user: SignedIn, name: str = Form("")):
     token = accounts.create_api_token(request.app.state.db, user=user, name=name)
     return render(request, "token.html", {"token": token, "name": name})
 

@@ -7,15 +7,15 @@ import time
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from paperfeed import feeds, limits, metrics, voting
+from paperfeed import feeds, metrics, voting
 from paperfeed import search as search_service
 from paperfeed.citation import bibtex
 from paperfeed.errors import InvalidInput
 from paperfeed.feeds import Listing, Period
 from paperfeed.models import Paper
 from paperfeed.papers import get_paper
-from paperfeed.web import auth
 from paperfeed.web.cache import cached
+from paperfeed.web.guards import DB, TokenReader, by_token_reader, limit
 
 router = APIRouter(prefix="/api", tags=["papers"])
 
@@ -169,12 +169,14 @@ class VoteRequest(BaseModel):
     up: bool = Field(True, description="true to upvote, false to withdraw the upvote")
 
 
-@router.post("/papers/{arxiv_id:path}/vote", summary="Upvote or withdraw", tags=["community"])
-def vote(request: Request, arxiv_id: str, body: VoteRequest) -> dict:
+@router.post(
+    "/papers/{arxiv_id:path}/vote",
+    summary="Upvote or withdraw",
+    tags=["community"],
+    dependencies=[limit("vote", key=by_token_reader)],
+)
+def vote(arxiv_id: str, body: VoteRequest, user: TokenReader, db: DB) -> dict:
     """Set your vote on a paper (needs `Authorization: Bearer <personal API token>`)."""
-    user = auth.api_user(request)
-    settings, db = request.app.state.settings, request.app.state.db
-    limits.hit(db, settings, "vote", f"user:{user.id}")
     state = voting.set_vote(db, user=user, arxiv_id=arxiv_id, up=body.up)
     return {"arxiv_id": state.arxiv_id, "voted": state.voted, "upvotes": state.upvotes}
 

@@ -13,7 +13,6 @@ from paperfeed.models import Session, User
 
 SESSION_COOKIE = "pf_session"
 CSRF_COOKIE = "pf_csrf"  # a visitor's token, before there is a session to hold one
-CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
 
@@ -45,11 +44,14 @@ def require_user(request: Request) -> User:
 
 def api_user(request: Request) -> User:
     """The owner of the request's `Authorization: Bearer pf_...` token; LoginRequired otherwise."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    found = None
-    if scheme.lower() == "bearer" and token:
-        found = accounts.user_for_api_token(request.app.state.db, token.strip())
+    if not hasattr(request.state, "api_user"):
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        found = None
+        if scheme.lower() == "bearer" and token:
+            found = accounts.user_for_api_token(request.app.state.db, token.strip())
+        request.state.api_user = found
+    found = request.state.api_user
     if found is None:
         raise LoginRequired("this endpoint needs a personal API token: Authorization: Bearer pf_…")
     return found

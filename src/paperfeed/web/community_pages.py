@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from paperfeed import comments, limits, submissions
+from paperfeed import comments, submissions
 from paperfeed.errors import Conflict, InvalidInput, NotFound
 from paperfeed.papers import set_hidden
 from paperfeed.sources.http import PoliteClient
-from paperfeed.web import auth
+from paperfeed.web.guards import CSRF, DB, Config, SignedIn, by_reader, limit
 from paperfeed.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -20,17 +20,16 @@ def _back_to(paper_id: str, anchor: str = "") -> RedirectResponse:
 
 
 @router.get("/submit", response_class=HTMLResponse)
-def submit_page(request: Request) -> HTMLResponse:
-    auth.require_user(request)
+def submit_page(request: Request, _reader: SignedIn) -> HTMLResponse:
     return render(request, "submit.html", {})
 
 
-@router.post("/submit", response_class=HTMLResponse)
-def submit(request: Request, ref: str = Form(""), csrf_token: str = Form("")) -> Response:
-    auth.check_csrf(request, csrf_token)
-    user = auth.require_user(request)
-    settings, db = request.app.state.settings, request.app.state.db
-    limits.hit(db, settings, "submit", f"user:{user.id}")
+@router.post(
+    "/submit", response_class=HTMLResponse, dependencies=[CSRF, limit("submit", key=by_reader)]
+)
+def submit(
+    request: Request, user: SignedIn, settings: Config, db: DB, ref: str = Form("")
+) -> Response:
     try:
         with PoliteClient.from_settings(settings) as client:
             paper = submissions.submit(db, settings, user=user, ref=ref, client=client)
@@ -40,31 +39,27 @@ def submit(request: Request, ref: str = Form(""), csrf_token: str = Form("")) ->
     return RedirectResponse(f"/papers/{paper.arxiv_id}", status_code=303)
 
 
-@router.post("/papers/{arxiv_id:path}/comments")
+@router.post(
+    "/papers/{arxiv_id:path}/comments", dependencies=[CSRF, limit("comment", key=by_reader)]
+)
 def post_comment(
-    request: Request,
     arxiv_id: str,
+    user: SignedIn,
+    db: DB,
     body: str = Form(""),
     parent_id: int | None = Form(None),
-    csrf_token: str = Form(""),
 ) -> Response:
-    auth.check_csrf(request, csrf_token)
-    user = auth.require_user(request)
-    settings, db = request.app.state.settings, request.app.state.db
-    limits.hit(db, settings, "comment", f"user:{user.id}")
     comment = comments.add(db, user=user, arxiv_id=arxiv_id, body=body, parent_id=parent_id)
     return _back_to(comment.arxiv_id, f"#c{comment.id}")
 
 
-@router.post("/comments/{comment_id}/edit")
+@router.post("/comments/{comment_id}/edit", dependencies=[CSRF, limit("write", key=by_reader)])
 def edit_comment(
-    request: Request, comment_id: int, body: str = Form(""), csrf_token: str = Form("")
+    comment_id: int, user: SignedIn, db: DB, settings: Config, body: str = Form("")
 ) -> Response:
-    auth.check_csrf(request, csrf_token)
-    user = auth.require_user(request)
     comment = comments.edit(
-        request.app.state.db,
-        request.app.state.settings,
+        db,
+        settings,
         user=user,
         comment_id=comment_id,
         body=body,
@@ -72,23 +67,17 @@ def edit_comment(
     return _back_to(comment.arxiv_id, f"#c{comment.id}")
 
 
-@router.post("/comments/{comment_id}/delete")
-def delete_comment(request: Request, comment_id: int, csrf_token: str = Form("")) -> Response:
-    auth.check_csrf(request, csrf_token)
-    user = auth.require_user(request)
-    db = request.app.state.db
+@router.post("/comments/{comment_id}/delete", dependencies=[CSRF, limit("write", key=by_reader)])
+def delete_comment(comment_id: int, user: SignedIn, db: DB) -> Response:
     arxiv_id = comments.paper_of(db, comment_id)
     comments.delete(db, user=user, comment_id=comment_id)
     return _back_to(arxiv_id)
 
 
-@router.post("/comments/{comment_id}/report")
+@router.post("/comments/{comment_id}/report", dependencies=[CSRF, limit("write", key=by_reader)])
 def report_comment(
-    request: Request, comment_id: int, reason: str = Form(""), csrf_token: str = Form("")
+    request: Request, comment_id: int, user: SignedIn, db: DB, reason: str = Form("")
 ) -> Response:
-    auth.check_csrf(request, csrf_token)
-    user = auth.require_user(request)
-    db = request.app.state.db
     comments.report(db, user=user, comment_id=comment_id, reason=reason)
     return render(
         request,
@@ -97,30 +86,20 @@ def report_comment(
     )
 
 
-@router.post("/comments/{comment_id}/hide")
-def hide_comment(
-    request: Request, comment_id: int, hidden: str = Form("1"), csrf_token: str = Form("")
-) -> Response:
-    auth.check_csrf(request, csrf_token)
-    user = auth.require_user(request)
-    db = request.app.state.db
+@router.post("/comments/{comment_id}/hide", dependencies=[CSRF, limit("write", key=by_reader)])
+def hide_comment(comment_id: int, user: SignedIn, db: DB, hidden: str = Form("1")) -> Response:
     comments.set_hidden(db, user=user, comment_id=comment_id, hidden=hidden == "1")
     return _back_to(comments.paper_of(db, comment_id))
 
 
-@router.post("/papers/{arxiv_id:path}/hide")
-def hide_paper(
-    request: Request, arxiv_id: str, hidden: str = Form("1"), csrf_token: str = Form("")
-) -> Response:
-    auth.check_csrf(request, csrf_token)
-    user = auth.require_user(request)
-    set_hidden(request.app.state.db, user=user, arxiv_id=arxiv_id, hidden=hidden == "1")
+@router.post("/papers/{arxiv_id:path}/hide", dependencies=[CSRF, limit("write", key=by_reader)])
+def hide_paper(arxiv_id: str, user: SignedIn, db: DB, hidden: str = Form("1")) -> Response:
+    set_hidden(db, user=user, arxiv_id=arxiv_id, hidden=hidden == "1")
     return _back_to(arxiv_id)
 
 
 @router.get("/admin/reports", response_class=HTMLResponse)
-def reports_page(request: Request) -> HTMLResponse:
+def reports_page(request: Request, user: SignedIn, db: DB) -> HTMLResponse:
     """Reported comments, most reported first, with the moderation buttons."""
-    user = auth.require_user(request)
-    items = comments.reported(request.app.state.db, user=user)
+    items = comments.reported(db, user=user)
     return render(request, "reports.html", {"items": items})

@@ -7,31 +7,21 @@ any mail client; the forms on those pages still carry this browser's CSRF token.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import zoneinfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from paperfeed import digests, limits, subscriptions
+from paperfeed import digests, subscriptions
 from paperfeed.errors import InvalidInput, NotAllowed
 from paperfeed.models import Preferences, Subscription
-from paperfeed.web import auth
 from paperfeed.web.api import paper_json
+from paperfeed.web.guards import CSRF, DB, Config, Reader, by_email, by_ip, limit
 from paperfeed.web.render import render
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/digest", tags=["digests"])
-
-
-def _ip(request: Request) -> str:
-    return f"ip:{request.client.host if request.client else 'unknown'}"
-
-
-def _address_key(email: str) -> str:
-    # Hashed: a rate-limit key has 200 characters and an address may have 320.
-    return "email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
 
 
 def _int(value: str | int, name: str) -> int:
@@ -104,9 +94,16 @@ def subscribe_page(request: Request, email: str = Query("")) -> HTMLResponse:
     return _page(request, "digest_subscribe.html", email=email[:320], prefs=Preferences())
 
 
-@router.post("/digest/subscribe", response_class=HTMLResponse)
+@router.post(
+    "/digest/subscribe",
+    response_class=HTMLResponse,
+    dependencies=[CSRF, limit("subscribe", key=(by_ip, by_email))],
+)
 def subscribe(
     request: Request,
+    user: Reader,
+    settings: Config,
+    db: DB,
     email: str = Form(""),
     cadence: str = Form("daily"),
     weekday: str = Form("0"),
@@ -115,15 +112,10 @@ def subscribe(
     max_papers: str = Form("10"),
     categories: str = Form(""),
     topics: str = Form(""),
-    csrf_token: str = Form(""),
 ) -> HTMLResponse:
-    auth.check_csrf(request, csrf_token)
-    settings, db = request.app.state.settings, request.app.state.db
-    limits.hit(db, settings, "subscribe", _ip(request), _address_key(email))
     raw = Preferences(cadence=cadence, timezone=timezone, categories=categories, topics=topics)
     try:
         prefs = form_prefs(cadence, weekday, send_hour, timezone, max_papers, categories, topics)
-        user = auth.user(request)
         answer = subscriptions.subscribe(
             db, settings, email=email, prefs=prefs, user_id=user.id if user else None
         )
@@ -159,9 +151,15 @@ def preferences_page(request: Request, token: str = Query(""), confirmed: int = 
     )
 
 
-@router.post("/digest/preferences", response_class=HTMLResponse)
+@router.post(
+    "/digest/preferences",
+    response_class=HTMLResponse,
+    dependencies=[CSRF, limit("write", key=by_ip)],
+)
 def save_preferences(
     request: Request,
+    settings: Config,
+    db: DB,
     token: str = Form(""),
     cadence: str = Form("daily"),
     weekday: str = Form("0"),
@@ -170,10 +168,7 @@ def save_preferences(
     max_papers: str = Form("10"),
     categories: str = Form(""),
     topics: str = Form(""),
-    csrf_token: str = Form(""),
 ) -> HTMLResponse:
-    auth.check_csrf(request, csrf_token)
-    settings, db = request.app.state.settings, request.app.state.db
     try:
         sub = subscriptions.from_token(db, settings, token)
     except NotAllowed as exc:
@@ -190,9 +185,10 @@ def save_preferences(
     return _page(request, "digest_preferences.html", saved=True, **_manage_context(request, sub))
 
 
-@router.post("/digest/resume", response_class=HTMLResponse)
-def resume(request: Request, token: str = Form(""), csrf_token: str = Form("")):
-    auth.check_csrf(request, csrf_token)
+@router.post(
+    "/digest/resume", response_class=HTMLResponse, dependencies=[CSRF, limit("write", key=by_ip)]
+)
+def resume(request: Request, token: str = Form("")):
     try:
         sub = subscriptions.resume(request.app.state.db, request.app.state.settings, token)
     except NotAllowed as exc:
@@ -210,7 +206,9 @@ def unsubscribe_page(request: Request, token: str = Query("")) -> HTMLResponse:
     return _page(request, "digest_unsubscribe.html", sub=sub, token=token)
 
 
-@router.post("/digest/unsubscribe", response_class=HTMLResponse)
+@router.post(
+    "/digest/unsubscribe", response_class=HTMLResponse, dependencies=[limit("write", key=by_ip)]
+)
 def unsubscribe(request: Request, token: str = Query("")) -> HTMLResponse:
     """One click (RFC 8058): mail providers POST `List-Unsubscribe=One-Click` to this address
     without cookies, so the signed token, not a CSRF token, is what authorises it: without a
@@ -219,7 +217,9 @@ def unsubscribe(request: Request, token: str = Query("")) -> HTMLResponse:
     return _page(request, "digest_unsubscribe.html", sub=sub, token=token, done=True)
 
 
-@router.get("/digest/preview", response_class=HTMLResponse)
+@router.get(
+    "/digest/preview", response_class=HTMLResponse, dependencies=[limit("preview", key=by_ip)]
+)
 def preview_page(
     request: Request,
     token: str = Query(""),
@@ -327,11 +327,14 @@ def _digest_json(request: Request, digest: digests.Digest) -> dict:
     }
 
 
-@api_router.post("/subscribe", summary="Subscribe to the digest", status_code=202)
-def api_subscribe(request: Request, body: SubscribeBody) -> JSONResponse:
+@api_router.post(
+    "/subscribe",
+    summary="Subscribe to the digest",
+    status_code=202,
+    dependencies=[limit("subscribe", key=(by_ip, by_email))],
+)
+def api_subscribe(body: SubscribeBody, settings: Config, db: DB) -> JSONResponse:
     """Mail a confirmation link; the answer is the same for known and unknown addresses."""
-    settings, db = request.app.state.settings, request.app.state.db
-    limits.hit(db, settings, "subscribe", _ip(request), _address_key(body.email))
     answer = subscriptions.subscribe(db, settings, email=body.email, prefs=body.prefs())
     return JSONResponse({"status": "confirmation_sent", "message": answer}, status_code=202)
 
@@ -343,7 +346,11 @@ def api_preferences(request: Request, token: str = Query(..., description="From 
     return _subscription_json(request, sub)
 
 
-@api_router.put("/preferences", summary="Change a subscription's preferences")
+@api_router.put(
+    "/preferences",
+    summary="Change a subscription's preferences",
+    dependencies=[limit("write", key=by_ip)],
+)
 def api_update_preferences(
     request: Request,
     body: PreferencesBody,
@@ -356,14 +363,18 @@ def api_update_preferences(
     return _subscription_json(request, sub)
 
 
-@api_router.post("/unsubscribe", summary="Unsubscribe")
+@api_router.post("/unsubscribe", summary="Unsubscribe", dependencies=[limit("write", key=by_ip)])
 def api_unsubscribe(request: Request, token: str = Query(..., description="From a digest link")):
     """Stop the digests of the subscription a signed link names."""
     sub = subscriptions.unsubscribe(request.app.state.db, request.app.state.settings, token)
     return _subscription_json(request, sub)
 
 
-@api_router.get("/preview", summary="What a digest would contain now")
+@api_router.get(
+    "/preview",
+    summary="What a digest would contain now",
+    dependencies=[limit("preview", key=by_ip)],
+)
 def api_preview(
     request: Request,
     token: str = Query("", description="A subscription's link token (else the fields below)"),

@@ -5,12 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from paperfeed import accounts, comments, feeds, limits, voting
+from paperfeed import accounts, comments, feeds, voting
 from paperfeed import search as search_service
 from paperfeed.citation import bibtex
 from paperfeed.feeds import Period
 from paperfeed.papers import get_paper
-from paperfeed.web import auth
 from paperfeed.web.api import (
     DATE_HELP,
     MONTH_HELP,
@@ -20,6 +19,7 @@ from paperfeed.web.api import (
     trending_for,
 )
 from paperfeed.web.cache import cached
+from paperfeed.web.guards import CSRF, DB, Reader, SignedIn, by_reader, limit
 from paperfeed.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -30,6 +30,7 @@ router = APIRouter(include_in_schema=False)
 @cached
 def daily_page(
     request: Request,
+    reader: Reader,
     date: str | None = Query(None, description=DATE_HELP),
     week: str | None = Query(None, description=WEEK_HELP),
     month: str | None = Query(None, description=MONTH_HELP),
@@ -45,9 +46,7 @@ def daily_page(
         "week": Period.week_of(period.start),
         "month": Period.month_of(period.start),
     }
-    voted = voting.voted_among(
-        request.app.state.db, auth.user(request), [p.arxiv_id for p in page.papers]
-    )
+    voted = voting.voted_among(request.app.state.db, reader, [p.arxiv_id for p in page.papers])
     submitters = accounts.display_names(request.app.state.db, {p.submitted_by for p in page.papers})
     context = {"listing": page, "views": views, "voted": voted, "submitters": submitters}
     return render(request, "daily.html", context)
@@ -55,9 +54,8 @@ def daily_page(
 
 @router.get("/papers/{arxiv_id:path}", response_class=HTMLResponse)
 @cached
-def paper_page(request: Request, arxiv_id: str) -> HTMLResponse:
+def paper_page(request: Request, arxiv_id: str, viewer: Reader, db: DB) -> HTMLResponse:
     """One paper: full abstract, all authors, links and a BibTeX entry."""
-    db, viewer = request.app.state.db, auth.user(request)
     paper = get_paper(db, arxiv_id, include_hidden=viewer is not None and viewer.is_admin)
     voted = paper.arxiv_id in voting.voted_among(db, viewer, [paper.arxiv_id])
     return render(
@@ -77,19 +75,20 @@ def paper_page(request: Request, arxiv_id: str) -> HTMLResponse:
     )
 
 
-@router.post("/papers/{arxiv_id:path}/vote", response_class=HTMLResponse)
+@router.post(
+    "/papers/{arxiv_id:path}/vote",
+    response_class=HTMLResponse,
+    dependencies=[CSRF, limit("vote", key=by_reader)],
+)
 def vote(
     request: Request,
     arxiv_id: str,
+    user: SignedIn,
+    db: DB,
     up: str = Form("1"),
     big: str = Form(""),
-    csrf_token: str = Form(""),
 ) -> Response:
     """Upvote or withdraw from a form; htmx gets the new button, a plain form a redirect."""
-    auth.check_csrf(request, csrf_token)
-    user = auth.require_user(request)
-    settings, db = request.app.state.settings, request.app.state.db
-    limits.hit(db, settings, "vote", f"user:{user.id}")
     state = voting.set_vote(db, user=user, arxiv_id=arxiv_id, up=up == "1")
     if request.headers.get("hx-request") == "true":
         paper = get_paper(db, state.arxiv_id)
@@ -103,12 +102,10 @@ def vote(
 
 @router.get("/trending", response_class=HTMLResponse)
 @cached
-def trending_page(request: Request, window: str = Query("week")) -> HTMLResponse:
+def trending_page(request: Request, reader: Reader, window: str = Query("week")) -> HTMLResponse:
     """What the community is upvoting, decayed by age, over a day, week, month or all time."""
     trends = trending_for(request, window)
-    voted = voting.voted_among(
-        request.app.state.db, auth.user(request), [t.paper.arxiv_id for t in trends]
-    )
+    voted = voting.voted_among(request.app.state.db, reader, [t.paper.arxiv_id for t in trends])
     context = {"trends": trends, "window": window, "windows": list(feeds.WINDOWS), "voted": voted}
     return render(request, "trending.html", context)
 
@@ -116,6 +113,7 @@ def trending_page(request: Request, window: str = Query("week")) -> HTMLResponse
 @router.get("/search", response_class=HTMLResponse)
 def search_page(
     request: Request,
+    reader: Reader,
     q: str = Query(""),
     mode: str = Query("hybrid"),
     since: str | None = Query(None),
@@ -133,7 +131,7 @@ def search_page(
     if results.jump:
         return RedirectResponse(f"/papers/{results.jump}", status_code=303)
     voted = voting.voted_among(
-        request.app.state.db, auth.user(request), [h.paper.arxiv_id for h in results.hits]
+        request.app.state.db, reader, [h.paper.arxiv_id for h in results.hits]
     )
     context = {
         "results": results,
