@@ -30,6 +30,30 @@ CHROMIUM_ARGS = [
 ]
 
 
+# Every CSP violation a page reports, kept on the window (init scripts are not subject to CSP).
+WATCH_CSP = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
+
+
+def watch_csp(page) -> list[str]:
+    """Record CSP violations of every page this tab opens, from the console and the DOM."""
+    seen: list[str] = []
+    page.add_init_script(WATCH_CSP)
+    page.on(
+        "console",
+        lambda msg: seen.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    return seen
+
+
+def csp_violations(page, seen: list[str]) -> list[str]:
+    return seen + (page.evaluate("window.__csp || []") or [])
+
+
 @pytest.fixture
 def site(db, settings):
     with db.transaction() as conn:
@@ -61,6 +85,7 @@ def test_daily_page_previous_day_and_paper(site, tmp_path):
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+            csp = watch_csp(page)
             page.goto(f"{site}/papers?date=2025-11-20")
             assert page.locator("h1").inner_text() == "Thursday, November 20, 2025"
             assert page.locator(".card").count() == 1
@@ -78,6 +103,11 @@ def test_daily_page_previous_day_and_paper(site, tmp_path):
                 "https://github.com/org/repo"
             )
             assert page.evaluate("window.__pwned") is None  # the title's script never ran
+            page.get_by_role("button", name="Copy BibTeX").click()  # copy.js runs under the CSP
+            page.wait_for_function(
+                "document.querySelector('[data-copy]').textContent != 'Copy BibTeX'"
+            )
+            assert not csp_violations(page, csp)
             shot = tmp_path / "paper-page.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
@@ -110,6 +140,7 @@ def test_stored_xss_stays_inert_and_the_upvote_button_works(db, settings, tmp_pa
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
+            csp = watch_csp(page)
             page.goto(f"{url}/login?next=/papers/2511.00001")
             page.fill("input[name=email]", "ada@example.org")
             page.fill("input[name=password]", "correct horse battery")
@@ -128,6 +159,30 @@ def test_stored_xss_stays_inert_and_the_upvote_button_works(db, settings, tmp_pa
             assert page.locator("form.vote-form .vote-count").inner_text() == "8"
             assert page.evaluate("window.__marker") == "same page"  # swapped in place
             assert page.evaluate("window.__pwned") is None
+            assert not csp_violations(page, csp)  # htmx works without inline styles or eval
             page.screenshot(path=str(tmp_path / "discussion.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_api_docs_render_from_local_files_under_the_csp(site):
+    """Swagger UI comes from the swagger-ui-bundle package, started by a static script."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            csp = watch_csp(page)
+            outside: list[str] = []
+            page.on(
+                "request",
+                lambda r: outside.append(r.url) if not r.url.startswith(site) else None,
+            )
+            page.goto(f"{site}/api/docs")
+            page.wait_for_selector(".opblock-summary-path", timeout=20_000)
+            paths = page.locator(".opblock-summary-path").all_inner_texts()
+            assert "/api/papers" in [p.replace("\u200b", "") for p in paths]
+            assert not outside  # nothing from a CDN
+            assert not csp_violations(page, csp)
         finally:
             browser.close()

@@ -29,6 +29,7 @@ from paperfeed.web import (
     telemetry,
 )
 from paperfeed.web.cache import ResponseCache
+from paperfeed.web.headers import SecurityHeaders
 
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         version=__version__,
         description="Daily research papers: listings by day, week and month, one paper, and a "
         "Hugging Face-compatible `daily_papers` endpoint.",
-        docs_url="/api/docs",
+        docs_url=None,  # served below from local files, under the CSP
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -66,6 +67,14 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.response_cache = ResponseCache(settings.response_cache_size)
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs(request: Request) -> Response:
+        """Swagger UI for the OpenAPI document (vendored in static/, like htmx)."""
+        return templates.TemplateResponse(
+            request, "api_docs.html", {"openapi_url": app.openapi_url}
+        )
+
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(account_pages.router)
@@ -75,6 +84,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(digest_pages.api_router)
     app.include_router(telemetry.router)
 
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(telemetry.RequestTelemetry)  # outermost: its id covers every log line
 
     @app.exception_handler(NotFound)
