@@ -52,9 +52,14 @@ class PoliteClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         backoff: float = 2.0,
+        deadline: float | None = None,
     ) -> None:
         self.min_interval = min_interval
         self.retries = retries
+        self.timeout = timeout
+        # Seconds one get() may take in all, waits and retries included (a web request waits
+        # for it); None: only the per-request timeout and the retry count bound it.
+        self.deadline = deadline
         self.backoff = backoff
         self._sleep = sleep
         self._clock = clock
@@ -74,6 +79,7 @@ class PoliteClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        deadline: float | None = None,
     ) -> PoliteClient:
         """A client configured by Settings (user agent, interval, timeout, retries)."""
         return cls(
@@ -84,6 +90,7 @@ class PoliteClient:
             transport=transport,
             sleep=sleep,
             clock=clock,
+            deadline=deadline,
         )
 
     def __enter__(self) -> PoliteClient:
@@ -106,11 +113,15 @@ class PoliteClient:
     def get(self, url: str, params: dict | None = None) -> httpx.Response:
         """GET with politeness; returns a 2xx response or raises SourceUnavailable."""
         problem = ""
+        ends = None if self.deadline is None else self._clock() + self.deadline
         for attempt in range(self.retries + 1):
             self._wait_turn()
             delay = self.backoff * (2**attempt) * (1 + random.random() / 4)
+            timeout = self.timeout if ends is None else min(self.timeout, ends - self._clock())
+            if timeout <= 0:
+                break
             try:
-                response = self._client.get(url, params=params)
+                response = self._client.get(url, params=params, timeout=timeout)
             except httpx.TooManyRedirects:
                 raise SourceUnavailable(f"{url} redirects in a loop") from None
             except httpx.TransportError as exc:  # timeouts, refused or dropped connections
@@ -125,8 +136,9 @@ class PoliteClient:
                 if asked is not None:
                     delay = min(asked, MAX_RETRY_AFTER)
                     problem += f", Retry-After {asked:.0f} s"
-            if attempt == self.retries:
+            if attempt == self.retries or (ends is not None and self._clock() + delay >= ends):
                 break
             log.warning("%s: %s; retrying in %.1f s", url, problem, delay)
             self._sleep(delay)
-        raise SourceUnavailable(f"{url} failed after {self.retries + 1} attempts ({problem})")
+        tries = f"{attempt + 1} attempts" if attempt else "1 attempt"
+        raise SourceUnavailable(f"{url} failed after {tries} ({problem or 'out of time'})")

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperfeed import comments, submissions
-from paperfeed.errors import Conflict, InvalidInput, NotFound
+from paperfeed.errors import Conflict, InvalidInput, NotFound, SourceUnavailable
 from paperfeed.papers import set_hidden
 from paperfeed.sources.http import PoliteClient
 from paperfeed.web.guards import CSRF, DB, Config, SignedIn, by_reader, limit
@@ -31,11 +31,20 @@ def submit(
     request: Request, user: SignedIn, settings: Config, db: DB, ref: str = Form("")
 ) -> Response:
     try:
-        with PoliteClient.from_settings(settings) as client:
+        # The reader is waiting: one budget of http_timeout for the whole fetch, retries included.
+        with PoliteClient.from_settings(settings, deadline=settings.http_timeout) as client:
             paper = submissions.submit(db, settings, user=user, ref=ref, client=client)
     except (InvalidInput, Conflict, NotFound) as exc:
         status = 409 if isinstance(exc, Conflict) else 400
         return render(request, "submit.html", {"error": str(exc), "ref": ref}, status=status)
+    except SourceUnavailable:
+        error = (
+            f"arXiv did not answer within {settings.http_timeout:g} s, so the paper could not "
+            "be fetched. Try again in a few minutes."
+        )
+        response = render(request, "submit.html", {"error": error, "ref": ref}, status=503)
+        response.headers["Retry-After"] = "60"
+        return response
     return RedirectResponse(f"/papers/{paper.arxiv_id}", status_code=303)
 
 
