@@ -31,7 +31,7 @@ def test_healthz_answers_503_when_the_database_is_gone_and_200_when_back(db, set
     """Take the database away under a running app (move the SQLite file aside / rename the
     PostgreSQL schema), then bring it back."""
     with TestClient(create_app(settings, db=db)) as c:
-        assert c.get("/healthz").json() == {"status": "ok", "database": "ok"}
+        assert c.get("/healthz").json() == {"status": "ok", "database": "ok", "writes": "ok"}
         url = sa.engine.make_url(db.url)
         if db.dialect == "sqlite":
             path = Path(url.database)

@@ -181,7 +181,7 @@ def test_openapi_documents_the_endpoints(client):
 
 
 def test_healthz(client):
-    assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
+    assert client.get("/healthz").json() == {"status": "ok", "database": "ok", "writes": "ok"}
 
 
 def test_cached_pages_follow_new_papers_in_every_app(settings, seeded):

@@ -8,14 +8,20 @@ import contextlib
 import dataclasses
 import datetime as dt
 import re
+import shutil
 import socket
+import subprocess
 import time
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from paperfeed import accounts
-from paperfeed.store import papers
+from paperfeed.cli import app
+from paperfeed.config import Settings
+from paperfeed.store import Database, papers
 from paperfeed.web import create_app
 
 from .conftest import make_paper
@@ -129,3 +135,141 @@ def test_submit_while_arxiv_is_unreachable_answers_within_the_timeout(settings, 
     assert elapsed < 6, elapsed  # one 1 s budget, not 5 attempts with backoff (35 s)
     with db.connect() as conn:
         assert papers.get_many(conn, ["2511.00099"]) == {}
+
+
+# --- a database that cannot take the write ---------------------------------------------------
+
+
+def _vote(client, token):
+    return client.post(
+        "/papers/2511.00001/vote", data={"up": "1", "csrf_token": token}, follow_redirects=False
+    )
+
+
+@contextlib.contextmanager
+def write_lock(database_url):
+    """Another connection holding the write lock (SQLite) or the votes table (PostgreSQL)."""
+    other = Database(database_url)
+    with other.engine.connect() as conn:
+        if other.dialect == "sqlite":
+            conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("LOCK TABLE votes, rate_limits IN EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            conn.connection.driver_connection.rollback()
+    other.dispose()
+
+
+def test_a_lock_held_past_the_timeout_is_503_with_retry_after(settings, db, database_url):
+    s = dataclasses.replace(settings, lock_timeout=0.5)
+    with db.transaction() as conn:
+        papers.upsert(conn, make_paper(1))
+    with TestClient(create_app(s), raise_server_exceptions=False) as client:
+        token = _signed_in(client, db, s)
+        with write_lock(database_url):
+            started = time.monotonic()
+            r = _vote(client, token)
+            assert time.monotonic() - started < 10
+            assert r.status_code == 503 and int(r.headers["retry-after"]) >= 1
+            assert "busy with another write" in r.text
+            assert client.get("/papers/2511.00001").status_code == 200  # reads go on
+            if db.dialect == "sqlite":  # PostgreSQL locks tables, not the database
+                health = client.get("/healthz")
+                assert health.status_code == 503 and health.json()["writes"] == "locked"
+                assert health.headers["retry-after"]
+        assert client.get("/healthz").json() == {"status": "ok", "database": "ok", "writes": "ok"}
+        assert _vote(client, token).status_code == 303
+
+
+def _sqlite_settings(tmp_path, url):
+    return Settings.load(
+        env={}, database_url=url, base_url="http://testserver", index_dir=str(tmp_path / "i")
+    )
+
+
+def test_a_full_disk_is_503_and_healthz_reports_it(tmp_path):
+    """SQLite's own "database or disk is full" (max_page_count caps the file where it is)."""
+    url = f"sqlite:///{tmp_path / 'full.db'}"
+    setup = Database(url)
+    setup.upgrade()
+    with setup.transaction() as conn:
+        papers.upsert(conn, make_paper(1))
+    s = _sqlite_settings(tmp_path, url)
+    accounts.create_user(setup, s, email="ada@example.org", password=PASSWORD)
+    pages = setup.engine.connect().exec_driver_sql("PRAGMA page_count").scalar()
+    setup.dispose()
+
+    db = Database(url)
+
+    @sa.event.listens_for(db.engine, "connect")
+    def _cap(dbapi_conn, _record):
+        dbapi_conn.execute(f"PRAGMA max_page_count = {pages}")
+
+    with TestClient(create_app(s, db=db), raise_server_exceptions=False) as client:
+        page = client.get("/login").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+        client.post(
+            "/login",
+            data={"email": "ada@example.org", "password": PASSWORD, "csrf_token": token},
+        )
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/submit").text)[1]
+        r = client.post(
+            "/papers/2511.00001/comments", data={"body": "x " * 4000, "csrf_token": token}
+        )
+        assert r.status_code == 503 and r.headers["retry-after"] == "60"
+        assert "full" in r.text
+        health = client.get("/healthz")
+        assert health.status_code == 503 and health.json()["writes"] == "full"
+    with db.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM comments").scalar() == 0
+    db.dispose()
+
+
+@pytest.fixture
+def read_only_file(tmp_path):
+    """A SQLite file nobody may write, even root (chattr +i); skipped where that is refused."""
+    if not shutil.which("chattr"):
+        pytest.skip("chattr is not installed")
+    url = f"sqlite:///{tmp_path / 'ro.db'}"
+    db = Database(url)
+    db.upgrade()
+    with db.transaction() as conn:
+        papers.upsert(conn, make_paper(1))
+    db.dispose()
+    path = tmp_path / "ro.db"
+    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"chattr +i refused here: {done.stderr.decode().strip()}")
+    try:
+        yield url
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_a_read_only_file_is_one_clear_line_for_the_cli_and_serve(read_only_file):
+    env = {"PAPERFEED_DATABASE_URL": read_only_file, "COLUMNS": "300", "NO_COLOR": "1"}
+    runner = CliRunner(env=env)
+    for args in (["users", "create", "x@example.org", "--password", "a long password"], ["serve"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert "is read-only" in " ".join(lines) and len(lines) <= 2, result.output
+        assert "Traceback" not in result.output
+
+
+def test_a_read_only_file_under_a_running_server_is_503(read_only_file, tmp_path):
+    s = _sqlite_settings(tmp_path, read_only_file)
+    with TestClient(create_app(s), raise_server_exceptions=False) as client:
+        assert client.get("/papers/2511.00001").status_code == 200
+        page = client.get("/login").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+        r = client.post(
+            "/login", data={"email": "a@example.org", "password": "x", "csrf_token": token}
+        )
+        assert r.status_code == 503 and "read-only" in r.text
+        health = client.get("/healthz")
+        assert health.status_code == 503 and health.json()["writes"] == "read_only"

@@ -156,6 +156,11 @@ class Settings:
         "Seconds a web request's database statement may run on PostgreSQL before it is cancelled "
         "and the request answered 503 (0: no limit). Commands (ingest, db copy) are not limited.",
     )
+    lock_timeout: float = _knob(
+        30.0,
+        "Seconds a web request's write waits for another writer's lock (SQLite's busy timeout, "
+        "PostgreSQL's lock_timeout) before it is answered 503 with Retry-After.",
+    )
     response_cache_size: int = _knob(
         512,
         "Listing pages and API answers kept per worker until the catalogue changes; 0 disables.",

@@ -29,6 +29,17 @@ class RateLimited(PaperfeedError):
         self.retry_after = retry_after
 
 
+class DatabaseUnavailable(PaperfeedError):
+    """The database cannot do this now: a statement cancelled by the timeout ("timeout"), a
+    lock held past lock_timeout ("locked"), a full disk ("full"), a read-only file
+    ("read_only") or no connection ("unreachable"); `retry_after` says when to try again."""
+
+    def __init__(self, message: str, *, kind: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retry_after = retry_after
+
+
 class MalformedFeed(PaperfeedError):
     """A fetched or read document cannot be parsed: truncated, not UTF-8, an error page."""
 

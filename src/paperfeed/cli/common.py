@@ -243,7 +243,9 @@ def serve(
     workers = workers or settings.workers
     if workers < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--workers")
-    _db(ctx).dispose()  # refuse to start on an outdated schema, before forking workers
+    db = _db(ctx)  # refuse to start on an outdated schema, before forking workers
+    db.check_writable()  # ... or on a read-only file: one clear line, not a traceback per write
+    db.dispose()
     # Workers rebuild the app from the environment, so pass on what the command line chose.
     os.environ[ENV_PREFIX + "DATABASE_URL"] = settings.database_url
     if ctx.find_root().params.get("config"):

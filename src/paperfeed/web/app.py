@@ -6,7 +6,6 @@ import datetime as dt
 import logging
 from pathlib import Path
 
-import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -15,9 +14,15 @@ from fastapi.templating import Jinja2Templates
 
 from paperfeed import __version__, comments, feeds
 from paperfeed.config import Settings
-from paperfeed.errors import Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
+from paperfeed.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    RateLimited,
+)
 from paperfeed.store import Database
-from paperfeed.store.database import is_timeout
 from paperfeed.web import (
     account_pages,
     api,
@@ -38,7 +43,11 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
     """A new app on `settings`; refuses (SchemaOutdated) when the database needs migrating."""
     settings = settings or Settings.load()
-    db = db or Database(settings.database_url, statement_timeout=settings.statement_timeout)
+    db = db or Database(
+        settings.database_url,
+        statement_timeout=settings.statement_timeout,
+        lock_timeout=settings.lock_timeout,
+    )
     db.check_schema()
 
     app = FastAPI(
@@ -124,21 +133,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         )
         return _error(request, 400, "invalid_input", problems or "invalid request")
 
-    @app.exception_handler(sa.exc.OperationalError)
-    async def database_error(request: Request, exc: sa.exc.OperationalError) -> Response:
-        if not is_timeout(exc):
-            raise exc
-        log.warning(
-            "cancelled after the statement timeout: %s %s", request.method, request.url.path
-        )
-        response = _error(
-            request,
-            503,
-            "too_slow",
-            "The database took too long to answer: try again, or narrow the "
-            "search with words that are less common or a date range.",
-        )
-        response.headers["Retry-After"] = "5"
+    @app.exception_handler(DatabaseUnavailable)
+    async def database_unavailable(request: Request, exc: DatabaseUnavailable) -> Response:
+        log.warning("database %s: %s %s: %s", exc.kind, request.method, request.url.path, exc)
+        code = "too_slow" if exc.kind == "timeout" else "database_unavailable"
+        response = _error(request, 503, code, str(exc))
+        response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.exception_handler(404)
@@ -147,15 +147,31 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:
-        """200 when the database answers with paperfeed's schema, 503 otherwise."""
+        """200 when the database answers with paperfeed's schema and could take a write now;
+        503 with Retry-After otherwise (`writes` says why: locked, full, read_only...)."""
         try:
             feeds.catalog_version(db)
         except Exception as exc:  # noqa: BLE001 - whatever the cause, this worker cannot serve
             log.error("health check: the database does not answer: %s", exc)
             return JSONResponse(
-                {"status": "unavailable", "database": type(exc).__name__}, status_code=503
+                {"status": "unavailable", "database": type(exc).__name__, "writes": "unknown"},
+                status_code=503,
+                headers={"Retry-After": "10"},
             )
-        return JSONResponse({"status": "ok", "database": "ok"})
+        problem = db.write_failure
+        if problem is None:
+            try:
+                db.check_writable()
+            except DatabaseUnavailable as exc:
+                problem = exc
+        if problem is not None:
+            log.error("health check: writes fail: %s", problem)
+            return JSONResponse(
+                {"status": "unavailable", "database": "ok", "writes": problem.kind},
+                status_code=503,
+                headers={"Retry-After": str(problem.retry_after)},
+            )
+        return JSONResponse({"status": "ok", "database": "ok", "writes": "ok"})
 
     return app
 
