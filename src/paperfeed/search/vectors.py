@@ -164,7 +164,11 @@ class VectorIndex:
         self.tail = np.zeros((0, 0), dtype=np.float32)
         self._tail_row: dict[str, int] = {}
         self._tail_stamp: dict[str, int] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one refresh at a time (held across database reads)
+        # Held while the searchable state (snapshot, tail, tail_ids, ...) changes and while a
+        # search takes its references, so a search never pairs a new tail with old ids. Not
+        # _lock: that one is held across database reads and inline rebuilds.
+        self._state = threading.Lock()
         self._rebuilding: threading.Thread | None = None
         self._warned_tail = False
         self._shadowed = 0
@@ -216,15 +220,16 @@ class VectorIndex:
                 update(db, self.ann)
                 snapshot = self.ann.load(view=True)
                 generation = snapshot.generation
-        self.snapshot, self._generation = snapshot, generation
+        with self._state:
+            self.snapshot, self._generation = snapshot, generation
+            # What the new generation holds replaces the tail; anything newer is read again.
+            self.tail_ids, self.tail = [], np.zeros((0, 0), dtype=np.float32)
+            self._tail_row, self._tail_stamp = {}, {}
+            self._shadowed = 0  # tail vectors that replace one in the file
         self._mark = snapshot.high_water if snapshot is not None else None
         # (count, newest time) of vectors after the mark as last seen: at first, those the file
         # holds, so a worker opening a file written just after a bulk load does not re-read it.
         self._window = _held_after(snapshot, self._mark) if snapshot is not None else None
-        # What the new generation holds replaces the tail; anything newer is read again.
-        self.tail_ids, self.tail = [], np.zeros((0, 0), dtype=np.float32)
-        self._tail_row, self._tail_stamp = {}, {}
-        self._shadowed = 0  # tail vectors that replace one in the file
         return True
 
     def _rebuild(self, db: Database) -> None:
@@ -246,6 +251,18 @@ class VectorIndex:
         self._mark = max(self._mark or 0, _settled(started))
         later = [s for s in read if s > self._mark]
         self._window = (len(later), moment(max(later)) if later else None)
+        with self._state:
+            self._append(fresh)
+        if len(self.tail_ids) > TAIL_WARNING and not self._warned_tail:
+            self._warned_tail = True
+            log.warning(
+                "%d vectors are not in the vector index file yet; run `paperfeed index "
+                "embed` (or `index rebuild`) to fold them in",
+                len(self.tail_ids),
+            )
+        return len(fresh)
+
+    def _append(self, fresh) -> None:
         appended = []
         for arxiv_id, vector, when in fresh:
             row = self._tail_row.get(arxiv_id)
@@ -262,14 +279,6 @@ class VectorIndex:
             block = np.stack([v for _i, v in appended])
             self.tail = block if self.tail.size == 0 else np.vstack([self.tail, block])
             self.tail_ids.extend(i for i, _v in appended)
-        if len(self.tail_ids) > TAIL_WARNING and not self._warned_tail:
-            self._warned_tail = True
-            log.warning(
-                "%d vectors are not in the vector index file yet; run `paperfeed index "
-                "embed` (or `index rebuild`) to fold them in",
-                len(self.tail_ids),
-            )
-        return len(fresh)
 
     def __len__(self) -> int:
         base = len(self.snapshot) if self.snapshot is not None else 0
@@ -280,15 +289,19 @@ class VectorIndex:
         over the tail."""
         vector = np.asarray(vector, dtype=np.float32)
         found: dict[str, float] = {}
-        if self.snapshot is not None and len(self.snapshot):
-            for arxiv_id, score in self.snapshot.search(vector, k + 1 + self._shadowed):
-                if arxiv_id not in self._tail_row:  # the tail holds its newer vector
+        with self._state:  # a consistent view; a follow after this only appends past `rows`
+            snapshot, shadowed, tail_row = self.snapshot, self._shadowed, self._tail_row
+            tail, tail_ids = self.tail, self.tail_ids
+            rows = len(tail_ids)
+            scores = tail @ vector if rows else None
+        if snapshot is not None and len(snapshot):
+            for arxiv_id, score in snapshot.search(vector, k + 1 + shadowed):
+                if arxiv_id not in tail_row:  # the tail holds its newer vector
                     found[arxiv_id] = score
-        if self.tail_ids:
-            scores = self.tail @ vector
+        if scores is not None:
             top = np.argsort(-scores, kind="stable")[: k + 1]
             for i in top:
-                found[self.tail_ids[i]] = float(scores[i])
+                found[tail_ids[i]] = float(scores[i])
         found.pop(exclude, None)
         ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
         return ranked[:k]
