@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -33,8 +34,15 @@ def test_env_config_path_is_read(tmp_path):
 @pytest.mark.parametrize(
     "env, message",
     [
-        ({"PAPERFEED_PORT": "eighty"}, "port must be int"),
-        ({"PAPERFEED_ENVIRONMENT": "staging"}, "development' or 'production"),
+        ({"PAPERFEED_PORT": "eighty"}, "PAPERFEED_PORT .*valid integer.*'eighty'"),
+        (
+            {"PAPERFEED_ENVIRONMENT": "staging"},
+            "PAPERFEED_ENVIRONMENT.*development' or 'production",
+        ),
+        ({"PAPERFEED_METRICS_ENABLED": "maybe"}, "PAPERFEED_METRICS_ENABLED.*boolean"),
+        ({"PAPERFEED_WORKERS": "0"}, "PAPERFEED_WORKERS.*greater than or equal to 1"),
+        ({"PAPERFEED_HTTP_TIMEOUT": "-1"}, "PAPERFEED_HTTP_TIMEOUT"),
+        ({"PAPERFEED_MAIL_BACKEND": "sendmail"}, "PAPERFEED_MAIL_BACKEND.*'console' or 'smtp'"),
         ({"PAPERFEED_ENVIRONMENT": "production"}, "PAPERFEED_SECRET_KEY"),
         ({"PAPERFEED_ENVIRONMENT": "production", "PAPERFEED_SECRET_KEY": "short"}, "32"),
         ({"PAPERFEED_PAGE_SIZE_DEFAULT": "500"}, "page_size_default"),
@@ -63,3 +71,42 @@ def test_configuration_doc_lists_every_setting():
     assert not missing, (
         f"regenerate docs/configuration.md (python docs/gen_configuration.py): {missing}"
     )
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [("false", False), ("False", False), ("0", False), ("no", False), ("off", False)]
+    + [("true", True), ("1", True), ("yes", True), ("on", True)],
+)
+def test_booleans_from_the_environment_mean_what_they_say(raw, expected):
+    """Finding 12: "false" became a truthy string."""
+    s = Settings.load(env={"PAPERFEED_METRICS_ENABLED": raw})
+    assert s.metrics_enabled is expected
+
+
+def test_values_are_typed_from_every_source(tmp_path):
+    f = tmp_path / "paperfeed.toml"
+    f.write_text("metrics_enabled = true\nhttp_timeout = 5\nport = 9000\n")
+    s = Settings.load(f, env={"PAPERFEED_HTTP_TIMEOUT": "2.5"})
+    assert s.metrics_enabled is True and s.port == 9000 and s.http_timeout == 2.5
+    assert isinstance(Settings.load(env={}, workers="3").workers, int)
+
+
+def test_a_bad_toml_value_names_the_setting(tmp_path):
+    f = tmp_path / "paperfeed.toml"
+    f.write_text('port = "eighty"\n')
+    with pytest.raises(ConfigError, match="PAPERFEED_PORT \\(setting port\\)"):
+        Settings.load(f, env={})
+
+
+def test_unknown_variables_with_the_prefix_are_ignored():
+    """PAPERFEED_CONFIG and PAPERFEED_TEST_DATABASE_URL are not settings."""
+    s = Settings.load(env={"PAPERFEED_TEST_DATABASE_URL": "x", "PAPERFEED_SITE_NAME": "lab"})
+    assert s.site_name == "lab"
+
+
+def test_replace_checks_types_too():
+    s = Settings.load(env={})
+    with pytest.raises(ValueError):
+        dataclasses.replace(s, port="eighty")
+    assert dataclasses.replace(s, port=9001).port == 9001

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from .conftest import make_paper
 def client(settings, db):
     with db.transaction() as conn:
         papers.upsert_many(conn, [make_paper(1, upvotes=3), make_paper(2)])
-    with TestClient(create_app(settings, db=db)) as c:
+    with TestClient(create_app(replace(settings, metrics_enabled=True), db=db)) as c:
         yield c
 
 
@@ -117,6 +118,22 @@ def test_metrics_count_requests_by_route_template_and_time_searches(client):
         == 1
     )
     assert "paperfeed_digests_sent_total" in after
+
+
+def test_metrics_are_opt_in_and_token_protected(settings, db):
+    """Finding 12: /metrics was public unless a proxy blocked it."""
+    with TestClient(create_app(settings, db=db)) as off:
+        r = off.get("/metrics")
+        assert r.status_code == 404 and "paperfeed_" not in r.text
+    token = "metrics-" + "k" * 32
+    locked = replace(settings, metrics_enabled=True, metrics_token=token)
+    with TestClient(create_app(locked, db=db)) as c:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+            r = c.get("/metrics", headers=headers)
+            assert r.status_code == 401 and "paperfeed_" not in r.text
+            assert r.headers["www-authenticate"] == "Bearer"
+        r = c.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200 and "paperfeed_request_duration_seconds" in r.text
 
 
 def test_ingest_counts_reach_the_metrics(db, client, tmp_path):

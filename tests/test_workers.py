@@ -39,6 +39,7 @@ def server(db, settings, database_url, tmp_path):
         "PAPERFEED_LOG_FORMAT": "json",
         "PAPERFEED_LOG_LEVEL": "info",
         "PAPERFEED_LIMIT_VOTE": "6/3600",
+        "PAPERFEED_METRICS_ENABLED": "true",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
     with log.open("wb") as err:

