@@ -196,3 +196,17 @@ def test_api_vote_limit_is_per_token_owner(member):
     assert codes == [200, 200, 200, 429]
     r = client.post("/api/papers/2511.00001/vote", json={"up": True}, headers=auth)
     assert r.json()["error"]["code"] == "rate_limited"
+
+
+def test_web_modules_keep_their_nouns():
+    """Issue 16: pages borrowed helpers from the API module, and the app factory caught
+    SQLAlchemy's errors itself; the store now raises errors.DatabaseUnavailable."""
+    from pathlib import Path
+
+    web = Path(__file__).parents[1] / "src" / "paperfeed" / "web"
+    for path in web.glob("*.py"):
+        text = path.read_text()
+        assert "sqlalchemy" not in text, f"{path.name} reaches past the store"
+        if path.name not in ("api.py", "digest_pages.py"):  # the JSON renderings
+            assert "paperfeed.web.api import" not in text, path.name
+    assert "CSRF_FIELD" not in (web / "auth.py").read_text()

@@ -2,42 +2,28 @@
 
 from __future__ import annotations
 
-import time
-
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from paperfeed import feeds, metrics, voting
+from paperfeed import feeds, voting
 from paperfeed import search as search_service
 from paperfeed.citation import bibtex
-from paperfeed.errors import InvalidInput
 from paperfeed.feeds import Listing, Period
 from paperfeed.models import Paper
 from paperfeed.papers import get_paper
 from paperfeed.web.cache import cached
 from paperfeed.web.guards import DB, TokenReader, by_token_reader, limit
+from paperfeed.web.queries import (
+    DATE_HELP,
+    MONTH_HELP,
+    WEEK_HELP,
+    page_size,
+    resolve_period,
+    run_search,
+    trending_for,
+)
 
 router = APIRouter(prefix="/api", tags=["papers"])
-
-DATE_HELP = "A listing day, YYYY-MM-DD."
-WEEK_HELP = "An ISO week, YYYY-Www (e.g. 2025-W47)."
-MONTH_HELP = "A month, YYYY-MM."
-
-
-def page_size(request: Request, limit: int | None) -> int:
-    """The requested page size, checked against the configured maximum."""
-    settings = request.app.state.settings
-    if limit is None:
-        return settings.page_size_default
-    if not 1 <= limit <= settings.page_size_max:
-        raise InvalidInput(f"limit must be between 1 and {settings.page_size_max}")
-    return limit
-
-
-def resolve_period(request: Request, date: str | None, week: str | None, month: str | None):
-    """The period the query names, else the latest day with papers."""
-    period = feeds.parse_period(date=date, week=week, month=month)
-    return period or feeds.default_period(request.app.state.db)
 
 
 def paper_json(paper: Paper, base_url: str) -> dict:
@@ -181,18 +167,6 @@ def vote(arxiv_id: str, body: VoteRequest, user: TokenReader, db: DB) -> dict:
     return {"arxiv_id": state.arxiv_id, "voted": state.voted, "upvotes": state.upvotes}
 
 
-def trending_for(request: Request, window: str, limit: int | None = None):
-    """The trending list for a request, with the configured formula."""
-    settings = request.app.state.settings
-    return feeds.trending(
-        request.app.state.db,
-        window,
-        limit=page_size(request, limit),
-        gravity=settings.trending_gravity,
-        offset=settings.trending_offset_hours,
-    )
-
-
 @router.get("/trending", summary="Trending papers", tags=["community"])
 @cached
 def trending(
@@ -207,38 +181,6 @@ def trending(
         "window": window,
         "papers": [{**paper_json(t.paper, base), "score": round(t.score, 6)} for t in trends],
     }
-
-
-def run_search(
-    request: Request,
-    q: str,
-    mode: str,
-    since: str | None,
-    until: str | None,
-    category: list[str] | None,
-    has_code: bool,
-    sort: str,
-    limit: int | None,
-    offset: int,
-):
-    """The search a request asks for, with its dates checked."""
-    settings = request.app.state.settings
-    started = time.perf_counter()
-    results = search_service.search(
-        request.app.state.db,
-        q,
-        mode=mode,
-        since=feeds.parse_day(since) if since else None,
-        until=feeds.parse_day(until) if until else None,
-        categories=[c for value in category or () for c in value.split(",")],
-        has_code=has_code,
-        sort=sort,
-        limit=page_size(request, limit),
-        offset=offset,
-        settings=settings,
-    )
-    metrics.search_seconds.labels(mode=results.mode).observe(time.perf_counter() - started)
-    return results
 
 
 @router.get("/search", summary="Search papers", tags=["search"])

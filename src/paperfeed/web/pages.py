@@ -10,7 +10,9 @@ from paperfeed import search as search_service
 from paperfeed.citation import bibtex
 from paperfeed.feeds import Period
 from paperfeed.papers import get_paper
-from paperfeed.web.api import (
+from paperfeed.web.cache import cached
+from paperfeed.web.guards import CSRF, DB, Reader, SignedIn, by_reader, limit
+from paperfeed.web.queries import (
     DATE_HELP,
     MONTH_HELP,
     WEEK_HELP,
@@ -18,8 +20,6 @@ from paperfeed.web.api import (
     run_search,
     trending_for,
 )
-from paperfeed.web.cache import cached
-from paperfeed.web.guards import CSRF, DB, Reader, SignedIn, by_reader, limit
 from paperfeed.web.render import render
 
 router = APIRouter(include_in_schema=False)

@@ -16,8 +16,8 @@ from paperfeed import digests, feeds, subscriptions
 from paperfeed import search as search_service
 from paperfeed.errors import InvalidInput
 from paperfeed.models import Paper
-from paperfeed.web.api import DATE_HELP, MONTH_HELP, WEEK_HELP, resolve_period, trending_for
 from paperfeed.web.cache import cached, not_modified
+from paperfeed.web.queries import DATE_HELP, MONTH_HELP, WEEK_HELP, resolve_period, trending_for
 
 router = APIRouter(include_in_schema=False)
 FORMATS = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
