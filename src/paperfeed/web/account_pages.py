@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperfeed import accounts, limits, voting
-from paperfeed.errors import InvalidInput, NotAllowed, RateLimited
+from paperfeed.errors import InvalidInput, NotAllowed
 from paperfeed.web import auth
 from paperfeed.web.render import render
 
@@ -51,6 +50,7 @@ def signup_page(request: Request) -> HTMLResponse:
 @router.post("/signup", response_class=HTMLResponse)
 def signup(
     request: Request,
+    background: BackgroundTasks,
     email: str = Form(""),
     password: str = Form(""),
     name: str = Form(""),
@@ -60,7 +60,9 @@ def signup(
     settings, db = request.app.state.settings, request.app.state.db
     limits.hit(db, settings, "signup", _ip(request))
     try:
-        accounts.signup(db, settings, email=email, password=password, name=name)
+        accounts.signup(
+            db, settings, email=email, password=password, name=name, defer=background.add_task
+        )
     except InvalidInput as exc:
         return _form(request, "signup.html", 400, error=str(exc), email=email, name=name)
     return _message(request, "Check your inbox", SAME_ANSWER_SIGNUP.format(email=email.strip()))
@@ -68,6 +70,25 @@ def signup(
 
 @router.get("/confirm", response_class=HTMLResponse)
 def confirm(request: Request, token: str = Query("")) -> Response:
+    settings, db = request.app.state.settings, request.app.state.db
+    try:
+        target = accounts.confirmation_for(db, settings, token)
+    except NotAllowed as exc:
+        return _message(request, "That link does not work", str(exc), status=400)
+    current = auth.user(request)
+    if current is not None and current.id != target.id:
+        # Someone else's link must not silently swap the account this browser is signed in to.
+        return _form(request, "confirm_switch.html", token=token, current=current, target=target)
+    return _confirm_and_sign_in(request, token)
+
+
+@router.post("/confirm", response_class=HTMLResponse)
+def confirm_switch(request: Request, token: str = Form(""), csrf_token: str = Form("")):
+    auth.check_csrf(request, csrf_token)
+    return _confirm_and_sign_in(request, token)
+
+
+def _confirm_and_sign_in(request: Request, token: str) -> Response:
     settings, db = request.app.state.settings, request.app.state.db
     try:
         user = accounts.confirm(db, settings, token)
@@ -96,17 +117,11 @@ def login(
 ) -> Response:
     auth.check_csrf(request, csrf_token)
     settings, db = request.app.state.settings, request.app.state.db
-    who = f"email:{email.strip().lower()[:320]}"
     limits.hit(db, settings, "login", _ip(request))
-    limits.check(db, settings, "login_failure", who, _ip(request))
     try:
-        user = accounts.authenticate(db, email=email, password=password)
-    except NotAllowed as exc:
-        # This failure is counted; the next attempt is the one refused.
-        with contextlib.suppress(RateLimited):
-            limits.hit(db, settings, "login_failure", who, _ip(request))
+        user = accounts.log_in(db, settings, email=email, password=password, client=_ip(request))
+    except (InvalidInput, NotAllowed) as exc:
         return _form(request, "login.html", 400, error=str(exc), email=email, next=_safe_next(next))
-    limits.clear(db, "login_failure", who)
     cookie, _session = accounts.start_session(
         db, settings, user, replacing=request.cookies.get(auth.SESSION_COOKIE)
     )
@@ -130,11 +145,20 @@ def reset_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/reset", response_class=HTMLResponse)
-def reset(request: Request, email: str = Form(""), csrf_token: str = Form("")) -> HTMLResponse:
+def reset(
+    request: Request,
+    background: BackgroundTasks,
+    email: str = Form(""),
+    csrf_token: str = Form(""),
+) -> HTMLResponse:
     auth.check_csrf(request, csrf_token)
     settings, db = request.app.state.settings, request.app.state.db
     limits.hit(db, settings, "reset", _ip(request))
-    accounts.request_password_reset(db, settings, email=email)
+    try:
+        # Known or not, the same work here: the lookup and the mail run after the answer.
+        accounts.request_password_reset(db, settings, email=email, defer=background.add_task)
+    except InvalidInput as exc:
+        return _form(request, "reset.html", 400, error=str(exc), email=email)
     return _message(request, "Check your inbox", SAME_ANSWER_RESET.format(email=email.strip()))
 
 
@@ -165,17 +189,13 @@ def reset_confirm(
 def account_page(request: Request, token_created: str | None = None) -> HTMLResponse:
     user = auth.require_user(request)
     db = request.app.state.db
-    from paperfeed.store import users as user_store  # listing tokens is a read of the store
-
-    with db.connect() as conn:
-        tokens = user_store.list_tokens(conn, user.id)
     return render(
         request,
         "account.html",
         {
             "account": user,
             "upvoted": voting.upvoted_papers(db, user),
-            "tokens": tokens,
+            "tokens": accounts.api_tokens(db, user=user),
             "welcome": request.query_params.get("welcome") == "1",
         },
     )
@@ -201,7 +221,12 @@ def change_password(
         )
     except (InvalidInput, NotAllowed) as exc:
         return _message(request, "Password not changed", str(exc), status=400)
-    return _message(request, "Password changed", "Other devices have been signed out.")
+    return _message(
+        request,
+        "Password changed",
+        "Other devices have been signed out and every API token was revoked: create new ones "
+        "on the tokens page.",
+    )
 
 
 @router.post("/account/delete", response_class=HTMLResponse)
@@ -217,14 +242,6 @@ def delete_account(request: Request, password: str = Form(""), csrf_token: str =
     )
     auth.clear_session_cookie(request, response)
     return response
-
-
-@router.post("/account/tokens", response_class=HTMLResponse)
-def create_token(request: Request, name: str = Form(""), csrf_token: str = Form("")):
-    auth.check_csrf(request, csrf_token)
-    user = auth.require_user(request)
-    token = accounts.create_api_token(request.app.state.db, user=user, name=name)
-    return render(request, "token.html", {"token": token, "name": name})
 
 
 def login_redirect(request: Request) -> RedirectResponse:
