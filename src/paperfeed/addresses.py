@@ -66,16 +66,22 @@ def _refuse_header_syntax(text: str) -> None:
         raise InvalidInput(f"an email address cannot contain control characters ({EXAMPLE})")
     if "<" in text or ">" in text:
         raise InvalidInput(f"enter the address alone, without a name or <brackets> ({EXAMPLE})")
+    if ":" in text:
+        raise InvalidInput(f"address groups (name:...;) are not allowed ({EXAMPLE})")
     if "," in text or ";" in text:
         raise InvalidInput(f"enter exactly one address, not a list ({EXAMPLE})")
     if "(" in text or ")" in text:
         raise InvalidInput(f"(comments) are not allowed in an email address ({EXAMPLE})")
-    if ":" in text:
-        raise InvalidInput(f"address groups (name:...;) are not allowed ({EXAMPLE})")
     if '"' in text:
         raise InvalidInput(f'"quoted" addresses are not accepted ({EXAMPLE})')
     if _ENCODED_WORD.search(text):
         raise InvalidInput(f"encoded words (=?...?=) are not allowed in an address ({EXAMPLE})")
+
+
+def echo(raw: str | None) -> str:
+    """What was typed, safe to show back in the form that refused it: printable characters
+    only (no NUL or escape), at most 320."""
+    return "".join(c for c in (raw or "") if c.isprintable())[:320]
 
 
 def limit_key(address: str) -> str:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperfeed import accounts, limits, voting
+from paperfeed.addresses import echo
 from paperfeed.errors import InvalidInput, NotAllowed
 from paperfeed.web import auth
 from paperfeed.web.render import render
@@ -64,7 +65,9 @@ def signup(
             db, settings, email=email, password=password, name=name, defer=background.add_task
         )
     except InvalidInput as exc:
-        return _form(request, "signup.html", 400, error=str(exc), email=email, name=name)
+        return _form(
+            request, "signup.html", 400, error=str(exc), email=echo(email), name=echo(name)[:80]
+        )
     return _message(request, "Check your inbox", SAME_ANSWER_SIGNUP.format(email=email.strip()))
 
 
@@ -121,7 +124,9 @@ def login(
     try:
         user = accounts.log_in(db, settings, email=email, password=password, client=_ip(request))
     except (InvalidInput, NotAllowed) as exc:
-        return _form(request, "login.html", 400, error=str(exc), email=email, next=_safe_next(next))
+        return _form(
+            request, "login.html", 400, error=str(exc), email=echo(email), next=_safe_next(next)
+        )
     cookie, _session = accounts.start_session(
         db, settings, user, replacing=request.cookies.get(auth.SESSION_COOKIE)
     )
@@ -158,7 +163,7 @@ def reset(
         # Known or not, the same work here: the lookup and the mail run after the answer.
         accounts.request_password_reset(db, settings, email=email, defer=background.add_task)
     except InvalidInput as exc:
-        return _form(request, "reset.html", 400, error=str(exc), email=email)
+        return _form(request, "reset.html", 400, error=str(exc), email=echo(email))
     return _message(request, "Check your inbox", SAME_ANSWER_RESET.format(email=email.strip()))
 
 

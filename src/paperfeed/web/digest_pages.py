@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 
 from paperfeed import digests, limits, subscriptions
+from paperfeed.addresses import echo
 from paperfeed.errors import InvalidInput, NotAllowed
 from paperfeed.models import Preferences, Subscription
 from paperfeed.web import auth
@@ -95,7 +96,7 @@ def _manage_context(request: Request, sub: Subscription) -> dict:
 
 @router.get("/digest", response_class=HTMLResponse)
 def subscribe_page(request: Request, email: str = Query("")) -> HTMLResponse:
-    return _page(request, "digest_subscribe.html", email=email[:320], prefs=Preferences())
+    return _page(request, "digest_subscribe.html", email=echo(email), prefs=Preferences())
 
 
 @router.post("/digest/subscribe", response_class=HTMLResponse)
@@ -129,7 +130,7 @@ def subscribe(
         )
     except InvalidInput as exc:
         return _page(
-            request, "digest_subscribe.html", 400, error=str(exc), email=email[:320], prefs=raw
+            request, "digest_subscribe.html", 400, error=str(exc), email=echo(email), prefs=raw
         )
     return _message(request, "Check your inbox", answer)
 
