@@ -4,7 +4,7 @@ resets and personal API tokens.
 Every emailed link is single-use: a confirmation link works while the account is unconfirmed, a
 reset link while the password is the one it was issued for, and both carry a fingerprint of the
 password hash, so any password change voids every link sent before it. A password change also
-revokes every API token and every other session (docs/security.md, "Tokens").
+revokes every API token and every other session (docs/community.md, "Tokens").
 """
 
 from __future__ import annotations
