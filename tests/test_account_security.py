@@ -45,6 +45,7 @@ HOSTILE = {
     "soft hyphen": "bob@exa\u00admple.org",
     "zero width space": "bob@example.org\u200b",
     "full-width local part": "\uff42\uff4f\uff42@example.org",
+    "65-byte local part": "a" * 65 + "@example.org",
     "255 characters": "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 58 + ".org",
     "domain grows under IDNA": "a" * 20 + "@" + ".".join(["\u00fc" * 40] * 5) + ".de",
 }

@@ -18,6 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from paperfeed.errors import InvalidInput
 
 MAX_LENGTH = 254  # RFC 5321's path limit, less the angle brackets; the stored column holds 320
+MAX_LOCAL = 64  # RFC 5321, in octets
 MAX_INPUT = 1000  # longer input is not an address; refuse it before parsing it
 EXAMPLE = "enter one email address like name@example.org"
 _ENCODED_WORD = re.compile(r"=\?.*\?=", re.S)
@@ -48,6 +49,8 @@ def normalize(raw: str | None) -> str:
     except EmailNotValidError as exc:
         raise InvalidInput(f"{exc} ({EXAMPLE})") from None
     local = info.local_part
+    if len(local.encode()) > MAX_LOCAL:
+        raise InvalidInput(f"the part before the @ is too long: at most {MAX_LOCAL} bytes")
     if unicodedata.normalize("NFKC", local) != local:
         # Full-width or other compatibility letters look like plain ones: one form only.
         raise InvalidInput(
