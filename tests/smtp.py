@@ -16,8 +16,10 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
+        self.envelopes: list[tuple[list[str], bytes]] = []  # (RCPT TO addresses, bytes as sent)
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        self.envelopes.append((list(envelope.rcpt_tos), envelope.original_content))
         self.messages.append(
             email.message_from_bytes(envelope.content, policy=email.policy.default)
         )

@@ -1,20 +1,29 @@
-"""Accounts: sign-up with a confirmed email, passwords (argon2id), sessions, resets and tokens."""
+"""Accounts: sign-up with a confirmed email, passwords (argon2id), sessions, the login lockout,
+resets and personal API tokens.
+
+Every emailed link is single-use: a confirmation link works while the account is unconfirmed, a
+reset link while the password is the one it was issued for, and both carry a fingerprint of the
+password hash, so any password change voids every link sent before it. A password change also
+revokes every API token and every other session (docs/community.md, "Tokens").
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
-import re
 import secrets
+import unicodedata
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from paperfeed import mail
+from paperfeed import limits, mail
+from paperfeed.addresses import limit_key, normalize
 from paperfeed.config import Settings
-from paperfeed.errors import Conflict, InvalidInput, NotAllowed
+from paperfeed.errors import Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
 from paperfeed.models import Session, User
 from paperfeed.store import Database
 from paperfeed.store import users as store
@@ -22,7 +31,7 @@ from paperfeed.store import users as store
 CONFIRM_MAX_AGE = 3 * 24 * 3600
 RESET_MAX_AGE = 3600
 MAX_PASSWORD = 1024  # argon2 hashes anything, but nobody needs a megabyte of password
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+MAX_NAME = 80
 WRONG_LOGIN = "wrong email or password"
 
 
@@ -41,27 +50,20 @@ def _sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def normalize_email(raw: str) -> str:
-    """A lower-cased address with an IDNA-encoded domain; InvalidInput otherwise."""
-    email = (raw or "").strip()
-    if "\r" in email or "\n" in email or not _EMAIL.match(email):
-        raise InvalidInput("enter an email address like name@example.org")
-    local, _, domain = email.rpartition("@")
-    try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise InvalidInput("that email domain is not valid") from None
-    if "." not in domain.strip("."):
-        raise InvalidInput("enter an email address like name@example.org")
-    return f"{local}@{domain}".lower()
-
-
 def check_password(settings: Settings, password: str) -> None:
     """Refuse passwords that are too short or absurdly long."""
     if len(password) < settings.password_min_length:
         raise InvalidInput(f"use at least {settings.password_min_length} characters")
     if len(password) > MAX_PASSWORD:
         raise InvalidInput(f"use at most {MAX_PASSWORD} characters")
+
+
+def clean_name(name: str, *, fallback: str, what: str = "a name") -> str:
+    """A display or token name on one line, at most 80 characters; control characters (a NUL,
+    which PostgreSQL cannot store, an escape, a lone surrogate) are refused."""
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in name if c not in "\t\r\n"):
+        raise InvalidInput(f"{what} cannot contain control characters")
+    return " ".join(name.split())[:MAX_NAME] or fallback
 
 
 def _serializer(settings: Settings, purpose: str) -> URLSafeTimedSerializer:
@@ -72,64 +74,106 @@ def _link(settings: Settings, path: str) -> str:
     return settings.base_url.rstrip("/") + path
 
 
-def signup(db: Database, settings: Settings, *, email: str, password: str, name: str) -> None:
+def _fingerprint(password_hash: str) -> str:
+    # Part of every emailed token: once the password changes, links sent before stop working.
+    return _sha256(password_hash)[:16]
+
+
+# --- sign-up and confirmation ------------------------------------------------------------------
+
+
+def signup(
+    db: Database,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    name: str,
+    defer: mail.Defer = mail.at_once,
+) -> None:
     """Register an address and mail a confirmation link; a known address gets a notice instead.
 
-    The caller's answer is the same either way, so sign-up does not reveal who has an account.
+    The caller's answer is the same either way, so sign-up does not reveal who has an account;
+    both mails go out through `defer`, after the answer.
     """
-    address = normalize_email(email)
+    address = normalize(email)
     check_password(settings, password)
-    display = " ".join(name.split())[:80] or address.split("@")[0]
+    display = clean_name(name, fallback=address.split("@")[0])
+    limits.hit(db, settings, "signup", limit_key(address))
     hashed = _hasher().hash(password)
     try:
         with db.transaction() as conn:
             user = store.create(conn, email=address, display_name=display, password_hash=hashed)
     except Conflict:
-        user = None
-    if user is None:
-        mail.send(
-            settings,
-            mail.Message(
-                to=address,
-                subject=f"Sign-up attempt at {settings.site_name}",
-                text="Someone tried to create an account with this address at "
-                f"{settings.site_name}."
-                f"\n\nYou already have one. Log in at {_link(settings, '/login')}, or reset your "
-                f"password at {_link(settings, '/reset')}.\n\nIf it was not you, ignore this.",
-            ),
-        )
+        defer(mail.deliver, settings, _known_address_notice(settings, address))
         return
-    token = _serializer(settings, "confirm").dumps(user.id)
-    mail.send(
+    token = _serializer(settings, "confirm").dumps([user.id, _fingerprint(hashed)])
+    defer(
+        mail.deliver,
         settings,
         mail.Message(
             to=address,
             subject=f"Confirm your {settings.site_name} account",
             text=f"Welcome to {settings.site_name}!\n\nConfirm your address to finish signing up:\n"
-            f"{_link(settings, '/confirm?token=' + token)}\n\nThe link works for 3 days.",
+            f"{_link(settings, '/confirm?token=' + token)}\n\n"
+            "The link works once, for 3 days.",
         ),
     )
 
 
-def confirm(db: Database, settings: Settings, token: str) -> User:
-    """Mark the account in a confirmation link as confirmed; NotAllowed for a bad link."""
+def _known_address_notice(settings: Settings, address: str) -> mail.Message:
+    return mail.Message(
+        to=address,
+        subject=f"Sign-up attempt at {settings.site_name}",
+        text="Someone tried to create an account with this address at "
+        f"{settings.site_name}."
+        f"\n\nYou already have one. Log in at {_link(settings, '/login')}, or reset your "
+        f"password at {_link(settings, '/reset')}.\n\nIf it was not you, ignore this.",
+    )
+
+
+def confirmation_for(db: Database, settings: Settings, token: str) -> User:
+    """The unconfirmed account a confirmation link names, without using the link up;
+    NotAllowed for a bad, expired or already used link."""
     try:
-        user_id = _serializer(settings, "confirm").loads(token, max_age=CONFIRM_MAX_AGE)
+        user_id, fingerprint = _serializer(settings, "confirm").loads(
+            token or "", max_age=CONFIRM_MAX_AGE
+        )
+        user_id = int(user_id)
     except SignatureExpired:
         raise NotAllowed("this confirmation link has expired: sign up again") from None
-    except BadSignature:
+    except (BadSignature, ValueError, TypeError):
         raise NotAllowed("this confirmation link is not valid") from None
+    with db.connect() as conn:
+        try:
+            user = store.get(conn, user_id)
+            current = store.password_hash(conn, user_id)
+        except NotFound:
+            raise NotAllowed("this confirmation link is not valid any more") from None
+    if user.confirmed:
+        raise NotAllowed("this confirmation link was already used: log in instead")
+    if not secrets.compare_digest(_fingerprint(current), str(fingerprint)):
+        raise NotAllowed("this confirmation link is not valid any more: log in or sign up again")
+    return user
+
+
+def confirm(db: Database, settings: Settings, token: str) -> User:
+    """Confirm the account a link names; the link is used up. NotAllowed for a bad link."""
+    user = confirmation_for(db, settings, token)
     with db.transaction() as conn:
-        user = store.get(conn, int(user_id))
-        if not user.confirmed:
-            store.update(conn, user.id, confirmed_at=dt.datetime.now(dt.UTC))
+        # Conditional: of two requests racing with one link, one confirms and one is refused.
+        if not store.confirm(conn, user.id, at=dt.datetime.now(dt.UTC)):
+            raise NotAllowed("this confirmation link was already used: log in instead")
         return store.get(conn, user.id)
+
+
+# --- logging in --------------------------------------------------------------------------------
 
 
 def authenticate(db: Database, *, email: str, password: str) -> User:
     """The user these credentials belong to; NotAllowed (one message for every failure)."""
     try:
-        address = normalize_email(email)
+        address = normalize(email)
     except InvalidInput:
         address = None
     with db.connect() as conn:
@@ -148,6 +192,26 @@ def authenticate(db: Database, *, email: str, password: str) -> User:
     if _hasher().check_needs_rehash(hashed):
         with db.transaction() as conn:
             store.update(conn, user.id, password_hash=_hasher().hash(password))
+    return user
+
+
+def log_in(db: Database, settings: Settings, *, email: str, password: str, client: str) -> User:
+    """`authenticate` behind the lockout: after `limit_login_failure` failures for one address
+    (counted on its normalised form, so no spelling of it gets more guesses) or from one client,
+    every attempt is refused until the window ends, the right password too. InvalidInput for
+    something that is not an address, NotAllowed for wrong credentials, RateLimited when locked.
+    """
+    address = normalize(email)  # an address spelled any other way could never log in
+    keys = (limit_key(address), client)
+    limits.check(db, settings, "login_failure", *keys)
+    try:
+        user = authenticate(db, email=address, password=password)
+    except NotAllowed:
+        # This failure is counted; the next attempt is the one refused.
+        with contextlib.suppress(RateLimited):
+            limits.hit(db, settings, "login_failure", *keys)
+        raise
+    limits.clear(db, "login_failure", keys[0])
     return user
 
 
@@ -183,24 +247,30 @@ def end_session(db: Database, cookie: str | None) -> None:
             store.delete_session(conn, _sha256(cookie))
 
 
-def _reset_fingerprint(password_hash: str) -> str:
-    # Part of the reset token: once the password changes, older links stop working.
-    return _sha256(password_hash)[:16]
+# --- passwords ---------------------------------------------------------------------------------
 
 
-def request_password_reset(db: Database, settings: Settings, *, email: str) -> None:
-    """Mail a signed reset link if the address has an account; the answer is the same if not."""
-    try:
-        address = normalize_email(email)
-    except InvalidInput:
-        return
+def request_password_reset(
+    db: Database, settings: Settings, *, email: str, defer: mail.Defer = mail.at_once
+) -> None:
+    """Mail a signed reset link if the address has an account, nothing if not.
+
+    The request itself does the same work for both: it checks the address, counts it against
+    the limit and hands one job to `defer`; only that job, after the answer, looks the account up.
+    """
+    address = normalize(email)
+    limits.hit(db, settings, "reset", limit_key(address))
+    defer(_send_reset, db, settings, address)
+
+
+def _send_reset(db: Database, settings: Settings, address: str) -> None:
     with db.connect() as conn:
         found = store.find_by_email(conn, address)
     if found is None:
         return
     user, hashed = found
-    token = _serializer(settings, "reset").dumps([user.id, _reset_fingerprint(hashed)])
-    mail.send(
+    token = _serializer(settings, "reset").dumps([user.id, _fingerprint(hashed)])
+    mail.deliver(
         settings,
         mail.Message(
             to=address,
@@ -213,37 +283,43 @@ def request_password_reset(db: Database, settings: Settings, *, email: str) -> N
 
 
 def reset_password(db: Database, settings: Settings, *, token: str, password: str) -> User:
-    """Set a new password from a reset link; every session of the account ends."""
+    """Set a new password from a reset link: every session and API token of the account ends."""
     try:
         user_id, fingerprint = _serializer(settings, "reset").loads(token, max_age=RESET_MAX_AGE)
+        user_id = int(user_id)
     except SignatureExpired:
         raise NotAllowed("this reset link has expired: ask for a new one") from None
     except (BadSignature, ValueError, TypeError):
         raise NotAllowed("this reset link is not valid") from None
     check_password(settings, password)
+    used = NotAllowed("this reset link was already used: ask for a new one")
     with db.transaction() as conn:
-        current = store.password_hash(conn, int(user_id))
-        if not secrets.compare_digest(_reset_fingerprint(current), str(fingerprint)):
-            raise NotAllowed("this reset link was already used: ask for a new one")
-        store.update(
-            conn,
-            int(user_id),
-            password_hash=_hasher().hash(password),
-            confirmed_at=dt.datetime.now(dt.UTC),
-        )
-        store.delete_sessions(conn, int(user_id))
-        return store.get(conn, int(user_id))
+        try:
+            current = store.password_hash(conn, user_id)
+        except NotFound:
+            raise used from None
+        if not secrets.compare_digest(_fingerprint(current), str(fingerprint)):
+            raise used
+        # Conditional on the hash the link was made for: two racing uses, one wins.
+        if not store.set_password(conn, user_id, _hasher().hash(password), expected=current):
+            raise used
+        store.confirm(conn, user_id, at=dt.datetime.now(dt.UTC))  # the link proved the address
+        store.delete_sessions(conn, user_id)
+        store.delete_tokens(conn, user_id)
+        return store.get(conn, user_id)
 
 
 def change_password(
     db: Database, settings: Settings, *, user: User, current: str, new: str, keep: str | None
 ) -> None:
-    """Change a password after checking the current one; other sessions end."""
+    """Change a password after checking the current one: every other session and every API
+    token ends, and links mailed before (confirm, reset) stop working."""
     authenticate(db, email=user.email, password=current)
     check_password(settings, new)
     with db.transaction() as conn:
-        store.update(conn, user.id, password_hash=_hasher().hash(new))
+        store.set_password(conn, user.id, _hasher().hash(new))
         store.delete_sessions(conn, user.id, keep=_sha256(keep) if keep else None)
+        store.delete_tokens(conn, user.id)
 
 
 def delete_account(db: Database, *, user: User, password: str) -> None:
@@ -257,35 +333,66 @@ def create_user(
     db: Database, settings: Settings, *, email: str, password: str, admin: bool = False
 ) -> User:
     """An account that needs no confirmation (the `users create` command)."""
-    address = normalize_email(email)
+    address = normalize(email)
     check_password(settings, password)
     with db.transaction() as conn:
         return store.create(
             conn,
             email=address,
-            display_name=address.split("@")[0],
+            display_name=address.split("@")[0][:MAX_NAME],
             password_hash=_hasher().hash(password),
             is_admin=admin,
             confirmed=True,
         )
 
 
+def user_by_email(db: Database, email: str) -> User:
+    """The account of an address (any spelling of it); NotFound."""
+    address = normalize(email)
+    with db.connect() as conn:
+        found = store.find_by_email(conn, address)
+    if found is None:
+        raise NotFound(f"no account for {address}")
+    return found[0]
+
+
+# --- API tokens --------------------------------------------------------------------------------
+
+
 def create_api_token(db: Database, *, user: User, name: str) -> str:
     """A new personal API token; only its hash is kept, so show the returned value once."""
+    label = clean_name(name, fallback="token", what="a token name")
     token = "pf_" + secrets.token_urlsafe(32)
     with db.transaction() as conn:
-        store.create_token(
-            conn, user_id=user.id, name=name.strip()[:80] or "token", token_hash=_sha256(token)
-        )
+        store.create_token(conn, user_id=user.id, name=label, token_hash=_sha256(token))
     return token
 
 
+def api_tokens(db: Database, *, user: User) -> list[dict]:
+    """A reader's tokens: id, name, created_at, last_used_at (never the secret)."""
+    with db.connect() as conn:
+        return store.list_tokens(conn, user.id)
+
+
+def revoke_api_token(db: Database, *, user: User, token_id: int) -> None:
+    """Revoke one of a reader's tokens; NotFound when they have none with that id."""
+    with db.transaction() as conn:
+        if not store.delete_token(conn, user_id=user.id, token_id=token_id):
+            raise NotFound(f"no token {token_id} for this account")
+
+
+def revoke_api_tokens(db: Database, *, user: User) -> int:
+    """Revoke every token of a reader; how many there were."""
+    with db.transaction() as conn:
+        return store.delete_tokens(conn, user.id)
+
+
 def user_for_api_token(db: Database, token: str) -> User | None:
-    """The owner of an API token, or None."""
+    """The owner of an API token, or None; its last use is recorded at most once a minute."""
     if not token.startswith("pf_") or len(token) > 100:
         return None
     with db.transaction() as conn:
-        return store.user_for_token(conn, _sha256(token))
+        return store.user_for_token(conn, _sha256(token), now=dt.datetime.now(dt.UTC))
 
 
 def display_names(db: Database, user_ids: set[int | None]) -> dict[int, str]:

@@ -22,7 +22,7 @@ from queue import Empty
 from urllib.parse import quote_plus
 
 from paperfeed import feeds, logs, mail, metrics, search
-from paperfeed.accounts import normalize_email
+from paperfeed.addresses import normalize
 from paperfeed.config import Settings
 from paperfeed.mail_templates import environment
 from paperfeed.models import Paper, Preferences, Subscription
@@ -485,7 +485,7 @@ def _failed(db, settings, sub, period, exc, *, now, report: SendReport) -> None:
 def send_preview(db: Database, settings: Settings, *, to: str, now=None) -> Digest:
     """Mail one digest to `to` now, with its subscription's preferences if it has one; the
     send log is not touched, so the real digest still goes out."""
-    address = normalize_email(to)
+    address = normalize(to)
     with db.connect() as conn:
         sub = store.find_by_email(conn, address)
     now = now or dt.datetime.now(dt.UTC)

@@ -1,15 +1,25 @@
-"""Mail: composing and sending messages through SMTP, or to the log in development."""
+"""Mail: composing and sending messages through SMTP, or to the log in development.
+
+Every message goes to exactly one address, in its normalised form (addresses.normalize): the
+To header is built from that address's parts, never parsed from text, and the SMTP envelope
+names that one recipient whatever the header says.
+"""
 
 from __future__ import annotations
 
 import binascii
 import logging
+import re
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import formataddr, make_msgid
 
+from paperfeed import addresses
 from paperfeed.config import Settings
 from paperfeed.errors import ConfigError, InvalidInput
 
@@ -27,14 +37,62 @@ class Message:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+# Headers whose value is a list of <URI> (RFC 2369, RFC 8058): mail providers read them raw, so
+# they must never become an RFC 2047 encoded word, which is how the email package folds a long
+# line without spaces.
+RAW_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post", "list-id", "list-help"})
+MAX_LINE = 998  # RFC 5322's hard limit on a header line
+
+
+class _Policy(EmailPolicy):
+    """The default policy, except that RAW_HEADERS are written as given, on one line."""
+
+    def fold(self, name, value):
+        if name.lower() in RAW_HEADERS:
+            return f"{name}: {value}{self.linesep}"
+        return super().fold(name, value)
+
+    def fold_binary(self, name, value):
+        if name.lower() in RAW_HEADERS:
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+POLICY = _Policy()
+
+
+# One lower-case ASCII dot-atom address: the common case, checked in a microsecond where the
+# full normalisation takes 150 (a digest run checks every recipient).
+_ATOM = r"[a-z0-9!#$%&'*+/^_`{|}~-]+"  # atext less "=" and "?", which encoded words need
+_PLAIN = re.compile(rf"{_ATOM}(\.{_ATOM})*@[a-z0-9-]+(\.[a-z0-9-]+)+")
+
+
+def _one_address(address: str) -> bool:
+    return bool(_PLAIN.fullmatch(address)) or addresses.is_normalized(address)
+
+
+def recipient(address: str) -> Address:
+    """The one recipient of a message; InvalidInput unless `address` is one normalised address."""
+    if not _one_address(address):
+        raise InvalidInput("a message goes to exactly one plain, normalised address")
+    local, _, domain = address.rpartition("@")
+    return Address(username=local, domain=domain)
+
+
 def build(settings: Settings, message: Message) -> EmailMessage:
-    """The RFC 5322 message; refuses header injection through any field."""
+    """The RFC 5322 message; refuses header injection through any field and any recipient but
+    one plain address."""
     for value in (message.to, message.subject, *message.headers.values()):
         if "\r" in value or "\n" in value:
             raise InvalidInput("line breaks are not allowed in mail headers")
-    msg = EmailMessage()
+    for name, value in message.headers.items():
+        if name.lower() in RAW_HEADERS and (
+            not value.isascii() or len(name) + 2 + len(value) > MAX_LINE
+        ):
+            raise InvalidInput(f"the {name} header must be ASCII and fit on one line")
+    msg = EmailMessage(policy=POLICY)
     msg["From"] = formataddr((settings.site_name, settings.mail_from))
-    msg["To"] = message.to
+    msg["To"] = recipient(message.to)
     msg["Subject"] = message.subject
     msg["Message-ID"] = make_msgid(domain=settings.mail_from.rpartition("@")[2] or None)
     for name, value in message.headers.items():
@@ -75,7 +133,35 @@ def send(settings: Settings, message: Message) -> None:
     if settings.mail_backend != "smtp":
         raise ConfigError(f"unknown mail_backend {settings.mail_backend!r}: console or smtp")
     with connect(settings) as smtp:
-        smtp.send_message(msg)
+        smtp.send_message(msg, to_addrs=[message.to])
+
+
+def _single_to(msg: EmailMessage) -> str:
+    found = msg.get_all("To") or []
+    targets = [a.addr_spec for header in found for a in getattr(header, "addresses", ())]
+    if len(targets) != 1 or not _one_address(targets[0]):
+        raise smtplib.SMTPRecipientsRefused({str(targets): (553, b"not exactly one recipient")})
+    return targets[0]
+
+
+# --- mail outside the request -------------------------------------------------------------------
+
+Defer = Callable[..., object]
+
+
+def at_once(job: Callable[..., object], *args) -> None:
+    """Run a mail job now: the default, for the CLI. The web passes its background tasks
+    instead, so no answer waits for the mail server, and none is slower for a known address."""
+    job(*args)
+
+
+def deliver(settings: Settings, message: Message) -> None:
+    """`send`, for a job that runs after the reader was answered: a failure is logged, since
+    nobody is left to tell."""
+    try:
+        send(settings, message)
+    except Exception:  # noqa: BLE001 - a background job has nobody else to tell
+        log.exception("could not send %r to one reader", message.subject)
 
 
 def connect(settings: Settings) -> smtplib.SMTP:
@@ -119,15 +205,20 @@ class Mailer:
         self._smtp: smtplib.SMTP | None = None
 
     def send(self, message: Message | EmailMessage) -> None:
-        """Hand one message to the server; raises smtplib/OSError errors as they come."""
-        msg = build(self.settings, message) if isinstance(message, Message) else message
+        """Hand one message to the server; raises smtplib/OSError errors as they come. A message
+        that is not for exactly one plain address is refused like a 5xx for that address."""
+        to = message.to if isinstance(message, Message) else _single_to(message)
+        try:
+            msg = build(self.settings, message) if isinstance(message, Message) else message
+        except InvalidInput as exc:
+            raise smtplib.SMTPRecipientsRefused({to: (553, str(exc).encode())}) from None
         if self.settings.mail_backend == "console":
             log.warning("mail (console backend, not sent) to %s: %s", msg["To"], msg["Subject"])
             return
         if self._smtp is None:
             self._smtp = connect(self.settings)
         try:
-            self._smtp.send_message(msg)
+            self._smtp.send_message(msg, to_addrs=[to])
         except smtplib.SMTPResponseException as exc:
             if exc.smtp_code == 421:  # the server is closing the connection
                 self.close()

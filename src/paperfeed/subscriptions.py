@@ -1,4 +1,10 @@
-"""Subscriptions: who gets a digest. Double opt-in, signed links, preferences, unsubscribing."""
+"""Subscriptions: who gets a digest. Double opt-in, signed links, preferences, unsubscribing.
+
+Opt-in is never implied by an old link: once a reader unsubscribes, only a new subscription,
+confirmed from a new mail, starts the digest again. Subscribing again after unsubscribing
+changes the subscription's key, so every link mailed before (confirm, preferences, feed) stops
+working; resuming from a link is only for digests we paused ourselves after bounces.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,8 @@ import zoneinfo
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
-from paperfeed import mail
-from paperfeed.accounts import normalize_email
+from paperfeed import limits, mail
+from paperfeed.addresses import limit_key, normalize
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidInput, NotAllowed, NotFound
 from paperfeed.mail_templates import render_text
@@ -177,13 +183,16 @@ def subscribe(
     prefs: Preferences | None = None,
     user_id: int | None = None,
     now: dt.datetime | None = None,
+    defer: mail.Defer = mail.at_once,
 ) -> str:
     """Ask for a digest: mail a confirmation link (or, to a subscribed address, its links).
 
-    Returns the answer to show, the same whether the address is known or not.
+    Returns the answer to show, the same whether the address is known or not; the mail goes
+    out through `defer`, after the answer.
     """
-    address = normalize_email(email)
+    address = normalize(email)
     prefs = check_prefs(prefs or Preferences())
+    limits.hit(db, settings, "subscribe", limit_key(address))
     now = now or dt.datetime.now(dt.UTC)
     with db.transaction() as conn:
         sub = store.find_by_email(conn, address)
@@ -199,7 +208,9 @@ def subscribe(
         elif sub.status in ("pending", "unsubscribed"):
             # Not confirmed: whoever asks last sets the wishes the confirmation will switch on.
             store.set_prefs(conn, sub.id, prefs, now=now)
-            store.update(conn, sub.id, status="pending")
+            if sub.status == "unsubscribed":
+                # A new opt-in: links from before the unsubscription must not confirm it.
+                store.update(conn, sub.id, status="pending", key=secrets.token_hex(16))
             sub = store.get(conn, sub.id)
     if sub.status == "pending":
         token = _confirm_serializer(settings).dumps([sub.id, sub.key])
@@ -213,7 +224,7 @@ def subscribe(
     else:
         text = render_text("already.txt", settings=settings, sub=sub, links=links(settings, sub))
         subject = f"Your {settings.site_name} digest"
-    mail.send(settings, mail.Message(to=address, subject=subject, text=text))
+    defer(mail.deliver, settings, mail.Message(to=address, subject=subject, text=text))
     return SAME_ANSWER.format(email=address)
 
 
@@ -255,9 +266,15 @@ def unsubscribe(db: Database, settings: Settings, token: str) -> Subscription:
 
 
 def resume(db: Database, settings: Settings, token: str) -> Subscription:
-    """Restart a paused (or cancelled, confirmed before) subscription from its link."""
+    """Restart a subscription paused after bounces from its link. An unsubscribed one needs a
+    new opt-in: an old link must not switch mail back on."""
     sub = from_token(db, settings, token)
-    if sub.confirmed_at is None:
+    if sub.status == "unsubscribed":
+        raise NotAllowed(
+            "you unsubscribed from this digest: to get it again, subscribe again and follow "
+            "the confirmation link we mail you"
+        )
+    if sub.confirmed_at is None or sub.status == "pending":
         raise NotAllowed("confirm the subscription first: follow the link we mailed you")
     with db.transaction() as conn:
         store.update(

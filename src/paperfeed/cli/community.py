@@ -1,4 +1,4 @@
-"""`paperfeed trending` and `paperfeed users create`: the community side."""
+"""`paperfeed trending` and `paperfeed users create|token|tokens`: the community side."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from paperfeed.cli.common import (
     _db,
@@ -65,3 +66,72 @@ def users_create(
     )
     role = "administrator" if user.is_admin else "reader"
     console.print(f"Created {role} {user.email} (id {user.id}).", highlight=False, markup=False)
+
+
+tokens_app = typer.Typer(help="A reader's personal API tokens.", no_args_is_help=True)
+users_app.add_typer(tokens_app, name="tokens")
+
+
+@users_app.command("token")
+def users_token(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The account's email address.")],
+    name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "cli",
+) -> None:
+    """Create an API token for an account and print it alone on stdout, for scripts:
+    TOKEN=$(paperfeed users token ada@example.org --name digest-bot)."""
+    from paperfeed import accounts
+
+    db = _db(ctx)
+    token = accounts.create_api_token(db, user=accounts.user_by_email(db, email), name=name)
+    typer.echo(token)  # plain stdout: no Rich wrapping or colour around the secret
+
+
+@tokens_app.command("list")
+def tokens_list(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The account's email address.")],
+) -> None:
+    """An account's API tokens: id, name, when created and last used (never the secret)."""
+    from paperfeed import accounts
+
+    db = _db(ctx)
+    user = accounts.user_by_email(db, email)
+    tokens = accounts.api_tokens(db, user=user)
+    if not tokens:
+        console.print(f"{user.email} has no API tokens.", highlight=False, markup=False)
+        return
+    table = Table("id", "name", "created", "last used")
+    for t in tokens:
+        last = t["last_used_at"]
+        table.add_row(
+            str(t["id"]),
+            Text(t["name"]),  # Text: a name is never read as Rich markup
+            f"{t['created_at']:%Y-%m-%d %H:%M}",
+            f"{last:%Y-%m-%d %H:%M}" if last else "never",
+        )
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The account's email address.")],
+    ids: Annotated[list[int] | None, typer.Argument(help="Token ids (from `tokens list`).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Revoke every token of the account.")] = False,
+) -> None:
+    """Revoke API tokens of an account: the ones named by id, or --all."""
+    from paperfeed import accounts
+    from paperfeed.errors import InvalidInput
+
+    db = _db(ctx)
+    user = accounts.user_by_email(db, email)
+    if all_ == bool(ids):
+        raise InvalidInput("name the token ids to revoke, or give --all (not both)")
+    if all_:
+        n = accounts.revoke_api_tokens(db, user=user)
+        console.print(f"Revoked {n} token(s) of {user.email}.", highlight=False, markup=False)
+        return
+    for token_id in ids:
+        accounts.revoke_api_token(db, user=user, token_id=token_id)
+        console.print(f"Revoked token {token_id} of {user.email}.", highlight=False, markup=False)

@@ -78,6 +78,24 @@ def update(conn: sa.Connection, user_id: int, **values) -> None:
     conn.execute(sa.update(T).where(T.c.id == user_id).values(**values))
 
 
+def confirm(conn: sa.Connection, user_id: int, *, at: dt.datetime) -> bool:
+    """Mark an unconfirmed user confirmed; False if they already were (or do not exist)."""
+    res = conn.execute(
+        sa.update(T).where(T.c.id == user_id, T.c.confirmed_at.is_(None)).values(confirmed_at=at)
+    )
+    return res.rowcount == 1
+
+
+def set_password(
+    conn: sa.Connection, user_id: int, password_hash: str, *, expected: str | None = None
+) -> bool:
+    """Store a new password hash, only over `expected` when given; whether it was stored."""
+    q = sa.update(T).where(T.c.id == user_id)
+    if expected is not None:
+        q = q.where(T.c.password_hash == expected)
+    return conn.execute(q.values(password_hash=password_hash)).rowcount == 1
+
+
 def delete(conn: sa.Connection, user_id: int) -> None:
     """Remove a user; sessions and tokens go with it, votes stay (anonymous)."""
     conn.execute(sa.delete(S).where(S.c.user_id == user_id))
@@ -155,7 +173,10 @@ def create_token(conn: sa.Connection, *, user_id: int, name: str, token_hash: st
     return conn.execute(stmt).scalar_one()
 
 
-def user_for_token(conn: sa.Connection, token_hash: str) -> User | None:
+LAST_USED_EVERY = dt.timedelta(minutes=1)
+
+
+def user_for_token(conn: sa.Connection, token_hash: str, *, now: dt.datetime) -> User | None:
     """The owner of the token with this hash, or None; records the use."""
     row = conn.execute(
         sa.select(T, A.c.id.label("token_id"), A.c.last_used_at)
@@ -164,10 +185,17 @@ def user_for_token(conn: sa.Connection, token_hash: str) -> User | None:
     ).first()
     if row is None:
         return None
-    now = dt.datetime.now(dt.UTC)
     # Record use at most once a minute: a busy bot should not turn every read into a write.
-    if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=1):
-        conn.execute(sa.update(A).where(A.c.id == row.token_id).values(last_used_at=now))
+    # Conditional, so concurrent requests in the same minute write once between them.
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
+        conn.execute(
+            sa.update(A)
+            .where(
+                A.c.id == row.token_id,
+                sa.or_(A.c.last_used_at.is_(None), A.c.last_used_at <= now - LAST_USED_EVERY),
+            )
+            .values(last_used_at=now)
+        )
     return _to_user(row)
 
 
@@ -185,3 +213,8 @@ def delete_token(conn: sa.Connection, *, user_id: int, token_id: int) -> bool:
     """Revoke one of a user's tokens; False if it was not theirs."""
     res = conn.execute(sa.delete(A).where(A.c.id == token_id, A.c.user_id == user_id))
     return res.rowcount > 0
+
+
+def delete_tokens(conn: sa.Connection, user_id: int) -> int:
+    """Revoke every token of a user; how many there were."""
+    return conn.execute(sa.delete(A).where(A.c.user_id == user_id)).rowcount

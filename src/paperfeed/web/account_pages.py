@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from paperfeed import accounts, limits, voting
-from paperfeed.errors import InvalidInput, NotAllowed, RateLimited
+from paperfeed import accounts, voting
+from paperfeed.addresses import echo
+from paperfeed.errors import InvalidInput, NotAllowed
 from paperfeed.web import auth
 from paperfeed.web.guards import CSRF, DB, Config, SignedIn, by_ip, by_reader, limit
 from paperfeed.web.render import render
@@ -56,19 +56,44 @@ def signup(
     request: Request,
     settings: Config,
     db: DB,
+    background: BackgroundTasks,
     email: str = Form(""),
     password: str = Form(""),
     name: str = Form(""),
 ) -> HTMLResponse:
     try:
-        accounts.signup(db, settings, email=email, password=password, name=name)
+        accounts.signup(
+            db, settings, email=email, password=password, name=name, defer=background.add_task
+        )
     except InvalidInput as exc:
-        return _form(request, "signup.html", 400, error=str(exc), email=email, name=name)
+        return _form(
+            request, "signup.html", 400, error=str(exc), email=echo(email), name=echo(name)[:80]
+        )
     return _message(request, "Check your inbox", SAME_ANSWER_SIGNUP.format(email=email.strip()))
 
 
 @router.get("/confirm", response_class=HTMLResponse)
 def confirm(request: Request, token: str = Query("")) -> Response:
+    settings, db = request.app.state.settings, request.app.state.db
+    try:
+        target = accounts.confirmation_for(db, settings, token)
+    except NotAllowed as exc:
+        return _message(request, "That link does not work", str(exc), status=400)
+    current = auth.user(request)
+    if current is not None and current.id != target.id:
+        # Someone else's link must not silently swap the account this browser is signed in to.
+        return _form(request, "confirm_switch.html", token=token, current=current, target=target)
+    return _confirm_and_sign_in(request, token)
+
+
+@router.post(
+    "/confirm", response_class=HTMLResponse, dependencies=[CSRF, limit("login", key=by_ip)]
+)
+def confirm_switch(request: Request, token: str = Form("")):
+    return _confirm_and_sign_in(request, token)
+
+
+def _confirm_and_sign_in(request: Request, token: str) -> Response:
     settings, db = request.app.state.settings, request.app.state.db
     try:
         user = accounts.confirm(db, settings, token)
@@ -96,17 +121,13 @@ def login(
     password: str = Form(""),
     next: str = Form("/"),  # noqa: A002
 ) -> Response:
-    who = f"email:{email.strip().lower()[:320]}"
-    # Failures are counted only when they happen, so this limit stays in the handler.
-    limits.check(db, settings, "login_failure", who, _ip(request))
+    # The lockout (failures per normalised address) is accounts.log_in's policy.
     try:
-        user = accounts.authenticate(db, email=email, password=password)
-    except NotAllowed as exc:
-        # This failure is counted; the next attempt is the one refused.
-        with contextlib.suppress(RateLimited):
-            limits.hit(db, settings, "login_failure", who, _ip(request))
-        return _form(request, "login.html", 400, error=str(exc), email=email, next=_safe_next(next))
-    limits.clear(db, "login_failure", who)
+        user = accounts.log_in(db, settings, email=email, password=password, client=_ip(request))
+    except (InvalidInput, NotAllowed) as exc:
+        return _form(
+            request, "login.html", 400, error=str(exc), email=echo(email), next=_safe_next(next)
+        )
     cookie, _session = accounts.start_session(
         db, settings, user, replacing=request.cookies.get(auth.SESSION_COOKIE)
     )
@@ -129,8 +150,18 @@ def reset_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/reset", response_class=HTMLResponse, dependencies=[CSRF, limit("reset", key=by_ip)])
-def reset(request: Request, settings: Config, db: DB, email: str = Form("")) -> HTMLResponse:
-    accounts.request_password_reset(db, settings, email=email)
+def reset(
+    request: Request,
+    settings: Config,
+    db: DB,
+    background: BackgroundTasks,
+    email: str = Form(""),
+) -> HTMLResponse:
+    try:
+        # Known or not, the same work here: the lookup and the mail run after the answer.
+        accounts.request_password_reset(db, settings, email=email, defer=background.add_task)
+    except InvalidInput as exc:
+        return _form(request, "reset.html", 400, error=str(exc), email=echo(email))
     return _message(request, "Check your inbox", SAME_ANSWER_RESET.format(email=email.strip()))
 
 
@@ -162,17 +193,13 @@ def reset_confirm(
 def account_page(
     request: Request, user: SignedIn, db: DB, token_created: str | None = None
 ) -> HTMLResponse:
-    from paperfeed.store import users as user_store  # listing tokens is a read of the store
-
-    with db.connect() as conn:
-        tokens = user_store.list_tokens(conn, user.id)
     return render(
         request,
         "account.html",
         {
             "account": user,
             "upvoted": voting.upvoted_papers(db, user),
-            "tokens": tokens,
+            "tokens": accounts.api_tokens(db, user=user),
             "welcome": request.query_params.get("welcome") == "1",
         },
     )
@@ -200,7 +227,12 @@ def change_password(
         )
     except (InvalidInput, NotAllowed) as exc:
         return _message(request, "Password not changed", str(exc), status=400)
-    return _message(request, "Password changed", "Other devices have been signed out.")
+    return _message(
+        request,
+        "Password changed",
+        "Other devices have been signed out and every API token was revoked: create new ones "
+        "on the tokens page.",
+    )
 
 
 @router.post(
@@ -218,16 +250,6 @@ def delete_account(request: Request, user: SignedIn, password: str = Form("")):
     )
     auth.clear_session_cookie(request, response)
     return response
-
-
-@router.post(
-    "/account/tokens",
-    response_class=HTMLResponse,
-    dependencies=[CSRF, limit("write", key=by_reader)],
-)
-def create_token(request: Request, user: SignedIn, name: str = Form("")):
-    token = accounts.create_api_token(request.app.state.db, user=user, name=name)
-    return render(request, "token.html", {"token": token, "name": name})
 
 
 def login_redirect(request: Request) -> RedirectResponse:

@@ -32,6 +32,7 @@ from paperfeed.web import (
     pages,
     syndication,
     telemetry,
+    token_pages,
 )
 from paperfeed.web.cache import ResponseCache
 from paperfeed.web.headers import SecurityHeaders
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(account_pages.router)
+    app.include_router(token_pages.router)
     app.include_router(community_pages.router)
     app.include_router(syndication.router)
     app.include_router(digest_pages.router)

@@ -9,15 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from paperfeed import digests, subscriptions
+from paperfeed.addresses import echo
 from paperfeed.errors import InvalidInput, NotAllowed
 from paperfeed.models import Preferences, Subscription
 from paperfeed.web.api import paper_json
-from paperfeed.web.guards import CSRF, DB, Config, Reader, by_email, by_ip, limit
+from paperfeed.web.guards import CSRF, DB, Config, Reader, by_ip, limit
 from paperfeed.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -91,19 +92,20 @@ def _manage_context(request: Request, sub: Subscription) -> dict:
 
 @router.get("/digest", response_class=HTMLResponse)
 def subscribe_page(request: Request, email: str = Query("")) -> HTMLResponse:
-    return _page(request, "digest_subscribe.html", email=email[:320], prefs=Preferences())
+    return _page(request, "digest_subscribe.html", email=echo(email), prefs=Preferences())
 
 
 @router.post(
     "/digest/subscribe",
     response_class=HTMLResponse,
-    dependencies=[CSRF, limit("subscribe", key=(by_ip, by_email))],
+    dependencies=[CSRF, limit("subscribe", key=by_ip)],  # the service counts the address
 )
 def subscribe(
     request: Request,
     user: Reader,
     settings: Config,
     db: DB,
+    background: BackgroundTasks,
     email: str = Form(""),
     cadence: str = Form("daily"),
     weekday: str = Form("0"),
@@ -117,11 +119,16 @@ def subscribe(
     try:
         prefs = form_prefs(cadence, weekday, send_hour, timezone, max_papers, categories, topics)
         answer = subscriptions.subscribe(
-            db, settings, email=email, prefs=prefs, user_id=user.id if user else None
+            db,
+            settings,
+            email=email,
+            prefs=prefs,
+            user_id=user.id if user else None,
+            defer=background.add_task,
         )
     except InvalidInput as exc:
         return _page(
-            request, "digest_subscribe.html", 400, error=str(exc), email=email[:320], prefs=raw
+            request, "digest_subscribe.html", 400, error=str(exc), email=echo(email), prefs=raw
         )
     return _message(request, "Check your inbox", answer)
 
@@ -331,11 +338,16 @@ def _digest_json(request: Request, digest: digests.Digest) -> dict:
     "/subscribe",
     summary="Subscribe to the digest",
     status_code=202,
-    dependencies=[limit("subscribe", key=(by_ip, by_email))],
+    # the service counts the normalised address; the route counts the client
+    dependencies=[limit("subscribe", key=by_ip)],
 )
-def api_subscribe(body: SubscribeBody, settings: Config, db: DB) -> JSONResponse:
+def api_subscribe(
+    body: SubscribeBody, settings: Config, db: DB, background: BackgroundTasks
+) -> JSONResponse:
     """Mail a confirmation link; the answer is the same for known and unknown addresses."""
-    answer = subscriptions.subscribe(db, settings, email=body.email, prefs=body.prefs())
+    answer = subscriptions.subscribe(
+        db, settings, email=body.email, prefs=body.prefs(), defer=background.add_task
+    )
     return JSONResponse({"status": "confirmation_sent", "message": answer}, status_code=202)
 
 

@@ -17,7 +17,6 @@ tests/test_guards.py walks every route and fails when a state-changing one lacks
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -25,9 +24,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Form, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from paperfeed import limits
+from paperfeed import addresses, limits
 from paperfeed.config import Settings
-from paperfeed.errors import NotFound
+from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.models import User
 from paperfeed.store import Database
 from paperfeed.web import auth
@@ -106,13 +105,15 @@ async def by_token_reader(request: Request) -> str:
 
 
 async def by_email(request: Request) -> str | None:
-    """The `email` of the form or JSON body, hashed (an address may be longer than a key)."""
+    """The `email` of the form or JSON body, normalised and hashed as every address limit is
+    keyed; None when it is no address (the route's own validation answers)."""
     email = await _body_field(request, "email")
     if not email:
         return None
-    # Lower-cased and trimmed as every address is keyed; accounts.normalize_email, once it
-    # exists, is the better key (finding 6 of issue 11).
-    return "email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    try:
+        return addresses.limit_key(addresses.normalize(email))
+    except InvalidInput:
+        return None
 
 
 async def _body_field(request: Request, name: str) -> str | None:
