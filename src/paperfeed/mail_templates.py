@@ -8,6 +8,8 @@ from pathlib import Path
 
 import jinja2
 
+from paperfeed.sources.links import safe_url
+
 TEMPLATES = Path(__file__).parent / "templates" / "mail"
 
 
@@ -30,6 +32,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["paragraph"] = paragraph
+    env.filters["safe_url"] = safe_url
     return env
 
 

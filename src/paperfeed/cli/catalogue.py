@@ -22,7 +22,9 @@ from paperfeed.cli.common import (
     err,
     export_app,
     papers_app,
+    term,
 )
+from paperfeed.sources.links import safe_url
 
 # --- papers / export ------------------------------------------------------------------------------
 
@@ -46,22 +48,22 @@ def papers_show(
     if bibtex:
         print(citation.bibtex(paper))
         return
-    console.print(f"[bold]{paper.title}[/]", highlight=False, markup=False)
-    console.print(", ".join(paper.authors), style="dim", highlight=False, markup=False)
+    console.print(term(paper.title, "bold"), highlight=False)
+    console.print(term(", ".join(paper.authors), "dim"), highlight=False)
     meta = [f"arXiv:{paper.arxiv_id}v{paper.version}", f"listed {paper.listing_day}"]
     meta += [f"{paper.upvotes} upvotes", " ".join(paper.categories)]
-    console.print(" · ".join(m for m in meta if m), highlight=False, markup=False)
+    console.print(term(" · ".join(m for m in meta if m)), highlight=False)
     console.print()
-    console.print(paper.abstract, highlight=False, markup=False)
+    console.print(term(paper.abstract), highlight=False)
     console.print()
     for label, url in (
         ("abs", paper.abs_url),
         ("pdf", paper.pdf_url),
-        ("code", paper.code_url),
-        ("project", paper.project_url),
+        ("code", safe_url(paper.code_url)),
+        ("project", safe_url(paper.project_url)),
     ):
         if url:
-            console.print(f"{label:>8}: {url}", highlight=False, markup=False)
+            console.print(term(f"{label:>8}: {url}"), highlight=False)
 
 
 @export_app.command("jsonl")

@@ -12,6 +12,7 @@ from paperfeed.cli.common import (
     _settings,
     app,
     console,
+    term,
     users_app,
 )
 
@@ -37,7 +38,12 @@ def trending(
     for i, t in enumerate(trends, start=1):
         p = t.paper
         table.add_row(
-            str(i), f"{t.score:.4f}", str(p.upvotes), str(p.listing_day), p.arxiv_id, p.title
+            str(i),
+            f"{t.score:.4f}",
+            str(p.upvotes),
+            str(p.listing_day),
+            p.arxiv_id,
+            term(p.title),
         )
     console.print(table)
 
@@ -64,4 +70,4 @@ def users_create(
         _db(ctx), _settings(ctx), email=email, password=password, admin=admin
     )
     role = "administrator" if user.is_admin else "reader"
-    console.print(f"Created {role} {user.email} (id {user.id}).", highlight=False, markup=False)
+    console.print(term(f"Created {role} {user.email} (id {user.id})."), highlight=False)

@@ -9,7 +9,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from paperfeed.cli.common import _db, _settings, console, digest_app
+from paperfeed.cli.common import _db, _settings, console, digest_app, term
 from paperfeed.errors import InvalidInput
 
 
@@ -98,5 +98,5 @@ def list_subscriptions(
         at = f"{p.send_hour:02d}:00 {p.timezone}"
         if p.cadence == "weekly":
             at = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][p.weekday] + " " + at
-        table.add_row(str(s.id), s.email, s.status, p.cadence, at, "; ".join(p.topics))
+        table.add_row(str(s.id), term(s.email), s.status, p.cadence, at, term("; ".join(p.topics)))
     console.print(table)

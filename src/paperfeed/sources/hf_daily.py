@@ -16,7 +16,8 @@ from paperfeed.errors import InvalidInput, MalformedFeed
 from paperfeed.models import Batch, Paper, Rejected
 from paperfeed.sources.arxiv_ids import parse_arxiv_id
 from paperfeed.sources.fields import clean_text
-from paperfeed.sources.links import complete_links
+from paperfeed.sources.links import complete_links, source_link
+from paperfeed.sources.record import make_paper
 
 _DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
@@ -37,6 +38,11 @@ def _when(value: Any) -> dt.datetime | None:
     except ValueError:
         raise InvalidInput(f"{value[:40]!r} is not a timestamp") from None
     return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+
+
+def _count(value: Any) -> int | None:
+    # HF sends null or leaves counts out; a negative count means nothing, a huge one is refused.
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def entry_to_paper(entry: Any, *, day: dt.date | None = None) -> Paper:
@@ -68,9 +74,11 @@ def entry_to_paper(entry: Any, *, day: dt.date | None = None) -> Paper:
     upvotes = p.get("upvotes")
     comments = entry.get("numComments")
     code_url, project_url = complete_links(
-        clean_text(p.get("githubRepo")), clean_text(p.get("projectPage")), abstract
+        source_link(p.get("githubRepo"), field="githubRepo", paper=arxiv_id),
+        source_link(p.get("projectPage"), field="projectPage", paper=arxiv_id),
+        abstract,
     )
-    return Paper(
+    return make_paper(
         arxiv_id=arxiv_id,
         title=title,
         abstract=abstract,
@@ -82,8 +90,8 @@ def entry_to_paper(entry: Any, *, day: dt.date | None = None) -> Paper:
         or (published.date() if published else None),
         code_url=code_url,
         project_url=project_url,
-        upvotes=upvotes if isinstance(upvotes, int) and upvotes >= 0 else None,
-        num_comments=comments if isinstance(comments, int) and comments >= 0 else None,
+        upvotes=_count(upvotes),
+        num_comments=_count(comments),
     )
 
 

@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from paperfeed import __version__, comments, feeds
 from paperfeed.config import Settings
 from paperfeed.errors import Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
+from paperfeed.sources.links import safe_url
 from paperfeed.store import Database
 from paperfeed.store.database import is_timeout
 from paperfeed.web import (
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         comment_count=comments.count,
     )
     templates.env.filters["humandate"] = _humandate
+    templates.env.filters["safe_url"] = safe_url
     app.state.templates = templates
     app.state.response_cache = ResponseCache(settings.response_cache_size)
 

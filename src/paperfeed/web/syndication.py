@@ -16,6 +16,7 @@ from paperfeed import digests, feeds, subscriptions
 from paperfeed import search as search_service
 from paperfeed.errors import InvalidInput
 from paperfeed.models import Paper
+from paperfeed.sources.links import safe_url
 from paperfeed.web.api import DATE_HELP, MONTH_HELP, WEEK_HELP, resolve_period, trending_for
 from paperfeed.web.cache import cached, not_modified
 
@@ -25,7 +26,8 @@ FORMATS = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
 
 def _entry_html(paper: Paper) -> str:
     # Plain str on purpose: the template escapes it once more for XML, as type="html" requires.
-    code = f' · <a href="{html.escape(paper.code_url)}">code</a>' if paper.code_url else ""
+    url = safe_url(paper.code_url)
+    code = f' · <a href="{html.escape(url)}">code</a>' if url else ""
     return f"<p>{html.escape(paper.abstract)}</p><p>{paper.upvotes} upvotes{code}</p>"
 
 
