@@ -185,6 +185,11 @@ def upsert_many(conn: sa.Connection, incoming: Iterable[Paper]) -> IngestCounts:
     return counts
 
 
+# How drivers refuse a value: SQLAlchemy wraps the database's errors; sqlite3 raises OverflowError
+# for integers past 64 bits and both raise ValueError (UnicodeEncodeError) for lone surrogates.
+_REFUSED = (sa.exc.SQLAlchemyError, OverflowError, ValueError)
+
+
 def upsert_each(conn: sa.Connection, incoming: list[Paper]) -> tuple[IngestCounts, list[Rejected]]:
     """upsert_many, but a paper the database refuses is rejected with the reason, not fatal.
 
@@ -195,14 +200,14 @@ def upsert_each(conn: sa.Connection, incoming: list[Paper]) -> tuple[IngestCount
     try:
         with conn.begin_nested():
             return upsert_many(conn, incoming), []
-    except sa.exc.SQLAlchemyError:
+    except _REFUSED:
         pass
     counts, refused = IngestCounts(), []
     for paper in incoming:
         try:
             with conn.begin_nested():
                 counts.add(upsert_many(conn, [paper]))
-        except sa.exc.SQLAlchemyError as exc:
+        except _REFUSED as exc:
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
             refused.append(Rejected(paper.arxiv_id, f"the database refused it: {reason}"))
     return counts, refused

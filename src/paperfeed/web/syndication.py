@@ -16,6 +16,7 @@ from paperfeed import digests, feeds, subscriptions
 from paperfeed import search as search_service
 from paperfeed.errors import InvalidInput
 from paperfeed.models import Paper
+from paperfeed.sources.fields import strip_xml_illegal
 from paperfeed.sources.links import safe_url
 from paperfeed.web.api import DATE_HELP, MONTH_HELP, WEEK_HELP, resolve_period, trending_for
 from paperfeed.web.cache import cached, not_modified
@@ -55,7 +56,9 @@ def _render(
         rfc822=lambda d: email.utils.format_datetime(d.astimezone(dt.UTC), usegmt=True),
         entry_html=_entry_html,
     )
-    return Response(body, media_type=f"{FORMATS[fmt]}; charset=utf-8")
+    # Stored text is cleaned at ingest, but a query, a topic or a row stored before that is not:
+    # one character XML forbids makes the whole feed unreadable, so none ever leaves.
+    return Response(strip_xml_illegal(body), media_type=f"{FORMATS[fmt]}; charset=utf-8")
 
 
 def _daily(request: Request, fmt: str, date, week, month) -> Response:
