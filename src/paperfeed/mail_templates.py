@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jinja2
 
+from paperfeed.markup import finalize
 from paperfeed.sources.links import safe_url
 
 TEMPLATES = Path(__file__).parent / "templates" / "mail"
@@ -30,6 +31,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        finalize=finalize,
     )
     env.filters["paragraph"] = paragraph
     env.filters["safe_url"] = safe_url

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from paperfeed import __version__, comments, feeds
+from paperfeed import __version__, comments, feeds, markup
 from paperfeed.config import Settings
 from paperfeed.errors import Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
 from paperfeed.sources.links import safe_url
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     )
     templates.env.filters["humandate"] = _humandate
     templates.env.filters["safe_url"] = safe_url
+    templates.env.finalize = markup.finalize
     app.state.templates = templates
     app.state.response_cache = ResponseCache(settings.response_cache_size)
 
