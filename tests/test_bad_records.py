@@ -225,3 +225,35 @@ def test_every_source_goes_through_the_bounded_record():
     long_title = {"paper": {**ok["paper"], "id": "2511.00003", "title": "x" * 5000}}
     batch = parse_daily_papers([long_title])
     assert not batch.papers and "title" in batch.rejected[0].reason
+
+
+def _hf_entry(n: int) -> dict:
+    return {
+        "paper": {
+            "id": f"2511.{n:05d}",
+            "title": f"HF paper {n}",
+            "summary": "An abstract long enough to make the file compress in several blocks. " * 3,
+            "upvotes": n,
+            "publishedAt": "2025-11-20T00:00:00.000Z",
+        },
+        "numComments": 0,
+    }
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["json.gz", "json"])
+def test_a_cut_off_hf_file_stores_the_entries_before_the_cut(db, tmp_path, gz):
+    from paperfeed.sources.hf_daily import HFDailySource
+
+    body = json.dumps([_hf_entry(n) for n in range(1, 201)]).encode()
+    f = tmp_path / ("2025-11-20.json.gz" if gz else "2025-11-20.json")
+    f.write_bytes(
+        gzip.compress(body)[: len(gzip.compress(body)) // 2] if gz else body[: len(body) // 2]
+    )
+    run = ingest(db, HFDailySource(f))
+    assert run.status == "failed"
+    read = int(run.error.split("entries 1-")[1].split(" ")[0])
+    assert 0 < read < 200 and f"stored before it: {read} new" in run.error
+    with db.connect() as conn:
+        assert papers.count(conn) == read
+    again = ingest(db, HFDailySource(f))  # the cursor stayed on the file: read again, no loss
+    assert again.status == "failed" and again.counts.unchanged == read

@@ -329,6 +329,9 @@ def test_the_command_line_prints_no_raw_escapes(corpus, database_url):
 
     for arxiv_id in ids:
         run("papers", "show", arxiv_id)
+    for arxiv_id in ids[: len(hostile.TEXT)]:  # the JSON-lines records with every field set
+        json.loads(run("papers", "show", arxiv_id, "--json"))
+        run("papers", "show", arxiv_id, "--bibtex")
     for payload in hostile.TEXT:
         if payload.strip("\x00"):
             run("search", payload[:200], "--mode", "keyword", "--limit", "50")

@@ -34,7 +34,9 @@ def test_hf_daily_file_maps_the_api_fields():
     assert second.code_url == "https://github.com/solo/repo"  # found in the summary
     assert second.listing_day == dt.date(2025, 11, 20)  # from the file name
     reasons = {r.ref: r.reason for r in batch.rejected}
-    assert "not an arXiv id" in reasons["entry 3"] and "missing paper.title" in reasons["entry 4"]
+    # Named by file too: in a folder of days, "entry 3" alone does not say which one.
+    assert "not an arXiv id" in reasons["hf_2025-11-20.json entry 3"]
+    assert "missing paper.title" in reasons["hf_2025-11-20.json entry 4"]
 
 
 def test_hf_daily_folder_with_legacy_shapes_and_gzip(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +22,8 @@ from paperfeed.cli.common import (
     export_app,
     papers_app,
     term,
+    terminal_json,
+    terminal_text,
 )
 from paperfeed.sources.links import safe_url
 
@@ -43,10 +44,10 @@ def papers_show(
 
     paper = get_paper(_db(ctx), arxiv_id)
     if as_json:
-        print(json.dumps(paper_to_record(paper), ensure_ascii=False, indent=2))
+        print(terminal_json(paper_to_record(paper)))
         return
     if bibtex:
-        print(citation.bibtex(paper))
+        print(terminal_text(citation.bibtex(paper)))
         return
     console.print(term(paper.title, "bold"), highlight=False)
     console.print(term(", ".join(paper.authors), "dim"), highlight=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -34,6 +35,17 @@ def terminal_text(value: object) -> str:
     """Text from outside (titles, authors, abstracts, queries, reasons) without anything a
     terminal would obey rather than show; the one cleaning every command's output goes through."""
     return _TERMINAL_UNSAFE.sub("", "" if value is None else str(value))
+
+
+# json.dumps escapes C0 controls but leaves DEL, C1 and bidi overrides raw; escaped as \uXXXX the
+# JSON means the same and the terminal sees nothing to obey.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_json(value: object) -> str:
+    """`value` as indented JSON, readable (non-ASCII kept) yet safe to print on a terminal."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
 
 
 def term(value: object, style: str = "") -> Text:

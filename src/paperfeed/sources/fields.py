@@ -21,6 +21,11 @@ def strip_xml_illegal(text: str) -> str:
     return XML_ILLEGAL.sub("", text)
 
 
+def has_unprintable(text: str) -> bool:
+    """Whether `text` holds a character clean_text drops (one fast scan)."""
+    return _UNPRINTABLE.search(text) is not None
+
+
 def clean_text(value: Any) -> str | None:
     """Whitespace runs collapsed to one space (arXiv hard-wraps) and control characters dropped;
     None for empty or non-text."""

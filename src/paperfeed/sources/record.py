@@ -25,7 +25,7 @@ from pydantic import (
 
 from paperfeed.errors import InvalidInput
 from paperfeed.models import Paper
-from paperfeed.sources.fields import clean_text
+from paperfeed.sources.fields import clean_text, has_unprintable
 from paperfeed.sources.links import MAX_URL, url_problem
 
 # The widest columns and the largest numbers both databases hold (PostgreSQL's INTEGER is 32-bit).
@@ -49,7 +49,11 @@ _CATEGORY = re.compile(r"^[A-Za-z][A-Za-z0-9\-]*(?:\.[A-Za-z0-9\-]+)*$")
 
 
 def _text(value: Any) -> Any:
-    return clean_text(value) if isinstance(value, str) else value
+    # Sources hand over cleaned text: one scan for what must never pass is cheaper than
+    # cleaning it all a second time (padding is stripped by the constraints below).
+    if isinstance(value, str) and has_unprintable(value):
+        return clean_text(value)
+    return value
 
 
 def _names(value: Any) -> Any:
@@ -82,7 +86,9 @@ def _category(value: str | None) -> str | None:
 
 
 def _text_field(max_length: int, *, required: bool = False):
-    bounded = Annotated[str, StringConstraints(min_length=1, max_length=max_length)]
+    bounded = Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
+    ]
     return Annotated[bounded if required else bounded | None, BeforeValidator(_text)]
 
 
@@ -92,8 +98,10 @@ _Note = _text_field(MAX_NOTE)
 _Ref = _text_field(MAX_REF)
 _Count = Annotated[int, Field(ge=0, le=MAX_INT)] | None
 _When = Annotated[dt.datetime | None, AfterValidator(_in_range)]
-_Label = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL)]
-_Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
+_Label = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL)
+]
+_Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME)]
 _Link = Annotated[
     Annotated[str, StringConstraints(max_length=MAX_URL)] | None, AfterValidator(_link)
 ]
