@@ -73,6 +73,11 @@ def test_a_bare_repository_gets_https_and_a_bad_link_is_logged_with_the_reason(c
     assert source_link("github.com/org/repo", field="github", paper="x") == (
         "https://github.com/org/repo"
     )
+    # Two real HF records wrap their repository URL; the URL is meant whole.
+    assert source_link(
+        "https://github.com/\nFightingFighting/NeuroAda.git", field="g", paper="x"
+    ) == ("https://github.com/FightingFighting/NeuroAda.git")
+    assert source_link("java\tscript:alert(1)", field="github", paper="x") is None
     with caplog.at_level(logging.WARNING, logger="paperfeed.sources.links"):
         assert source_link(XSS, field="github", paper="2511.00001") is None
     assert "2511.00001: github link refused: scheme 'javascript' is not http or https" in (

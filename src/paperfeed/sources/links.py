@@ -153,10 +153,11 @@ def source_link(value: object, *, field: str, paper: str) -> str | None:
     """A link a source gave in `field`, as a URL to store, or None (logging why) if it is not one.
 
     A bare "github.com/owner/repo" gets https://; anything else without http or https is refused.
+    Whitespace inside is dropped: a link field holds one URL, and real ones arrive line-wrapped.
     """
     if not isinstance(value, str):
         return None
-    url = value.strip()
+    url = "".join(value.split())
     if not url:
         return None
     if _SCHEME.match(url) is None and _HOST.match(url.split("/", 1)[0]) and "." in url:
