@@ -34,7 +34,9 @@ def test_hf_daily_file_maps_the_api_fields():
     assert second.code_url == "https://github.com/solo/repo"  # found in the summary
     assert second.listing_day == dt.date(2025, 11, 20)  # from the file name
     reasons = {r.ref: r.reason for r in batch.rejected}
-    assert "not an arXiv id" in reasons["entry 3"] and "missing paper.title" in reasons["entry 4"]
+    # Named by file too: in a folder of days, "entry 3" alone does not say which one.
+    assert "not an arXiv id" in reasons["hf_2025-11-20.json entry 3"]
+    assert "missing paper.title" in reasons["hf_2025-11-20.json entry 4"]
 
 
 def test_hf_daily_folder_with_legacy_shapes_and_gzip(tmp_path):
@@ -221,16 +223,20 @@ def test_jsonl_recorded_file_with_every_kind_of_line():
 
 
 def test_jsonl_recorded_truncated_gzip_keeps_earlier_batches():
-    """A .gz cut off at 70%: the batches before the cut are yielded, then MalformedFeed."""
+    """A .gz cut off at 70%: every line read before the cut is yielded (the full batches and
+    the partial one after them), then MalformedFeed saying which lines were read."""
     source = JsonlSource(RECORDED / "papers_truncated.jsonl.gz", batch_size=10)
     gen = source.batches()
-    got = [next(gen), next(gen)]
-    assert [b.cursor for b in got] == ["10", "20"]
+    got = [next(gen), next(gen), next(gen)]
+    assert [b.cursor for b in got] == ["10", "20", "26"]
     assert got[1].papers[-1].arxiv_id == "2511.30020"
+    assert len(got[2].papers) + len(got[2].rejected) == 6
     with pytest.raises(
-        MalformedFeed, match=r"papers_truncated.jsonl.gz: unreadable after line \d+"
+        MalformedFeed,
+        match=r"papers_truncated.jsonl.gz: truncated or corrupt after line 26 .*"
+        r"lines 1-26 were read",
     ):
-        list(gen)
+        next(gen)
 
 
 def test_jsonl_resume_is_by_lines_consumed_and_key_is_the_path(tmp_path):

@@ -64,6 +64,17 @@ def test_parsing_an_id_does_not_import_httpx():
         (b"", "is empty"),
         (b"  \n", "is empty"),
         (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><r>&a;</r>', "entities; refused"),
+        # A byte search for "<!ENTITY" misses it in BOM-less UTF-16 (which also passes the UTF-8
+        # check, NULs being valid UTF-8); the parser itself must refuse.
+        (
+            '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY a "aaaa">'
+            '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><r>&b;</r>'.encode("utf-16-le"),
+            "entities; refused",
+        ),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>',
+            "entities; refused",
+        ),
         (b"<r><a></r>", "not well-formed XML (mismatched tag"),
         (b"<r><a>text", "truncated"),
         (b"<r>caf\xc3", "truncated (ends inside a character)"),

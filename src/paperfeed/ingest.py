@@ -26,8 +26,9 @@ def ingest(
 
     Each batch's papers and the cursor after it commit together, so a crash (even kill -9)
     loses at most the batch in flight and the next run with the same source resumes after
-    the last committed one. A malformed document ends the run as failed; what earlier
-    batches stored stays.
+    the last committed one. A record a source or the database refuses is rejected with its
+    reason and the rest land. A malformed document ends the run as failed, and its error says
+    what was stored before it, which stays; so does a run in which every record was rejected.
     """
     with db.transaction() as conn:
         previous = runs.resumable(conn, source.key) if resume else None
@@ -43,7 +44,11 @@ def ingest(
     try:
         for batch in source.batches(cursor):
             with db.transaction() as conn:
-                done = papers.upsert_many(conn, batch.papers)
+                done, refused = papers.upsert_each(conn, batch.papers)
+                if refused:
+                    for r in refused:
+                        log.warning("ingest %s: %s rejected: %s", source.key, r.ref, r.reason)
+                    batch.rejected = [*batch.rejected, *refused]
                 done.rejected = len(batch.rejected)
                 counts.add(done)
                 metrics.count_ingest(
@@ -60,16 +65,32 @@ def ingest(
                 on_batch(batch, counts)
     except BaseException as exc:
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else _describe(exc)
+        reason += f"; stored before it: {_landed(counts)}"
         with db.transaction() as conn:
             runs.finish(conn, run_id, status="failed", error=reason)
         if not isinstance(exc, Exception):
             raise
         log.error("ingest %s failed: %s", source.key, reason)
     else:
+        stored = counts.new + counts.updated + counts.unchanged
+        # Nothing usable at all is a wrong file or a broken source, not an empty day.
+        failed = counts.rejected > 0 and stored == 0
         with db.transaction() as conn:
-            runs.finish(conn, run_id, status="ok")
+            runs.finish(
+                conn,
+                run_id,
+                status="failed" if failed else "ok",
+                error=f"all {counts.rejected} records were rejected" if failed else None,
+            )
     with db.connect() as conn:
         return runs.get(conn, run_id)
+
+
+def _landed(counts: IngestCounts) -> str:
+    return (
+        f"{counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged papers, "
+        f"{counts.rejected} records rejected"
+    )
 
 
 def _describe(exc: BaseException) -> str:

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import jinja2
 
+from paperfeed.markup import finalize
+from paperfeed.sources.links import safe_url
+
 TEMPLATES = Path(__file__).parent / "templates" / "mail"
 
 
@@ -28,8 +31,10 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        finalize=finalize,
     )
     env.filters["paragraph"] = paragraph
+    env.filters["safe_url"] = safe_url
     return env
 
 

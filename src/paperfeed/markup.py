@@ -6,6 +6,9 @@ import functools
 
 import nh3
 from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from paperfeed.sources.fields import XML_ILLEGAL
 
 ALLOWED_TAGS = {
     "p",
@@ -46,3 +49,13 @@ def render(source: str) -> str:
         url_schemes=URL_SCHEMES,
         link_rel="nofollow noopener ugc",
     )
+
+
+def finalize(value: object) -> object:
+    """Jinja's `finalize` for every page and mail: what a template prints loses the characters
+    XML forbids (NUL, other C0 controls, ESC, lone surrogates, U+FFFE/U+FFFF), wherever the value
+    came from: a stored title, an echoed query, a setting."""
+    if isinstance(value, str) and XML_ILLEGAL.search(value):
+        cleaned = XML_ILLEGAL.sub("", value)
+        return Markup(cleaned) if isinstance(value, Markup) else cleaned
+    return value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -22,7 +21,11 @@ from paperfeed.cli.common import (
     err,
     export_app,
     papers_app,
+    term,
+    terminal_json,
+    terminal_text,
 )
+from paperfeed.sources.links import safe_url
 
 # --- papers / export ------------------------------------------------------------------------------
 
@@ -41,27 +44,27 @@ def papers_show(
 
     paper = get_paper(_db(ctx), arxiv_id)
     if as_json:
-        print(json.dumps(paper_to_record(paper), ensure_ascii=False, indent=2))
+        print(terminal_json(paper_to_record(paper)))
         return
     if bibtex:
-        print(citation.bibtex(paper))
+        print(terminal_text(citation.bibtex(paper)))
         return
-    console.print(f"[bold]{paper.title}[/]", highlight=False, markup=False)
-    console.print(", ".join(paper.authors), style="dim", highlight=False, markup=False)
+    console.print(term(paper.title, "bold"), highlight=False)
+    console.print(term(", ".join(paper.authors), "dim"), highlight=False)
     meta = [f"arXiv:{paper.arxiv_id}v{paper.version}", f"listed {paper.listing_day}"]
     meta += [f"{paper.upvotes} upvotes", " ".join(paper.categories)]
-    console.print(" · ".join(m for m in meta if m), highlight=False, markup=False)
+    console.print(term(" · ".join(m for m in meta if m)), highlight=False)
     console.print()
-    console.print(paper.abstract, highlight=False, markup=False)
+    console.print(term(paper.abstract), highlight=False)
     console.print()
     for label, url in (
         ("abs", paper.abs_url),
         ("pdf", paper.pdf_url),
-        ("code", paper.code_url),
-        ("project", paper.project_url),
+        ("code", safe_url(paper.code_url)),
+        ("project", safe_url(paper.project_url)),
     ):
         if url:
-            console.print(f"{label:>8}: {url}", highlight=False, markup=False)
+            console.print(term(f"{label:>8}: {url}"), highlight=False)
 
 
 @export_app.command("jsonl")

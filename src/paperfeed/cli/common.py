@@ -2,19 +2,56 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from typer.core import TyperGroup
 
 from paperfeed import __version__, logs
 from paperfeed.config import ENV_PREFIX, Settings
 from paperfeed.errors import PaperfeedError
+
+# Whole escape sequences first (CSI, OSC up to its terminator, other ESC pairs), so no
+# parameter bytes are left behind, then any single control character (C0 but tab and newline,
+# DEL, C1, whose U+009B and U+009D open CSI and OSC on their own), bidirectional overrides that
+# reorder what is shown, and lone surrogates a terminal cannot encode.
+_TERMINAL_UNSAFE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]?"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|\x1b[ -~]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def terminal_text(value: object) -> str:
+    """Text from outside (titles, authors, abstracts, queries, reasons) without anything a
+    terminal would obey rather than show; the one cleaning every command's output goes through."""
+    return _TERMINAL_UNSAFE.sub("", "" if value is None else str(value))
+
+
+# json.dumps escapes C0 controls but leaves DEL, C1 and bidi overrides raw; escaped as \uXXXX the
+# JSON means the same and the terminal sees nothing to obey.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_json(value: object) -> str:
+    """`value` as indented JSON, readable (non-ASCII kept) yet safe to print on a terminal."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+
+
+def term(value: object, style: str = "") -> Text:
+    """terminal_text as a Rich Text: printed as it is, so "[bold]" in a title stays "[bold]"
+    instead of becoming markup (or a MarkupError on "[/x]")."""
+    return Text(terminal_text(value), style=style)
 
 
 class _Commands(TyperGroup):
@@ -24,7 +61,7 @@ class _Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except PaperfeedError as exc:
-            err.print(f"[red]Error:[/] {exc}", highlight=False)
+            err.print(Text.assemble(("Error:", "red"), " ", term(exc)), highlight=False)
             raise typer.Exit(1) from None
 
 

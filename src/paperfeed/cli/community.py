@@ -6,13 +6,13 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from paperfeed.cli.common import (
     _db,
     _settings,
     app,
     console,
+    term,
     users_app,
 )
 
@@ -38,7 +38,12 @@ def trending(
     for i, t in enumerate(trends, start=1):
         p = t.paper
         table.add_row(
-            str(i), f"{t.score:.4f}", str(p.upvotes), str(p.listing_day), p.arxiv_id, p.title
+            str(i),
+            f"{t.score:.4f}",
+            str(p.upvotes),
+            str(p.listing_day),
+            p.arxiv_id,
+            term(p.title),
         )
     console.print(table)
 
@@ -65,7 +70,7 @@ def users_create(
         _db(ctx), _settings(ctx), email=email, password=password, admin=admin
     )
     role = "administrator" if user.is_admin else "reader"
-    console.print(f"Created {role} {user.email} (id {user.id}).", highlight=False, markup=False)
+    console.print(term(f"Created {role} {user.email} (id {user.id})."), highlight=False)
 
 
 tokens_app = typer.Typer(help="A reader's personal API tokens.", no_args_is_help=True)
@@ -106,7 +111,7 @@ def tokens_list(
         last = t["last_used_at"]
         table.add_row(
             str(t["id"]),
-            Text(t["name"]),  # Text: a name is never read as Rich markup
+            term(t["name"]),  # never read as Rich markup or terminal controls
             f"{t['created_at']:%Y-%m-%d %H:%M}",
             f"{last:%Y-%m-%d %H:%M}" if last else "never",
         )

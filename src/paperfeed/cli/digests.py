@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
-from paperfeed.cli.common import _db, _settings, console, digest_app
+from paperfeed.cli.common import _db, _settings, console, digest_app, term
 from paperfeed.errors import InvalidInput
 
 
@@ -51,7 +52,7 @@ def send(
     db, settings = _db(ctx), _settings(ctx)
     if to:
         digest = digests.send_preview(db, settings, to=to, now=_when(now))
-        console.print(f"Preview with {digest.count} papers sent to {to}.", markup=False)
+        console.print(term(f"Preview with {digest.count} papers sent to {to}."))
         return
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("digests", total=None)
@@ -66,7 +67,7 @@ def send(
     if dry_run:
         table = Table("to", "period", "papers")
         for address, period, count in report.planned:
-            table.add_row(address, period[2:], str(count))
+            table.add_row(term(address), period[2:], str(count))
         console.print(table)
         console.print(f"{report.due} digests due; nothing sent (dry run).")
         return
@@ -76,7 +77,7 @@ def send(
         f"{report.skipped} taken by another sender."
     )
     if report.aborted:
-        console.print(f"[red]Stopped early:[/] {report.aborted}", highlight=False)
+        console.print(Text.assemble(("Stopped early:", "red"), " ", term(report.aborted)))
         raise typer.Exit(1)
 
 
@@ -98,5 +99,5 @@ def list_subscriptions(
         at = f"{p.send_hour:02d}:00 {p.timezone}"
         if p.cadence == "weekly":
             at = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][p.weekday] + " " + at
-        table.add_row(str(s.id), s.email, s.status, p.cadence, at, "; ".join(p.topics))
+        table.add_row(str(s.id), term(s.email), s.status, p.cadence, at, term("; ".join(p.topics)))
     console.print(table)

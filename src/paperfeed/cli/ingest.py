@@ -16,6 +16,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from paperfeed.cli.common import (
     _db,
@@ -23,6 +24,7 @@ from paperfeed.cli.common import (
     console,
     err,
     ingest_app,
+    term,
 )
 from paperfeed.errors import PaperfeedError
 from paperfeed.models import Batch, IngestCounts, IngestRun
@@ -106,11 +108,11 @@ def _print_run(run: IngestRun) -> None:
     if run.rejections:
         console.print("[bold]Rejected records[/]")
         for r in run.rejections[:20]:
-            console.print(f"  {r.ref}: {r.reason}", markup=False, highlight=False)
+            console.print(term(f"  {r.ref}: {r.reason}"), highlight=False)
         if c.rejected > 20:
             console.print(f"  … and {c.rejected - 20} more")
     if run.error:
-        err.print(f"[red]Run failed:[/] {run.error}", highlight=False)
+        err.print(Text.assemble(("Run failed:", "red"), " ", term(run.error)), highlight=False)
         if run.cursor:
             err.print("What was stored is kept; run the same command again to resume.")
 
@@ -230,6 +232,6 @@ def ingest_log(
             str(c.updated),
             str(c.unchanged),
             str(c.rejected),
-            r.error or "",
+            term(r.error or ""),
         )
     console.print(table)

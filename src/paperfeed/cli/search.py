@@ -22,6 +22,7 @@ from paperfeed.cli.common import (
     console,
     err,
     index_app,
+    term,
 )
 
 
@@ -48,14 +49,14 @@ def search(
         settings=settings,
     )
     if results.notice:
-        err.print(results.notice, style="yellow", highlight=False)
+        err.print(term(results.notice, "yellow"), highlight=False)
     if not results.hits:
         console.print("No paper matches.")
         return
     table = Table("#", "score", "listed", "arXiv", "title")
     for i, hit in enumerate(results.hits, start=1):
         p = hit.paper
-        table.add_row(str(i), f"{hit.score:.2f}", str(p.listing_day), p.arxiv_id, p.title)
+        table.add_row(str(i), f"{hit.score:.2f}", str(p.listing_day), p.arxiv_id, term(p.title))
     console.print(table)
 
 

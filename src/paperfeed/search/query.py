@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from paperfeed.sources.arxiv_ids import is_arxiv_id, parse_arxiv_id
+from paperfeed.sources.fields import strip_xml_illegal
 
 MAX_QUERY = 300  # characters; longer queries are cut here (documented in docs/search.md)
 MAX_TERMS = 32
@@ -36,7 +37,8 @@ def _words(text: str) -> list[str]:
 
 def parse(text: str) -> Query:
     """Split a typed query into its parts; never raises, whatever the input."""
-    text = (text or "")[:MAX_QUERY]
+    # Control characters mean nothing in a query and must not be echoed into a page or feed.
+    text = strip_xml_illegal(text or "")[:MAX_QUERY]
     q = Query(text=text)
     stripped = text.strip()
     if is_arxiv_id(stripped):

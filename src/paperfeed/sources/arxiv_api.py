@@ -13,6 +13,7 @@ from paperfeed.sources.arxiv_ids import parse_arxiv_id
 from paperfeed.sources.fields import clean_text, required_text
 from paperfeed.sources.http import PoliteClient
 from paperfeed.sources.links import find_links
+from paperfeed.sources.record import make_paper, primary_of
 from paperfeed.sources.schedule import listing_day
 from paperfeed.sources.xmldoc import parse_xml
 
@@ -62,18 +63,19 @@ def entry_to_paper(entry: ET.Element) -> Paper:
     primary_el = entry.find("arxiv:primary_category", NS)
     primary = primary_el.get("term") if primary_el is not None else None
     categories = [c.get("term") for c in entry.findall("atom:category", NS) if c.get("term")]
+    primary = clean_text(primary)
     if primary:
         categories = [primary] + [c for c in categories if c != primary]
     published = _timestamp(entry.findtext("atom:published", None, NS), "published")
     comment = clean_text(entry.findtext("arxiv:comment", None, NS))
     code_url, project_url = find_links(abstract, comment)
-    return Paper(
+    return make_paper(
         arxiv_id=arxiv_id,
         title=title,
         abstract=abstract,
         authors=authors,
         version=version,
-        primary_category=primary or (categories[0] if categories else None),
+        primary_category=primary or primary_of(categories),
         categories=categories,
         comment=comment,
         journal_ref=clean_text(entry.findtext("arxiv:journal_ref", None, NS)),

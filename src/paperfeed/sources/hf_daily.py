@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import gzip
 import json
 import re
 import zlib
@@ -16,7 +15,8 @@ from paperfeed.errors import InvalidInput, MalformedFeed
 from paperfeed.models import Batch, Paper, Rejected
 from paperfeed.sources.arxiv_ids import parse_arxiv_id
 from paperfeed.sources.fields import clean_text
-from paperfeed.sources.links import complete_links
+from paperfeed.sources.links import complete_links, source_link
+from paperfeed.sources.record import make_paper
 
 _DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
@@ -37,6 +37,11 @@ def _when(value: Any) -> dt.datetime | None:
     except ValueError:
         raise InvalidInput(f"{value[:40]!r} is not a timestamp") from None
     return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+
+
+def _count(value: Any) -> int | None:
+    # HF sends null or leaves counts out; a negative count means nothing, a huge one is refused.
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def entry_to_paper(entry: Any, *, day: dt.date | None = None) -> Paper:
@@ -68,9 +73,11 @@ def entry_to_paper(entry: Any, *, day: dt.date | None = None) -> Paper:
     upvotes = p.get("upvotes")
     comments = entry.get("numComments")
     code_url, project_url = complete_links(
-        clean_text(p.get("githubRepo")), clean_text(p.get("projectPage")), abstract
+        source_link(p.get("githubRepo"), field="githubRepo", paper=arxiv_id),
+        source_link(p.get("projectPage"), field="projectPage", paper=arxiv_id),
+        abstract,
     )
-    return Paper(
+    return make_paper(
         arxiv_id=arxiv_id,
         title=title,
         abstract=abstract,
@@ -82,8 +89,8 @@ def entry_to_paper(entry: Any, *, day: dt.date | None = None) -> Paper:
         or (published.date() if published else None),
         code_url=code_url,
         project_url=project_url,
-        upvotes=upvotes if isinstance(upvotes, int) and upvotes >= 0 else None,
-        num_comments=comments if isinstance(comments, int) and comments >= 0 else None,
+        upvotes=_count(upvotes),
+        num_comments=_count(comments),
     )
 
 
@@ -120,31 +127,96 @@ class HFDailySource:
         return [self.path]
 
     def batches(self, cursor: str | None = None) -> Iterator[Batch]:
-        """One batch per file; the cursor is the index of the next file."""
+        """One batch per file; the cursor is the index of the next file.
+
+        A file cut short (a truncated .json.gz, JSON ending mid-list) yields the entries before
+        the cut, with the cursor still on that file, then raises MalformedFeed saying how many
+        were read: what was stored stays and a re-run reads the file again.
+        """
         files = self.files()
         start = int(cursor) if cursor and cursor.isdigit() else 0
         for i in range(start, len(files)):
-            batch = self.read(files[i])
+            batch, cut = self._read(files[i])
+            if cut is not None:
+                batch.cursor, batch.total = str(i), None
+                if batch.papers or batch.rejected:
+                    yield batch
+                raise MalformedFeed(cut)
             batch.cursor = str(i + 1) if i + 1 < len(files) else None
             batch.total = None
             yield batch
         if start >= len(files):
             yield Batch([], [], None)
 
-    @staticmethod
-    def read(path: Path) -> Batch:
+    @classmethod
+    def read(cls, path: Path) -> Batch:
         """Parse one saved response; MalformedFeed if it is not UTF-8 JSON or is cut short."""
+        batch, cut = cls._read(path)
+        if cut is not None:
+            raise MalformedFeed(cut)
+        return batch
+
+    @staticmethod
+    def _read(path: Path) -> tuple[Batch, str | None]:
+        """The file's batch, and what cut it short (None when it is whole)."""
+        day = _day_in(path.name)
         try:
             raw = path.read_bytes()
-            if raw[:2] == b"\x1f\x8b":
-                raw = gzip.decompress(raw)
-            data = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise MalformedFeed(f"{path.name}: not UTF-8 (byte {exc.start})") from None
-        except json.JSONDecodeError as exc:
-            raise MalformedFeed(
-                f"{path.name}: not valid JSON, truncated? ({exc.msg} at line {exc.lineno})"
-            ) from None
-        except (EOFError, OSError, zlib.error) as exc:
+        except OSError as exc:
             raise MalformedFeed(f"{path.name}: unreadable ({exc})") from None
-        return parse_daily_papers(data, day=_day_in(path.name))
+        cut = None
+        if raw[:2] == b"\x1f\x8b":
+            unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            try:
+                raw = unzip.decompress(raw)
+            except zlib.error as exc:
+                raise MalformedFeed(f"{path.name}: unreadable ({exc})") from None
+            if not unzip.eof:
+                cut = "the gzip stream ends early"
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if cut is None or exc.reason != "unexpected end of data":
+                raise MalformedFeed(f"{path.name}: not UTF-8 (byte {exc.start})") from None
+            text = raw[: exc.start].decode("utf-8")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            cut = cut or f"{exc.msg} at line {exc.lineno}"
+            entries = _leading_entries(text)
+            if not entries:
+                return Batch([], []), f"{path.name}: not valid JSON, truncated? ({cut})"
+            batch = _named(parse_daily_papers(entries, day=day), path)
+            return batch, (
+                f"{path.name}: truncated after entry {len(entries)} ({cut}); "
+                f"entries 1-{len(entries)} were read"
+            )
+        if cut is not None:
+            return Batch([], []), f"{path.name}: truncated ({cut})"
+        return _named(parse_daily_papers(data, day=day), path), None
+
+
+def _named(batch: Batch, path: Path) -> Batch:
+    # In a folder of days, "entry 7" alone does not say which file.
+    batch.rejected = [Rejected(f"{path.name} {r.ref}", r.reason) for r in batch.rejected]
+    return batch
+
+
+_LIST_START = re.compile(r'^\s*(?:\[|\{.*?"data"\s*:\s*\[)', re.DOTALL)
+
+
+def _leading_entries(text: str) -> list:
+    """The complete elements at the start of a JSON list cut off part-way (or of the list under
+    "data" in the wrapped form)."""
+    m = _LIST_START.match(text)
+    if m is None:
+        return []
+    decoder, pos, entries = json.JSONDecoder(), m.end(), []
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        try:
+            entry, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            return entries
+        entries.append(entry)

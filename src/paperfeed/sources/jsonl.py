@@ -13,7 +13,9 @@ from typing import Any, BinaryIO, TextIO
 from paperfeed.errors import InvalidInput, MalformedFeed
 from paperfeed.models import Batch, Paper, Rejected
 from paperfeed.sources.arxiv_ids import parse_arxiv_id
-from paperfeed.sources.links import complete_links
+from paperfeed.sources.fields import clean_text
+from paperfeed.sources.links import complete_links, source_link
+from paperfeed.sources.record import make_paper, primary_of
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -25,7 +27,7 @@ def _text(value: Any, name: str, *, required: bool = False) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"{name} must be a string")
-    value = " ".join(value.split())
+    value = clean_text(value)
     if required and not value:
         raise InvalidInput(f"missing {name}")
     return value or None
@@ -38,7 +40,7 @@ def _names(value: Any, name: str) -> list[str]:
         value = [v for v in value.replace(" and ", ",").split(",")]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InvalidInput(f"{name} must be a list of strings")
-    return [" ".join(v.split()) for v in value if v.strip()]
+    return [name for v in value if (name := clean_text(v))]
 
 
 def _when(value: Any, name: str) -> dt.datetime | None:
@@ -85,20 +87,20 @@ def record_to_paper(rec: Any) -> Paper:
     categories = _names(raw_categories, "categories")
     published = _when(rec.get("published"), "published")
     code_url, project_url = complete_links(
-        _text(rec.get("github"), "github"),
-        _text(rec.get("project_page"), "project_page"),
+        source_link(rec.get("github"), field="github", paper=arxiv_id),
+        source_link(rec.get("project_page"), field="project_page", paper=arxiv_id),
         abstract,
         comment,
     )
     listing_day = _day(rec.get("listing_day") or rec.get("hf_daily_date"), "listing_day")
-    return Paper(
+    return make_paper(
         arxiv_id=arxiv_id,
         title=title,
         abstract=abstract,
         authors=_names(rec.get("authors"), "authors"),
         version=_count(rec.get("version"), "version") or id_version,
         primary_category=_text(rec.get("primary_category"), "primary_category")
-        or (categories[0] if categories else None),
+        or primary_of(categories),
         categories=categories,
         comment=comment,
         journal_ref=_text(rec.get("journal_ref"), "journal_ref"),
@@ -173,6 +175,7 @@ class JsonlSource:
         papers: list[Paper] = []
         rejected: list[Rejected] = []
         lineno = 0
+        failure = None
         try:
             with self._open() as fh:
                 for lineno, raw in enumerate(fh, start=1):
@@ -183,11 +186,19 @@ class JsonlSource:
                         yield Batch(papers, rejected, str(lineno))
                         papers, rejected = [], []
         except (EOFError, OSError, zlib.error) as exc:
-            raise MalformedFeed(
-                f"{self.path.name}: unreadable after line {lineno} "
-                f"(truncated or corrupt file: {exc})"
-            ) from None
-        yield Batch(papers, rejected, None)
+            failure = exc
+        if failure is None:
+            yield Batch(papers, rejected, None)
+            return
+        # What was read before the damage is good: store it, then say where reading stopped.
+        if lineno > skip:
+            yield Batch(papers, rejected, str(lineno))
+        raise MalformedFeed(
+            f"{self.path.name}: truncated or corrupt after line {lineno} ({failure}); "
+            f"lines {skip + 1}-{lineno} were read"
+            if lineno > skip
+            else f"{self.path.name}: truncated or corrupt before line {skip + 1} ({failure})"
+        )
 
     @staticmethod
     def _parse_line(raw: bytes, lineno: int, papers: list[Paper], rejected: list[Rejected]):

@@ -13,6 +13,7 @@ from paperfeed.sources.arxiv_ids import parse_arxiv_id
 from paperfeed.sources.fields import clean_text, required_text
 from paperfeed.sources.http import PoliteClient
 from paperfeed.sources.links import find_links
+from paperfeed.sources.record import make_paper, primary_of
 from paperfeed.sources.schedule import listing_day
 from paperfeed.sources.xmldoc import parse_xml
 
@@ -54,13 +55,13 @@ def record_to_paper(meta: ET.Element) -> Paper:
     def utc(day: dt.date | None) -> dt.datetime | None:
         return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC) if day else None
 
-    return Paper(
+    return make_paper(
         arxiv_id=arxiv_id,
         title=title,
         abstract=abstract,
         authors=authors,
         version=version,
-        primary_category=categories[0] if categories else None,
+        primary_category=primary_of(categories),
         categories=categories,
         comment=comment,
         journal_ref=clean_text(meta.findtext("arxiv:journal-ref", None, NS)),

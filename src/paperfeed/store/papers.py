@@ -11,7 +11,7 @@ from dataclasses import replace
 import sqlalchemy as sa
 
 from paperfeed.errors import InvalidInput, NotFound
-from paperfeed.models import IngestCounts, Paper
+from paperfeed.models import IngestCounts, Paper, Rejected
 from paperfeed.store.tables import catalog_state as S
 from paperfeed.store.tables import paper_vectors
 from paperfeed.store.tables import papers as T
@@ -183,6 +183,34 @@ def upsert_many(conn: sa.Connection, incoming: Iterable[Paper]) -> IngestCounts:
     if reworded:  # their embeddings describe the old text: embed them again
         conn.execute(sa.delete(paper_vectors).where(paper_vectors.c.arxiv_id.in_(reworded)))
     return counts
+
+
+# How drivers refuse a value: SQLAlchemy wraps the database's errors; sqlite3 raises OverflowError
+# for integers past 64 bits and both raise ValueError (UnicodeEncodeError) for lone surrogates.
+_REFUSED = (sa.exc.SQLAlchemyError, OverflowError, ValueError)
+
+
+def upsert_each(conn: sa.Connection, incoming: list[Paper]) -> tuple[IngestCounts, list[Rejected]]:
+    """upsert_many, but a paper the database refuses is rejected with the reason, not fatal.
+
+    Sources bound every field, so this is the second line: the batch goes in as one statement
+    in a savepoint, and only if the database refuses it does each paper get its own savepoint,
+    so the refused ones are named and every other one still lands.
+    """
+    try:
+        with conn.begin_nested():
+            return upsert_many(conn, incoming), []
+    except _REFUSED:
+        pass
+    counts, refused = IngestCounts(), []
+    for paper in incoming:
+        try:
+            with conn.begin_nested():
+                counts.add(upsert_many(conn, [paper]))
+        except _REFUSED as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+            refused.append(Rejected(paper.arxiv_id, f"the database refused it: {reason}"))
+    return counts, refused
 
 
 def touch(conn: sa.Connection) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -14,6 +15,13 @@ from paperfeed.store.tables import ingest_runs as T
 
 # Enough to tell a user what went wrong without letting a garbage file bloat the log.
 MAX_REJECTIONS_KEPT = 1000
+# A rejection quotes the bad input, which may hold what no column (NUL on PostgreSQL), terminal
+# or feed should: such characters are kept visible as escapes.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _shown(text: str, limit: int) -> str:
+    return _UNPRINTABLE.sub(lambda m: ascii(m[0])[1:-1], text)[:limit]
 
 
 def _now() -> dt.datetime:
@@ -63,7 +71,10 @@ def checkpoint(
             rejected=counts.rejected,
         )
     )
-    rows = [{"run_id": run_id, "ref": r.ref[:500], "reason": r.reason[:2000]} for r in rejections]
+    rows = [
+        {"run_id": run_id, "ref": _shown(r.ref, 500), "reason": _shown(r.reason, 2000)}
+        for r in rejections
+    ]
     if rows:
         kept = conn.execute(
             sa.select(sa.func.count()).select_from(R).where(R.c.run_id == run_id)
@@ -75,6 +86,7 @@ def checkpoint(
 
 def finish(conn: sa.Connection, run_id: int, *, status: str, error: str | None = None) -> None:
     """Close a run as 'ok' or 'failed'."""
+    error = _shown(error, 4000) if error is not None else None
     conn.execute(
         sa.update(T).where(T.c.id == run_id).values(status=status, error=error, finished_at=_now())
     )

@@ -11,6 +11,7 @@ from paperfeed.citation import bibtex
 from paperfeed.feeds import Listing, Period
 from paperfeed.models import Paper
 from paperfeed.papers import get_paper
+from paperfeed.sources.links import safe_url
 from paperfeed.web.cache import cached
 from paperfeed.web.guards import DB, TokenReader, by_token_reader, limit
 from paperfeed.web.queries import (
@@ -48,8 +49,8 @@ def paper_json(paper: Paper, base_url: str) -> dict:
             "page": f"{base_url.rstrip('/')}/papers/{paper.arxiv_id}",
             "abs": paper.abs_url,
             "pdf": paper.pdf_url,
-            "code": paper.code_url,
-            "project": paper.project_url,
+            "code": safe_url(paper.code_url),
+            "project": safe_url(paper.project_url),
         },
     }
 
@@ -95,8 +96,8 @@ def hf_daily_entry(paper: Paper) -> dict:
             "title": paper.title,
             "summary": paper.abstract,
             "upvotes": paper.upvotes,
-            "githubRepo": paper.code_url,
-            "projectPage": paper.project_url,
+            "githubRepo": safe_url(paper.code_url),
+            "projectPage": safe_url(paper.project_url),
         },
         "publishedAt": _iso_z(paper.published),
         "title": paper.title,

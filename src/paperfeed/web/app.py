@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from paperfeed import __version__, comments, feeds
+from paperfeed import __version__, comments, feeds, markup
 from paperfeed.config import Settings
 from paperfeed.errors import (
     Conflict,
@@ -22,6 +22,7 @@ from paperfeed.errors import (
     NotFound,
     RateLimited,
 )
+from paperfeed.sources.links import safe_url
 from paperfeed.store import Database
 from paperfeed.web import (
     account_pages,
@@ -73,6 +74,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         comment_count=comments.count,
     )
     templates.env.filters["humandate"] = _humandate
+    templates.env.filters["safe_url"] = safe_url
+    templates.env.finalize = markup.finalize
     app.state.templates = templates
     app.state.response_cache = ResponseCache(settings.response_cache_size)
 
