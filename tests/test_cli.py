@@ -17,6 +17,7 @@ from paperfeed.cli import app
 from paperfeed.store import Database, papers, runs
 
 from .conftest import make_paper
+from .waiting import until
 
 runner = CliRunner(env={"COLUMNS": "300", "NO_COLOR": "1"})
 
@@ -190,9 +191,14 @@ def test_truncated_gzip_fails_the_run_and_keeps_what_was_stored(db, database_url
     assert stored == run.counts.new + 1 and run.counts.new > 0
 
 
+def _count(db: Database) -> int:
+    with db.connect() as conn:  # a new read each time: SQLite's snapshot would not move
+        return papers.count(conn)
+
+
 def test_kill_9_mid_ingest_leaves_no_half_written_paper_and_resumes(db, database_url, tmp_path):
     """SIGKILL a real `paperfeed ingest jsonl` process while it writes; then run it again."""
-    total, batch = 20_000, 200
+    total, batch = 8_000, 200
     f = tmp_path / "big.jsonl"
     with f.open("w") as fh:
         for i in range(1, total + 1):
@@ -222,22 +228,27 @@ def test_kill_9_mid_ingest_leaves_no_half_written_paper_and_resumes(db, database
     ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # wait until some, not all, batches are committed
-            with db.connect() as conn:
-                if papers.count(conn) >= batch * 3:
-                    break
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
+        # Wait until some batches are committed, then take the database's write lock (the
+        # papers table's, on PostgreSQL) and look again: while the test holds it the process
+        # can neither commit another batch nor finish, so the kill lands mid-run.
+        until(lambda: proc.poll() is not None or _count(db) >= batch * 3, timeout=120)
+        with db.transaction() as conn:
+            if db.dialect == "postgresql":
+                conn.exec_driver_sql("LOCK TABLE papers IN SHARE MODE")
+            held = papers.count(conn), runs.recent(conn, limit=1)[0].status
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
     finally:
+        proc.kill()
         proc.wait(timeout=30)
+    assert batch <= held[0] < total and held[1] == "running", f"not mid-run: {held}"
     with db.connect() as conn:
         stored = papers.count(conn)
         run = runs.recent(conn, limit=1)[0]
         for p in papers.iter_all(conn):  # every stored paper is whole
             n = int(p.arxiv_id.split(".")[1])
             assert p.title == f"Title {n}" and p.authors == [f"Author {n}", "Second Author"]
-    assert 0 < stored < total, "the kill should land mid-run; make the file bigger if not"
+    assert stored == held[0]
     assert stored % batch == 0  # whole batches only
     assert run.status == "running" and int(run.cursor) == stored  # cursor matches the data
 
