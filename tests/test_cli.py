@@ -13,7 +13,9 @@ import time
 import pytest
 from typer.testing import CliRunner
 
+from paperfeed import subscriptions
 from paperfeed.cli import app
+from paperfeed.models import Preferences
 from paperfeed.store import Database, papers, runs
 
 from .conftest import make_paper
@@ -162,6 +164,22 @@ def test_ingest_jsonl_summary_rejections_and_idempotence(db, database_url, tmp_p
     assert second.exit_code == 0 and (run.counts.new, run.counts.unchanged) == (0, 2)
     log = cli(database_url, "ingest", "log")
     assert log.exit_code == 0 and "jsonl" in log.output
+
+
+def test_digest_list_shows_subscribers_literally_and_filters_by_status(db, settings, database_url):
+    hostile = "[bold red]markup[/] \x1b[31mescape"
+    subscriptions.subscribe(
+        db, settings, email="ada@example.org", prefs=Preferences(topics=[hostile, "merging"])
+    )
+    subscriptions.subscribe(db, settings, email="bob@example.org")
+    listed = cli(database_url, "digest", "list")
+    assert listed.exit_code == 0, listed.output
+    assert "ada@example.org" in listed.output and "bob@example.org" in listed.output
+    assert "[bold red]markup[/]" in listed.output and "\x1b" not in listed.output
+    pending = cli(database_url, "digest", "list", "--status", "pending").output
+    assert "ada@example.org" in pending and "bob@example.org" in pending
+    active = cli(database_url, "digest", "list", "--status", "active").output
+    assert "ada@example.org" not in active and "bob@example.org" not in active
 
 
 def test_ingest_missing_file_is_a_usage_error(database_url, tmp_path):

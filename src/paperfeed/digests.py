@@ -458,7 +458,7 @@ def _failed(db, settings, sub, period, exc, *, now, report: SendReport) -> None:
             )
             report.retry += 1
             return
-        row_attempts = store.finish(conn, sub.id, period, status="retry", now=now, error=reason)
+        row_attempts = store.attempts(conn, sub.id, period)
         if row_attempts >= settings.digest_max_attempts:
             store.finish(
                 conn,

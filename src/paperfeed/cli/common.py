@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from typer.core import TyperGroup
 
 from paperfeed import __version__, logs
@@ -26,6 +27,12 @@ class _Commands(TyperGroup):
         except PaperfeedError as exc:
             err.print(f"[red]Error:[/] {exc}", highlight=False)
             raise typer.Exit(1) from None
+
+
+def plain(value: str) -> Text:
+    """Someone else's text for a table cell: shown as written, never as Rich markup, and
+    without the control characters (escape sequences) that would steer the terminal."""
+    return Text("".join(c for c in value if c.isprintable() or c == " "))
 
 
 app = typer.Typer(

@@ -9,7 +9,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from paperfeed.cli.common import _db, _settings, console, digest_app
+from paperfeed.cli.common import _db, _settings, console, digest_app, plain
 from paperfeed.errors import InvalidInput
 
 
@@ -88,15 +88,14 @@ def list_subscriptions(
     ] = None,
 ) -> None:
     """Show the subscribers, their schedule and topics."""
-    from paperfeed.store import subscriptions as store
+    from paperfeed.subscriptions import listing
 
-    with _db(ctx).connect() as conn:
-        subs = store.listing(conn, status=status)
+    subs = listing(_db(ctx), status=status)
     table = Table("id", "email", "status", "cadence", "at", "topics")
     for s in subs:
         p = s.prefs
         at = f"{p.send_hour:02d}:00 {p.timezone}"
         if p.cadence == "weekly":
             at = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][p.weekday] + " " + at
-        table.add_row(str(s.id), s.email, s.status, p.cadence, at, "; ".join(p.topics))
+        table.add_row(str(s.id), s.email, s.status, p.cadence, at, plain("; ".join(p.topics)))
     console.print(table)

@@ -23,6 +23,7 @@ from paperfeed.cli.common import (
     console,
     err,
     ingest_app,
+    plain,
 )
 from paperfeed.errors import PaperfeedError
 from paperfeed.models import Batch, IngestCounts, IngestRun
@@ -211,11 +212,9 @@ def ingest_log(
     limit: Annotated[int, typer.Option(help="How many runs to show.")] = 20,
 ) -> None:
     """Show the latest ingest runs: source, status, counts and errors."""
-    from paperfeed.store import runs
+    from paperfeed.ingest import recent_runs
 
-    db = _db(ctx)
-    with db.connect() as conn:
-        recent = runs.recent(conn, limit=limit)
+    recent = recent_runs(_db(ctx), limit=limit)
     table = Table(
         "id", "source", "status", "started", "new", "updated", "unchanged", "rejected", "error"
     )
@@ -230,6 +229,6 @@ def ingest_log(
             str(c.updated),
             str(c.unchanged),
             str(c.rejected),
-            r.error or "",
+            plain(r.error or ""),  # errors quote the source's text
         )
     console.print(table)
