@@ -353,6 +353,9 @@ def _send_sharded(db, settings, items, *, now, workers, progress) -> SendReport:
     """Split the due digests over `workers` processes, each with its own database connection
     and SMTP connection. The claims keep it exactly once: a digest is sent by the one process
     that claimed it, and what a process that died had claimed is due again once stale."""
+    # Plain processes, not a ProcessPoolExecutor: when one worker dies, the executor terminates
+    # the others, and a sender killed between the mail server's "250 OK" and marking the send log
+    # would send that digest twice. Here the others finish their share.
     ctx = multiprocessing.get_context("spawn")  # no inherited locks, threads or connections
     queue = ctx.Queue()
     procs = [
