@@ -16,6 +16,10 @@ from paperfeed.store import Database
 
 from . import databases
 
+# pytest-xdist's workers get COLUMNS=80; Rich would then fix the CLI's console (made when
+# paperfeed.cli is first imported) at 80 columns, whatever width a test's CliRunner asks for.
+os.environ.pop("COLUMNS", None)
+
 PG_URL = os.environ.get("PAPERFEED_TEST_DATABASE_URL")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FIXTURES = Path(__file__).parent / "fixtures"
