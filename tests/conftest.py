@@ -38,6 +38,25 @@ BACKENDS = [
 ]
 
 
+# Tests that take many seconds (real processes, a browser, a model export) start first, so the
+# parallel workers (pytest-xdist) finish together instead of one running them alone at the end.
+# Only the order changes; a test missing here is merely scheduled later.
+LONG = (
+    "test_browser.py::",
+    "test_cli.py::test_kill_9",
+    "test_cli.py::test_serve_answers",
+    "test_digests.py::test_a_sender_killed",
+    "test_digests.py::test_two_sender_processes",
+    "test_vector_index.py::test_onnx_runtime",
+    "test_vote_storm.py::",
+    "test_workers.py::",
+)
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: not any(long in item.nodeid for long in LONG))
+
+
 # argon2id at the lowest cost it allows: microseconds a hash instead of a third of a second.
 # Only the cost differs from production (the algorithm and code path are the same); tests
 # marked `real_argon2` keep the production hasher.
