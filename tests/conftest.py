@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import uuid
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+from argon2 import PasswordHasher
 
+from paperfeed import accounts
 from paperfeed.config import Settings
 from paperfeed.models import Paper
 from paperfeed.store import Database
+
+from . import databases
+
+# pytest-xdist's workers get COLUMNS=80; Rich would then fix the CLI's console (made when
+# paperfeed.cli is first imported) at 80 columns, whatever width a test's CliRunner asks for.
+os.environ.pop("COLUMNS", None)
 
 PG_URL = os.environ.get("PAPERFEED_TEST_DATABASE_URL")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -32,37 +38,78 @@ BACKENDS = [
 ]
 
 
-def _pg_schema_url(base: str, schema: str) -> str:
-    url = sa.engine.make_url(Database(base).url)
-    # Each test gets its own schema through the connection's search_path: isolated and fast.
-    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False
-    )
+# Tests that take many seconds (real processes, a browser, a model export) start first, so the
+# parallel workers (pytest-xdist) finish together instead of one running them alone at the end.
+# Only the order changes; a test missing here is merely scheduled later.
+LONG = (
+    "test_browser.py::",
+    "test_cli.py::test_kill_9",
+    "test_cli.py::test_serve_answers",
+    "test_digests.py::test_a_sender_killed",
+    "test_digests.py::test_two_sender_processes",
+    "test_vector_index.py::test_onnx_runtime",
+    "test_vote_storm.py::",
+    "test_workers.py::",
+)
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: not any(long in item.nodeid for long in LONG))
+
+
+# argon2id at the lowest cost it allows: microseconds a hash instead of a third of a second.
+# Only the cost differs from production (the algorithm and code path are the same); tests
+# marked `real_argon2` keep the production hasher.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def password_hashing(request, monkeypatch):
+    if request.node.get_closest_marker("real_argon2") is None:
+        monkeypatch.setattr(accounts, "_hasher", lambda: CHEAP_HASHER)
+    accounts._dummy_hash.cache_clear()  # made by whichever hasher this test uses
+    yield
+    accounts._dummy_hash.cache_clear()
 
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path):
-    """A URL to an empty database of each backend."""
+    """A URL to a database of each backend: at the newest migration and empty when the test
+    uses `db` (see databases.py), otherwise with nothing in it at all."""
+    migrated = "db" in request.fixturenames
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'paperfeed.db'}"
+        url = f"sqlite:///{tmp_path / 'paperfeed.db'}"
+        if migrated:
+            databases.clone_sqlite(request.getfixturevalue("sqlite_template"), url)
+        yield url
         return
-    schema = "t_" + uuid.uuid4().hex[:12]
-    admin = Database(PG_URL)
-    with admin.transaction() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    schemas = request.getfixturevalue("pg_schemas")
+    schema = schemas.migrated() if migrated else schemas.empty()
     try:
-        yield _pg_schema_url(PG_URL, schema)
+        yield schemas.url(schema)
     finally:
-        with admin.transaction() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+        if migrated:
+            schemas.release(schema)
+        else:
+            schemas.drop(schema)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    return databases.sqlite_template(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="session")
+def pg_schemas():
+    schemas = databases.PgSchemas(PG_URL)
+    yield schemas
+    schemas.close()
 
 
 @pytest.fixture
 def db(database_url):
-    """A migrated, empty database."""
+    """A database at the newest migration, with no data but what the migrations seed."""
     database = Database(database_url)
-    database.upgrade()
     yield database
     database.dispose()
 

@@ -10,7 +10,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -21,6 +20,7 @@ from paperfeed.store import papers
 
 from .conftest import make_paper
 from .livesite import free_port
+from .waiting import until
 
 PASSWORD = "correct horse battery"
 NO_REUSE = httpx.Limits(max_keepalive_connections=0)  # a new connection, any worker, each time
@@ -61,15 +61,15 @@ def server(db, settings, database_url, tmp_path):
             stderr=err,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
+
+    def healthy() -> bool:
+        assert proc.poll() is None, log.read_text()
         try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
+            return httpx.get(f"{base}/healthz").status_code == 200
         except httpx.TransportError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.1)
+            return False
+
+    until(healthy, timeout=120, interval=0.1)  # two workers import the app: slow when busy
     try:
         yield base, log
     finally:
@@ -77,14 +77,26 @@ def server(db, settings, database_url, tmp_path):
         proc.wait(timeout=30)
 
 
-def _pids(log_text: str, request_ids: set[str]) -> set[int]:
-    """Which worker processes answered these requests, from the JSON access log."""
-    found = set()
-    for line in log_text.splitlines():
+def _access(log_text: str, request_ids: set[str]) -> list[dict]:
+    """The JSON access-log entries of these requests (whole lines only: a worker may be
+    writing one right now)."""
+    entries = []
+    for line in log_text.splitlines(keepends=True):
+        if not line.endswith("\n"):
+            continue
         entry = json.loads(line)  # every line is JSON, the workers' start-up lines included
         if entry["logger"] == "paperfeed.access" and entry["request_id"] in request_ids:
-            found.add(entry["pid"])
-    return found
+            entries.append(entry)
+    return entries
+
+
+def _answered(log_text: str, request_ids: set[str]) -> set[str]:
+    return {e["request_id"] for e in _access(log_text, request_ids)}
+
+
+def _pids(log_text: str, request_ids: set[str]) -> set[int]:
+    """Which worker processes answered these requests, from the JSON access log."""
+    return {e["pid"] for e in _access(log_text, request_ids)}
 
 
 def test_two_workers_share_sessions_csrf_limits_caches_and_metrics(server):
@@ -146,6 +158,7 @@ def test_two_workers_share_sessions_csrf_limits_caches_and_metrics(server):
     )
     assert float(re.search(re.escape(series) + r" (\S+)", text)[1]) == 48
 
-    time.sleep(0.5)  # let the log lines of the last requests reach the file
+    # Each worker writes its access line after answering: wait until every one is in the file.
+    until(lambda: _answered(log.read_text(), asked) >= asked, timeout=30)
     pids = _pids(log.read_text(), asked)
     assert len(pids) == 2, f"all requests went to one worker: {pids}"

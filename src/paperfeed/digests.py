@@ -353,6 +353,9 @@ def _send_sharded(db, settings, items, *, now, workers, progress) -> SendReport:
     """Split the due digests over `workers` processes, each with its own database connection
     and SMTP connection. The claims keep it exactly once: a digest is sent by the one process
     that claimed it, and what a process that died had claimed is due again once stale."""
+    # Plain processes, not a ProcessPoolExecutor: when one worker dies, the executor terminates
+    # the others, and a sender killed between the mail server's "250 OK" and marking the send log
+    # would send that digest twice. Here the others finish their share.
     ctx = multiprocessing.get_context("spawn")  # no inherited locks, threads or connections
     queue = ctx.Queue()
     procs = [
@@ -458,7 +461,7 @@ def _failed(db, settings, sub, period, exc, *, now, report: SendReport) -> None:
             )
             report.retry += 1
             return
-        row_attempts = store.finish(conn, sub.id, period, status="retry", now=now, error=reason)
+        row_attempts = store.attempts(conn, sub.id, period)
         if row_attempts >= settings.digest_max_attempts:
             store.finish(
                 conn,

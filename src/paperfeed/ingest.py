@@ -96,3 +96,9 @@ def _landed(counts: IngestCounts) -> str:
 def _describe(exc: BaseException) -> str:
     text = str(exc) or exc.__class__.__name__
     return f"{exc.__class__.__name__}: {text}"
+
+
+def recent_runs(db: Database, *, limit: int = 20) -> list[IngestRun]:
+    """The latest ingest runs, newest first."""
+    with db.connect() as conn:
+        return runs.recent(conn, limit=limit)

@@ -9,13 +9,6 @@ ARXIV_ABS = "https://arxiv.org/abs/"
 ARXIV_PDF = "https://arxiv.org/pdf/"
 
 
-@dataclass(frozen=True, slots=True)
-class Author:
-    """One author as a listing names them."""
-
-    name: str
-
-
 @dataclass(slots=True)
 class Paper:
     """One arXiv paper, latest version. `None` or an empty list means "this source does not say"."""
@@ -47,10 +40,6 @@ class Paper:
     @property
     def pdf_url(self) -> str:
         return ARXIV_PDF + self.arxiv_id
-
-    @property
-    def author_list(self) -> list[Author]:
-        return [Author(n) for n in self.authors]
 
 
 @dataclass(frozen=True, slots=True)

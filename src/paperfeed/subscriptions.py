@@ -292,3 +292,9 @@ def sends(db: Database, sub: Subscription) -> list[dict]:
     """The latest digests of a subscription as the send log has them."""
     with db.connect() as conn:
         return store.sends(conn, sub.id)
+
+
+def listing(db: Database, *, status: str | None = None) -> list[Subscription]:
+    """Every subscription, oldest first; only those with `status` when given."""
+    with db.connect() as conn:
+        return store.listing(conn, status=status)

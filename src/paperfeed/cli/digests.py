@@ -89,10 +89,9 @@ def list_subscriptions(
     ] = None,
 ) -> None:
     """Show the subscribers, their schedule and topics."""
-    from paperfeed.store import subscriptions as store
+    from paperfeed.subscriptions import listing
 
-    with _db(ctx).connect() as conn:
-        subs = store.listing(conn, status=status)
+    subs = listing(_db(ctx), status=status)
     table = Table("id", "email", "status", "cadence", "at", "topics")
     for s in subs:
         p = s.prefs

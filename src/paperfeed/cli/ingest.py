@@ -213,11 +213,9 @@ def ingest_log(
     limit: Annotated[int, typer.Option(help="How many runs to show.")] = 20,
 ) -> None:
     """Show the latest ingest runs: source, status, counts and errors."""
-    from paperfeed.store import runs
+    from paperfeed.ingest import recent_runs
 
-    db = _db(ctx)
-    with db.connect() as conn:
-        recent = runs.recent(conn, limit=limit)
+    recent = recent_runs(_db(ctx), limit=limit)
     table = Table(
         "id", "source", "status", "started", "new", "updated", "unchanged", "rejected", "error"
     )

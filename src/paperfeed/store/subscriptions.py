@@ -98,12 +98,6 @@ def listing(conn: sa.Connection, *, status: str | None = None) -> list[Subscript
     return [_to_subscription(r) for r in conn.execute(q)]
 
 
-def count_by_status(conn: sa.Connection) -> dict[str, int]:
-    """How many subscriptions have each status."""
-    rows = conn.execute(sa.select(T.c.status, sa.func.count()).group_by(T.c.status))
-    return {status: n for status, n in rows}
-
-
 # --- the send log ------------------------------------------------------------------------------
 
 
@@ -165,8 +159,8 @@ def finish(
     papers: int = 0,
     error: str | None = None,
     next_attempt_at: dt.datetime | None = None,
-) -> int:
-    """Record how a claimed send ended (sent, empty, retry, failed); returns its attempts."""
+) -> None:
+    """Record how a claimed send ended (sent, empty, retry, failed)."""
     values = {
         "status": status,
         "papers": papers,
@@ -180,6 +174,10 @@ def finish(
         .where(D.c.subscription_id == subscription_id, D.c.period == period)
         .values(**values)
     )
+
+
+def attempts(conn: sa.Connection, subscription_id: int, period: str) -> int:
+    """How many times a claimed send has been tried, this one included."""
     return conn.execute(
         sa.select(D.c.attempts).where(D.c.subscription_id == subscription_id, D.c.period == period)
     ).scalar_one()

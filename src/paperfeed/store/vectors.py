@@ -76,11 +76,6 @@ def vectors_of(conn: sa.Connection, model: str, arxiv_ids: list[str]) -> dict[st
     return out
 
 
-def drop(conn: sa.Connection, arxiv_ids: list[str], model: str) -> None:
-    """Forget vectors (after a paper's text changed, say)."""
-    conn.execute(sa.delete(V).where(V.c.model == model, V.c.arxiv_id.in_(arxiv_ids)))
-
-
 def page(
     conn: sa.Connection, model: str, *, after: str | None, limit: int
 ) -> list[tuple[str, bytes, dt.datetime]]:
