@@ -154,7 +154,7 @@ def test_api_limits_page_size(client, settings):
 
 
 def test_api_one_paper(client):
-    body = client.get("/api/papers/2511.00030").json()
+    body = client.get("/api/papers/2511.00030/details").json()
     assert body["authors"] == ["A", "B", "C", "D", "E", "F"]
     assert body["links"]["code"] == "https://github.com/org/repo"
     assert body["links"]["page"] == "http://testserver/papers/2511.00030"
@@ -176,7 +176,13 @@ def test_daily_papers_is_shaped_like_hugging_face(client):
 
 def test_openapi_documents_the_endpoints(client):
     spec = client.get("/api/openapi.json").json()
-    assert {"/api/papers", "/api/papers/{arxiv_id}", "/api/daily_papers"} <= set(spec["paths"])
+    assert {
+        "/api/papers",
+        "/api/papers/{arxiv_id}",
+        "/api/papers/{arxiv_id}/details",
+        "/api/papers/search",
+        "/api/daily_papers",
+    } <= set(spec["paths"])
     assert client.get("/api/docs").status_code == 200
 
 

@@ -16,6 +16,7 @@ from paperfeed.store.tables import catalog_state as S
 from paperfeed.store.tables import comments as C
 from paperfeed.store.tables import paper_vectors
 from paperfeed.store.tables import papers as T
+from paperfeed.store.tables import users as U
 
 _CONTENT = (
     "version",
@@ -257,9 +258,20 @@ def list_between(
     limit: int,
     cursor: str | None = None,
     offset: int = 0,
+    newest_first: bool = False,
+    submitter: str | None = None,
 ) -> list[Paper]:
-    """Papers listed on days start..end (inclusive), in listing order, after `cursor`."""
+    """Papers listed on days start..end (inclusive), in listing order, after `cursor`;
+    `newest_first` orders by publication time; `submitter` is a Hugging Face user name or a
+    reader's display name."""
     q = sa.select(T).where(T.c.listing_day >= start, T.c.listing_day <= end, VISIBLE)
+    if submitter is not None:
+        readers = sa.select(U.c.id).where(U.c.display_name == submitter)
+        q = q.where(sa.or_(T.c.hf_submitter == submitter, T.c.submitted_by.in_(readers)))
+    if newest_first:
+        order = (T.c.published.desc(), T.c.arxiv_id.desc())
+        rows = conn.execute(q.order_by(*order).limit(limit).offset(offset or None))
+        return [row_to_paper(r) for r in rows]
     if cursor:
         upvotes, published, arxiv_id = decode_cursor(cursor)
         # All three sort keys descend, so "after" is a plain row-value comparison.
@@ -294,14 +306,14 @@ def count_between(conn: sa.Connection, start: dt.date, end: dt.date) -> int:
 def day_before(conn: sa.Connection, day: dt.date) -> dt.date | None:
     """The latest listing day before `day` that has papers."""
     return conn.execute(
-        sa.select(sa.func.max(T.c.listing_day)).where(T.c.listing_day < day)
+        sa.select(sa.func.max(T.c.listing_day)).where(T.c.listing_day < day, VISIBLE)
     ).scalar()
 
 
 def day_after(conn: sa.Connection, day: dt.date) -> dt.date | None:
     """The earliest listing day after `day` that has papers."""
     return conn.execute(
-        sa.select(sa.func.min(T.c.listing_day)).where(T.c.listing_day > day)
+        sa.select(sa.func.min(T.c.listing_day)).where(T.c.listing_day > day, VISIBLE)
     ).scalar()
 
 

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import sqlalchemy as sa
+import swagger_ui_bundle
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         version=__version__,
         description="Daily research papers: listings by day, week and month, one paper, and a "
         "Hugging Face-compatible `daily_papers` endpoint.",
-        docs_url="/api/docs",
+        docs_url=None,  # served below from local assets: Swagger UI's default loads from a CDN
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -66,6 +67,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.response_cache = ResponseCache(settings.response_cache_size)
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount(
+        "/api/docs/assets",
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="swagger-ui",
+    )
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(account_pages.router)
@@ -134,6 +140,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     @app.exception_handler(404)
     async def no_route(request: Request, exc: Exception) -> Response:
         return _error(request, 404, "not_found", "There is no page at this address.")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs(request: Request) -> Response:
+        """Swagger UI for the API, entirely from this server."""
+        return templates.TemplateResponse(
+            request, "api_docs.html", {"title": app.title, "openapi_url": app.openapi_url}
+        )
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:

@@ -20,6 +20,7 @@ from paperfeed.models import Preferences, Subscription
 from paperfeed.web import auth
 from paperfeed.web.api import paper_json
 from paperfeed.web.render import render
+from paperfeed.web.schemas import DigestOut, SubscribeOut, SubscriptionOut
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/digest", tags=["digests"])
@@ -327,7 +328,9 @@ def _digest_json(request: Request, digest: digests.Digest) -> dict:
     }
 
 
-@api_router.post("/subscribe", summary="Subscribe to the digest", status_code=202)
+@api_router.post(
+    "/subscribe", summary="Subscribe to the digest", status_code=202, response_model=SubscribeOut
+)
 def api_subscribe(request: Request, body: SubscribeBody) -> JSONResponse:
     """Mail a confirmation link; the answer is the same for known and unknown addresses."""
     settings, db = request.app.state.settings, request.app.state.db
@@ -336,14 +339,18 @@ def api_subscribe(request: Request, body: SubscribeBody) -> JSONResponse:
     return JSONResponse({"status": "confirmation_sent", "message": answer}, status_code=202)
 
 
-@api_router.get("/preferences", summary="A subscription and its preferences")
+@api_router.get(
+    "/preferences", summary="A subscription and its preferences", response_model=SubscriptionOut
+)
 def api_preferences(request: Request, token: str = Query(..., description="From a digest link")):
     """The subscription a signed link names."""
     sub = subscriptions.from_token(request.app.state.db, request.app.state.settings, token)
     return _subscription_json(request, sub)
 
 
-@api_router.put("/preferences", summary="Change a subscription's preferences")
+@api_router.put(
+    "/preferences", summary="Change a subscription's preferences", response_model=SubscriptionOut
+)
 def api_update_preferences(
     request: Request,
     body: PreferencesBody,
@@ -356,14 +363,14 @@ def api_update_preferences(
     return _subscription_json(request, sub)
 
 
-@api_router.post("/unsubscribe", summary="Unsubscribe")
+@api_router.post("/unsubscribe", summary="Unsubscribe", response_model=SubscriptionOut)
 def api_unsubscribe(request: Request, token: str = Query(..., description="From a digest link")):
     """Stop the digests of the subscription a signed link names."""
     sub = subscriptions.unsubscribe(request.app.state.db, request.app.state.settings, token)
     return _subscription_json(request, sub)
 
 
-@api_router.get("/preview", summary="What a digest would contain now")
+@api_router.get("/preview", summary="What a digest would contain now", response_model=DigestOut)
 def api_preview(
     request: Request,
     token: str = Query("", description="A subscription's link token (else the fields below)"),
@@ -379,7 +386,9 @@ def api_preview(
     )
 
 
-@api_router.get("/timezones", summary="Time zone names accepted in preferences")
+@api_router.get(
+    "/timezones", summary="Time zone names accepted in preferences", response_model=list[str]
+)
 def api_timezones() -> list[str]:
     """Every IANA time zone name this server knows."""
     return _timezones()
