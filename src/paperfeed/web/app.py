@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import logging
 from pathlib import Path
 
 import sqlalchemy as sa
-import swagger_ui_bundle
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from paperfeed import __version__, comments, feeds
+from paperfeed import __version__, comments, feeds, latex
 from paperfeed.config import Settings
 from paperfeed.errors import Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
 from paperfeed.store import Database
@@ -32,6 +32,8 @@ from paperfeed.web import (
 from paperfeed.web.cache import ResponseCache
 
 HERE = Path(__file__).parent
+# Swagger UI 5 (OpenAPI 3.1), as the fastapi-offline package ships it: served from here.
+SWAGGER_UI = Path(importlib.util.find_spec("fastapi_offline").origin).parent / "static"
 log = logging.getLogger(__name__)
 
 
@@ -63,13 +65,16 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         comment_count=comments.count,
     )
     templates.env.filters["humandate"] = _humandate
+    templates.env.filters["math"] = latex.to_html  # LaTeX as MathML, everything else escaped
+    templates.env.filters["plaintext"] = latex.to_text
+    templates.env.filters["compact"] = _compact
     app.state.templates = templates
     app.state.response_cache = ResponseCache(settings.response_cache_size)
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.mount(
         "/api/docs/assets",
-        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        StaticFiles(directory=SWAGGER_UI),
         name="swagger-ui",
     )
     app.include_router(api.router)
@@ -170,6 +175,15 @@ def _error(request: Request, status: int, code: str, message: str) -> Response:
     return templates.TemplateResponse(
         request, "error.html", {"status": status, "message": message}, status_code=status
     )
+
+
+def _compact(n: int | None) -> str:
+    """1234 -> 1.2k, as star counts are shown."""
+    if n is None:
+        return ""
+    if n >= 10_000:
+        return f"{n / 1000:.0f}k"
+    return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
 
 
 def _humandate(value: dt.date | dt.datetime | None) -> str:
