@@ -65,6 +65,18 @@ class Settings:
         4, "Retries of a failed request (429, 5xx, network) before giving up."
     )
     arxiv_page_size: int = _knob(100, "Records asked for per arXiv API page (at most 2000).")
+    github_api_url: str = _knob("https://api.github.com", "GitHub's REST API, for star counts.")
+    github_token: str = _knob(
+        "",
+        "GitHub token for `ingest github-stars` (no scopes needed): 5,000 requests an hour "
+        "instead of 60. Set it through PAPERFEED_GITHUB_TOKEN rather than the file.",
+    )
+    github_max_wait: float = _knob(
+        900.0,
+        "Longest wait for GitHub's rate limit to reset; a longer one stops the refresh, "
+        "and the next run resumes where it stopped.",
+    )
+    trending_code_days: int = _knob(7, "Default window of 'Trending code', in days.")
     ingest_batch_size: int = _knob(
         500, "Papers written per transaction when ingesting files; a crash loses at most one batch."
     )

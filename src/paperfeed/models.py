@@ -82,6 +82,17 @@ class Paper:
 
 
 @dataclass(frozen=True, slots=True)
+class RepoStars:
+    """What GitHub said about one repository."""
+
+    repo: str  # owner/name, as asked
+    status: str  # ok, unchanged (304), missing (404/410/451), error
+    stars: int | None = None
+    etag: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Rejected:
     """A record a source could not turn into a Paper, and why."""
 

@@ -106,7 +106,7 @@ def show_config(ctx: typer.Context) -> None:
     table = Table("setting", "value", "environment variable", "meaning", show_lines=False)
     for name, env, _default, help_text in Settings.describe():
         value = getattr(settings, name)
-        shown = "(set)" if name == "secret_key" and value else str(value)
+        shown = "(set)" if name in ("secret_key", "github_token") and value else str(value)
         table.add_row(name, shown, env, help_text)
     console.print(table)
 

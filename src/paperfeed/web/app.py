@@ -23,6 +23,7 @@ from paperfeed.web import (
     account_pages,
     api,
     auth,
+    code_pages,
     community_pages,
     digest_pages,
     pages,
@@ -78,6 +79,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         name="swagger-ui",
     )
     app.include_router(api.router)
+    app.include_router(code_pages.api_router)
+    app.include_router(code_pages.router)
     app.include_router(pages.router)
     app.include_router(account_pages.router)
     app.include_router(community_pages.router)
