@@ -70,6 +70,7 @@ class GitHubClient:
         self._remaining: int | None = None
         self._reset: float | None = None
         self.waited = 0.0  # seconds spent waiting for GitHub's limits, for the report
+        self.in_flight = 0.0  # seconds spent waiting for answers (GitHub's time, not ours)
         self.requests = 0
         self._client = httpx.Client(
             headers=headers, timeout=timeout, transport=transport, follow_redirects=True
@@ -117,10 +118,15 @@ class GitHubClient:
         for attempt in range(self.retries + 1):
             self._before_request()
             self.requests += 1
+            started = time.perf_counter()
+            response = None
             try:
                 response = self._client.get(url, headers=headers)
+                response.read()
             except httpx.TransportError as exc:
                 problem = f"{exc.__class__.__name__}: {exc}"
+            self.in_flight += time.perf_counter() - started
+            if response is None:
                 self._wait(min(2.0 * 2**attempt, self.max_wait), problem)
                 continue
             self._note_limits(response)
