@@ -40,7 +40,9 @@ class Settings:
     )
     site_name: str = _knob("paperfeed", "Name shown in the page header and titles.")
     base_url: str = _knob(
-        "http://127.0.0.1:8000", "Public address of the site, used for absolute links."
+        "",
+        "Public address of the site, used for absolute links in mail and feeds. Empty: "
+        "http://HOST:PORT of `paperfeed serve` (127.0.0.1 when it listens on every address).",
     )
     host: str = _knob("127.0.0.1", "Address `paperfeed serve` listens on.")
     port: int = _knob(8000, "Port `paperfeed serve` listens on.")
@@ -226,6 +228,10 @@ class Settings:
         digest = hashlib.sha1(self.database_url.encode()).hexdigest()[:12]
         return Path("paperfeed-index") / digest
 
+    def __post_init__(self) -> None:
+        if not self.base_url:
+            object.__setattr__(self, "base_url", local_url(self.host, self.port))
+
     @property
     def signing_key(self) -> str:
         """The secret key, or the fixed development key outside production."""
@@ -238,6 +244,15 @@ class Settings:
             (f.name, ENV_PREFIX + f.name.upper(), f.default, f.metadata["help"])
             for f in dataclasses.fields(cls)
         ]
+
+
+def local_url(host: str, port: int) -> str:
+    """The address a browser on this machine reaches `serve --host HOST --port PORT` at."""
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
+    return f"http://{host}:{port}"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

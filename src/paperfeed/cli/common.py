@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -13,7 +14,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from paperfeed import __version__, logs
-from paperfeed.config import ENV_PREFIX, Settings
+from paperfeed.config import ENV_PREFIX, Settings, local_url
 from paperfeed.errors import PaperfeedError
 
 
@@ -240,6 +241,13 @@ def serve(
     import uvicorn
 
     settings = _settings(ctx)
+    if (host or port) and settings.base_url == local_url(settings.host, settings.port):
+        # No base_url of its own: links in mail and feeds follow where we actually listen.
+        host, port = host or settings.host, port or settings.port
+        settings = dataclasses.replace(settings, host=host, port=port, base_url="")
+        os.environ[ENV_PREFIX + "HOST"] = host
+        os.environ[ENV_PREFIX + "PORT"] = str(port)
+        logging.getLogger("paperfeed.serve").info("links point at %s", settings.base_url)
     workers = workers or settings.workers
     if workers < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--workers")
