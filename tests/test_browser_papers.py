@@ -132,3 +132,12 @@ def test_api_docs_render_with_every_other_host_blocked(site, browser):
     assert page.locator(".opblock").count() >= 10
     assert page.get_by_text("/api/daily_papers").first.is_visible()
     assert outside == []
+
+
+def test_digest_sign_up_starts_at_the_browsers_time_zone(site, browser):
+    context = browser.new_context(timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    page.goto(f"{site}/digest?email=reader@example.org")
+    page.wait_for_function("document.querySelector('input[name=timezone]').value !== 'UTC'")
+    assert page.locator("input[name=timezone]").input_value() == "Asia/Tokyo"
+    context.close()
