@@ -91,3 +91,69 @@ def test_previous_day_with_papers_points_at_papers(client):
     assert 'href="/papers?week=2025-W47">See the previous week with papers' in week
     api = client.get("/api/papers", params={"date": "2025-11-19"}).json()
     assert api["previous"]["value"] == "2025-11-17"
+
+
+def test_migration_0008_keeps_imported_counts_apart(database_url):
+    """A database at 0005 with an imported "1 comment" and a real one elsewhere: after 0008
+    the counts are ours, Hugging Face's is kept apart, and code links know their repository."""
+    import sqlalchemy as sa
+
+    from paperfeed.store import Database
+
+    db = Database(database_url)
+    db.upgrade("0005")
+    now = dt.datetime(2025, 11, 20, tzinfo=dt.UTC)
+    row = dict(
+        version=1,
+        title="t",
+        abstract="a",
+        authors=[],
+        categories=[],
+        published=now,
+        listing_day=now.date(),
+        upvotes=0,
+        created_at=now,
+        modified_at=now,
+    )
+    from paperfeed.store.tables import papers as current
+
+    names = ("arxiv_id", "code_url", "num_comments", *row)
+    papers_t = sa.table("papers", *(sa.column(c, current.c[c].type) for c in names))
+    with db.transaction() as conn:
+        conn.execute(
+            sa.insert(papers_t),
+            [
+                {
+                    **row,
+                    "arxiv_id": "2511.00001",
+                    "code_url": "https://github.com/A/B",
+                    "num_comments": 1,
+                },
+                {**row, "arxiv_id": "2511.00002", "code_url": None, "num_comments": 2},
+            ],
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (email, display_name, password_hash, is_admin, created_at) "
+                "VALUES ('u@example.org', 'u', 'x', false, :t)"
+            ),
+            {"t": now},
+        )
+        uid = conn.execute(sa.text("SELECT id FROM users")).scalar_one()
+        for _ in range(2):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO comments (arxiv_id, user_id, body, html, created_at, deleted, "
+                    "hidden) VALUES ('2511.00002', :u, 'b', '<p>b</p>', :t, false, false)"
+                ),
+                {"u": uid, "t": now},
+            )
+    db.upgrade()
+    with db.connect() as conn:
+        one, two = papers.get(conn, "2511.00001"), papers.get(conn, "2511.00002")
+        repo = conn.execute(
+            sa.text("SELECT github_repo FROM papers WHERE arxiv_id = '2511.00001'")
+        ).scalar_one()
+    assert (one.num_comments, one.hf_comments, repo) == (0, 1, "a/b")
+    assert (two.num_comments, two.hf_comments) == (2, None)  # all of them were ours
+    db.dispose()
