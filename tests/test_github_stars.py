@@ -93,6 +93,7 @@ def test_refresh_stores_stars_and_a_daily_snapshot(linked):
     with serve(fake) as base, client(base, clock) as gh:
         result = stars.refresh(linked, gh, day=DAY1, batch_size=2)
     assert result.run.status == "ok" and result.stopped is None
+    assert result.papers_changed == 5  # four repositories, one shared by two papers
     assert (result.progress.total, result.progress.ok, result.progress.missing) == (5, 4, 1)
     assert [r.ref for r in result.run.rejections] == ["gone/away"]
     got = stars_of(linked)

@@ -70,8 +70,7 @@ def record(conn: sa.Connection, answers: Iterable[RepoStars], *, day: dt.date) -
     rows, snaps, counts = [], [], []
     for a in answers:
         stars = a.stars if a.status == "ok" else held.get(a.repo)
-        if a.status == "unchanged" and stars is None:
-            stars = None  # a 304 for a count we lost: the next run asks without the ETag
+        # A 304 for a count we do not hold drops the ETag: the next run asks afresh.
         etag = a.etag if a.status in ("ok", "unchanged") and stars is not None else None
         rows.append(
             {
@@ -102,21 +101,28 @@ def record(conn: sa.Connection, answers: Iterable[RepoStars], *, day: dt.date) -
             ),
             snaps,
         )
-    changed = 0
-    if counts:
-        result = conn.execute(
-            sa.update(T)
-            .where(
-                T.c.github_repo == sa.bindparam("b_repo"),
-                sa.or_(T.c.github_stars.is_(None), T.c.github_stars != sa.bindparam("b_stars")),
-            )
-            .values(github_stars=sa.bindparam("b_stars")),
-            counts,
+    if not counts:
+        return 0
+    wanted = {c["b_repo"]: c["b_stars"] for c in counts}
+    stale = conn.execute(
+        sa.select(T.c.arxiv_id, T.c.github_repo, T.c.github_stars).where(
+            T.c.github_repo.in_(list(wanted))
         )
-        changed = max(result.rowcount or 0, 0)
-        if changed:
-            paper_store.touch(conn)
-    return changed
+    ).all()
+    changes = [
+        {"b_id": r.arxiv_id, "b_stars": wanted[r.github_repo]}
+        for r in stale
+        if r.github_stars != wanted[r.github_repo]
+    ]
+    if changes:
+        conn.execute(
+            sa.update(T)
+            .where(T.c.arxiv_id == sa.bindparam("b_id"))
+            .values(github_stars=sa.bindparam("b_stars")),
+            changes,
+        )
+        paper_store.touch(conn)
+    return len(changes)
 
 
 def snapshot_days(conn: sa.Connection) -> tuple[dt.date | None, dt.date | None]:
