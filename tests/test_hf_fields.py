@@ -157,3 +157,27 @@ def test_migration_0008_keeps_imported_counts_apart(database_url):
     assert (one.num_comments, one.hf_comments, repo) == (0, 1, "a/b")
     assert (two.num_comments, two.hf_comments) == (2, None)  # all of them were ours
     db.dispose()
+
+
+def test_latex_as_plain_text_in_feeds_and_mail(db, settings):
+    from paperfeed.latex import to_html, to_text
+    from paperfeed.mail_templates import paragraph
+
+    title = "Walks as $k \\to \\infty$ for $\\alpha$-stable <b>laws</b>"
+    with db.transaction() as conn:
+        papers.upsert(conn, make_paper(9, title=title, abstract="We bound $\\frac{a}{b}$."))
+    with TestClient(create_app(settings, db=db)) as c:
+        feed = c.get("/papers.atom", params={"date": "2025-11-20"}).text
+    assert "<title>Walks as k → ∞ for α-stable &lt;b&gt;laws&lt;/b&gt;</title>" in feed
+    assert "We bound a/b." in feed and "<math" not in feed
+    assert paragraph(title) == "Walks as k → ∞ for α-stable <b>laws</b>"  # escaped by the template
+    # Hostile LaTeX: nothing but allow-listed MathML survives, text is escaped.
+    hostile = "$\\text{<img src=x onerror=alert(1)>}$ $\\href{javascript:alert(1)}{x}$ $<b>$"
+    html = str(to_html(hostile))
+    import re
+
+    assert "<img" not in html and "<b>" not in html and "&lt;b&gt;" in html
+    assert re.search(r"\shref=", html) is None  # \href's link is dropped; its text stays
+    assert set(re.findall(r"<(\w+)", html)) <= {"math", "mrow", "mtext", "mi", "mo"}
+    assert to_text("Costs $5 and $10") == "Costs $5 and $10"  # prices are not math
+    assert to_text("broken ${ math") == "broken ${ math"
