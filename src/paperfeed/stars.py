@@ -7,13 +7,16 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidInput
 from paperfeed.models import IngestCounts, IngestRun, Paper, Rejected
-from paperfeed.sources.github import GitHubClient, RateLimitWait
 from paperfeed.store import Database, runs
 from paperfeed.store import stars as store
+
+if TYPE_CHECKING:  # the web app imports this module; httpx only when a refresh runs
+    from paperfeed.sources.github import GitHubClient
 
 log = logging.getLogger(__name__)
 SOURCE = "github-stars"
@@ -48,6 +51,8 @@ class RefreshResult:
 
 def client_for(settings: Settings, **kwargs) -> GitHubClient:
     """A GitHub client configured by Settings (API address, token, timeouts, longest wait)."""
+    from paperfeed.sources.github import GitHubClient
+
     options = dict(
         base_url=settings.github_api_url,
         token=settings.github_token,
@@ -76,6 +81,8 @@ def refresh(
     the last stored batch the next time, the same day. Answers are conditional on the last
     ETag, so unchanged repositories cost nothing against GitHub's limit.
     """
+    from paperfeed.sources.github import RateLimitWait
+
     day = day or dt.datetime.now(dt.UTC).date()
     key = f"{SOURCE}:{day.isoformat()}"
     with db.transaction() as conn:
