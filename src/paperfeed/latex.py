@@ -148,6 +148,11 @@ def _math_html(latex: str, display: bool) -> str | None:
     return "".join(out)
 
 
+def _plain(text: str) -> bool:
+    """No math delimiter at all: the common case, answered without the regular expression."""
+    return "$" not in text and "\\(" not in text and "\\[" not in text
+
+
 def has_math(text: str | None) -> bool:
     """Whether the text holds anything this module treats as math."""
     return bool(text) and _MATH.search(text) is not None
@@ -157,8 +162,13 @@ def to_html(text: str | None) -> Markup:
     """Escaped text with each formula as MathML (its LaTeX kept as the `alttext`)."""
     if not text:
         return Markup("")
-    if "$" not in text and "\\" not in text:
+    if _plain(text):
         return Markup(html.escape(text, quote=False))
+    return _math_text_html(text)
+
+
+@functools.lru_cache(maxsize=2048)  # a day's titles and abstracts with math, rendered once
+def _math_text_html(text: str) -> Markup:
     parts = []
     for is_math, display, content, source in _segments(text):
         rendered = _math_html(content, display) if is_math else None
@@ -207,7 +217,7 @@ def to_text(text: str | None) -> str:
     """The text with each formula in plain Unicode (`$k \\to \\infty$` -> `k → ∞`)."""
     if not text:
         return text or ""
-    if "$" not in text and "\\" not in text:
+    if _plain(text):
         return text
     parts = []
     for is_math, display, content, source in _segments(text):
