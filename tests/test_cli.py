@@ -324,6 +324,9 @@ def test_serve_answers_http_and_stops_cleanly(db, database_url):
         # Two workers import the whole app: allow for a busy machine; a dead server fails at once.
         body = until(answer, timeout=120, interval=0.1)
         assert [p["arxiv_id"] for p in body["papers"]] == ["2511.00001"]
+        # No base_url set: links follow --host/--port, in every worker.
+        page = body["papers"][0]["links"]["page"]
+        assert page == f"http://127.0.0.1:{port}/papers/2511.00001"
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

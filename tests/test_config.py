@@ -110,3 +110,16 @@ def test_replace_checks_types_too():
     with pytest.raises(ValueError):
         dataclasses.replace(s, port="eighty")
     assert dataclasses.replace(s, port=9001).port == 9001
+
+
+def test_base_url_follows_host_and_port_unless_set():
+    from paperfeed.config import local_url
+
+    assert Settings.load(env={}).base_url == "http://127.0.0.1:8000"
+    assert Settings.load(env={"PAPERFEED_PORT": "8810"}).base_url == "http://127.0.0.1:8810"
+    assert Settings.load(env={}, host="0.0.0.0", port=9000).base_url == "http://127.0.0.1:9000"
+    given = {"PAPERFEED_BASE_URL": "https://papers.example.org", "PAPERFEED_PORT": "8810"}
+    assert Settings.load(env=given).base_url == "https://papers.example.org"
+    assert local_url("::1", 80) == "http://[::1]:80" and local_url("lab.local", 1) == (
+        "http://lab.local:1"
+    )

@@ -160,6 +160,7 @@ def test_bad_links_already_stored_never_render_as_links(planted, settings):
             "/papers/2511.00002",
             "/api/papers?date=2025-11-20",
             "/api/papers/2511.00001",
+            "/api/papers/2511.00001/details",
             "/api/daily_papers?date=2025-11-20",
             "/papers.atom?date=2025-11-20",
             "/papers.rss?date=2025-11-20",
@@ -170,8 +171,10 @@ def test_bad_links_already_stored_never_render_as_links(planted, settings):
         page = client.get("/papers/2511.00002").text
         assert 'href="https://org.github.io/ok/"' in page  # the good link of the same paper
         assert not re.search(r"class=\"[^\"]*code-link", client.get("/papers/2511.00001").text)
-        api = client.get("/api/papers/2511.00001").json()
+        api = client.get("/api/papers/2511.00001/details").json()
         assert api["links"]["code"] is None and api["links"]["project"] is None
+        hf = client.get("/api/papers/2511.00001").json()  # Hugging Face's shape
+        assert hf["githubRepo"] is None and hf["projectPage"] is None
 
 
 def test_bad_links_already_stored_never_reach_digest_mail(planted, database_url):

@@ -23,7 +23,7 @@ def test_hf_daily_file_maps_the_api_fields():
     """One recorded API response: paper.* fields, upvotes, comments, links, days, rejections."""
     (batch,) = HFDailySource(RECORDED / "hf_2025-11-20.json").batches()
     first, second = batch.papers
-    assert first.arxiv_id == "2511.16001" and first.upvotes == 163 and first.num_comments == 2
+    assert first.arxiv_id == "2511.16001" and first.upvotes == 163 and first.hf_comments == 2
     assert first.title == "EnvHarness: Awakening Static Worlds for Agent Learning"
     assert first.abstract == "LLM agents learn by interacting with environments."
     assert first.authors == ["Chengsong Huang", "Zifeng Wang"]
@@ -160,7 +160,9 @@ def test_jsonl_shared_format_fields(tmp_path):
         "comment": None,
     }
     p = record_to_paper(rec)
-    assert p.listing_day == dt.date(2026, 8, 21) and p.upvotes == 163 and p.num_comments == 1
+    assert p.listing_day == dt.date(2026, 8, 21) and p.upvotes == 163 and p.hf_comments == 1
+    assert (p.github_stars, p.ai_keywords, p.organization) == (8, ["LLM agents"], "Google")
+    assert p.num_comments is None  # ours counts our own discussion, never an import's
     assert p.published == dt.datetime(2026, 8, 20, tzinfo=dt.UTC) and p.primary_category is None
     assert p.project_url == "https://envharness.com/"
 
@@ -175,7 +177,14 @@ def test_export_record_round_trips_every_field():
         code_url="https://github.com/a/b",
         project_url="https://a.github.io/b/",
         upvotes=4,
-        num_comments=1,
+        num_comments=None,
+        hf_comments=1,
+        github_stars=12,
+        ai_summary="Summary.",
+        ai_keywords=["k1", "k2"],
+        organization="Org <b>",
+        organization_id="org",
+        hf_submitter="someone",
         version=5,
         title="Ünïcödé <b>HTML</b> $x^2$",
         published=dt.datetime(2025, 11, 17, 18, 30, 5, tzinfo=dt.UTC),
@@ -183,7 +192,7 @@ def test_export_record_round_trips_every_field():
         listing_day=dt.date(2025, 11, 17),
     )
     unset = [f.name for f in dataclasses.fields(p) if getattr(p, f.name) in (None, [])]
-    assert unset == ["submitted_by"]  # site-local, deliberately not exported
+    assert unset == ["num_comments", "submitted_by"]  # site-local, deliberately not exported
     assert record_to_paper(json.loads(json.dumps(paper_to_record(p)))) == p
     out = io.StringIO()
     assert write_jsonl([p, make_paper(4)], out) == 2
@@ -204,7 +213,7 @@ def test_jsonl_recorded_file_with_every_kind_of_line():
     assert full.categories == ["cs.RO", "cs.LG"] and full.primary_category == "cs.RO"
     assert full.published == dt.datetime(2025, 11, 17, 18, 30, 5, tzinfo=dt.UTC)
     assert full.updated == dt.datetime(2025, 11, 19, 9, tzinfo=dt.UTC)
-    assert (full.listing_day, full.upvotes, full.num_comments) == (dt.date(2025, 11, 17), 12, 3)
+    assert (full.listing_day, full.upvotes, full.hf_comments) == (dt.date(2025, 11, 17), 12, 3)
     assert full.code_url == "https://github.com/grasp-lab/dexdiff"  # from the abstract
     assert full.project_url == "https://grasp-lab.github.io/dexdiff/"  # from the comment
     assert dated.listing_day == dt.date(2025, 11, 19)  # hf_daily_date stands in

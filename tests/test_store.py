@@ -41,7 +41,13 @@ def test_round_trip_keeps_every_field(db):
         code_url="https://github.com/org/repo",
         project_url="https://org.github.io/repo/",
         upvotes=7,
-        num_comments=2,
+        hf_comments=2,
+        github_stars=40,
+        ai_summary="A <b>summary</b>.",
+        ai_keywords=["routing", "experts"],
+        organization="Google",
+        organization_id="google",
+        hf_submitter="taesiri",
         title="Ünïcödé <b>title</b> with $\\alpha$-LaTeX",
     )
     with db.transaction() as conn:

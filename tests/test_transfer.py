@@ -13,9 +13,10 @@ from paperfeed import accounts, comments, limits, subscriptions, voting
 from paperfeed.cli import app
 from paperfeed.config import Settings
 from paperfeed.ingest import ingest
-from paperfeed.models import Preferences
+from paperfeed.models import Preferences, RepoStars
 from paperfeed.sources.jsonl import JsonlSource
 from paperfeed.store import Database, papers, transfer, vectors
+from paperfeed.store import stars as star_store
 from paperfeed.store import subscriptions as subscription_store
 from paperfeed.store import votes as vote_store
 from paperfeed.store.tables import comments as comments_table
@@ -73,6 +74,10 @@ def used_site(tmp_path):
         now = dt.datetime(2025, 11, 21, 12, tzinfo=dt.UTC)
         assert subscription_store.claim(conn, sub.id, "2025-11-21", now=now, stale_before=now)
         subscription_store.finish(conn, sub.id, "2025-11-21", status="sent", now=now, papers=3)
+        # The GitHub star refresh's rows: the repository with its ETag, and a day's snapshot.
+        star_store.record(
+            conn, [RepoStars("o/r", "ok", stars=5, etag='W/"e"')], day=dt.date(2025, 11, 21)
+        )
     yield url, db, {"token": token, "ada": ada}
     db.dispose()
 

@@ -97,7 +97,8 @@ def test_paper_page_has_everything(client):
     r = client.get("/papers/2511.00030")
     assert r.status_code == 200
     for name in "ABCDEF":
-        assert f'<span class="author">{name}</span>' in r.text
+        link = f"/search?q=author%3A%22{name}%22"
+        assert f'<a class="author" href="{link}">{name}</a>' in r.text
     assert "https://arxiv.org/abs/2511.00030" in r.text
     assert "https://arxiv.org/pdf/2511.00030" in r.text
     assert "https://github.com/org/repo" in r.text and "https://org.github.io/repo/" in r.text
@@ -114,7 +115,8 @@ def test_html_and_script_in_titles_are_escaped(client):
         body = client.get(url).text
         assert "<script>alert" not in body and "<img src=x" not in body
         assert "&lt;script&gt;alert(" in body and "&lt;img src=x onerror=" in body
-        assert "$\\mathcal{O}(n)$" in body  # LaTeX stays as written
+        # LaTeX becomes MathML, its source kept as the alternative text
+        assert '<math alttext="\\mathcal{O}(n)"' in body and "<mi>𝒪</mi>" in body
 
 
 def test_card_shows_plus_n_authors_and_code_link(client):
@@ -154,7 +156,7 @@ def test_api_limits_page_size(client, settings):
 
 
 def test_api_one_paper(client):
-    body = client.get("/api/papers/2511.00030").json()
+    body = client.get("/api/papers/2511.00030/details").json()
     assert body["authors"] == ["A", "B", "C", "D", "E", "F"]
     assert body["links"]["code"] == "https://github.com/org/repo"
     assert body["links"]["page"] == "http://testserver/papers/2511.00030"
@@ -176,7 +178,13 @@ def test_daily_papers_is_shaped_like_hugging_face(client):
 
 def test_openapi_documents_the_endpoints(client):
     spec = client.get("/api/openapi.json").json()
-    assert {"/api/papers", "/api/papers/{arxiv_id}", "/api/daily_papers"} <= set(spec["paths"])
+    assert {
+        "/api/papers",
+        "/api/papers/{arxiv_id}",
+        "/api/papers/{arxiv_id}/details",
+        "/api/papers/search",
+        "/api/daily_papers",
+    } <= set(spec["paths"])
     assert client.get("/api/docs").status_code == 200
 
 

@@ -56,7 +56,9 @@ class Settings:
     )
     site_name: str = _knob("paperfeed", "Name shown in the page header and titles.")
     base_url: str = _knob(
-        "http://127.0.0.1:8000", "Public address of the site, used for absolute links."
+        "",
+        "Public address of the site, used for absolute links in mail and feeds. Empty: "
+        "http://HOST:PORT of `paperfeed serve` (127.0.0.1 when it listens on every address).",
     )
     host: str = _knob("127.0.0.1", "Address `paperfeed serve` listens on.")
     port: Annotated[int, Field(ge=0, le=65535)] = _knob(8000, "Port `paperfeed serve` listens on.")
@@ -85,6 +87,18 @@ class Settings:
     arxiv_page_size: Annotated[int, Field(ge=1, le=2000)] = _knob(
         100, "Records asked for per arXiv API page (at most 2000)."
     )
+    github_api_url: str = _knob("https://api.github.com", "GitHub's REST API, for star counts.")
+    github_token: str = _knob(
+        "",
+        "GitHub token for `ingest github-stars` (no scopes needed): 5,000 requests an hour "
+        "instead of 60. Set it through PAPERFEED_GITHUB_TOKEN rather than the file.",
+    )
+    github_max_wait: Annotated[float, Field(ge=0)] = _knob(
+        900.0,
+        "Longest wait for GitHub's rate limit to reset; a longer one stops the refresh, "
+        "and the next run resumes where it stopped.",
+    )
+    trending_code_days: Positive = _knob(7, "Default window of 'Trending code', in days.")
     ingest_batch_size: Positive = _knob(
         500, "Papers written per transaction when ingesting files; a crash loses at most one batch."
     )
@@ -250,6 +264,10 @@ class Settings:
         digest = hashlib.sha1(self.database_url.encode()).hexdigest()[:12]
         return Path("paperfeed-index") / digest
 
+    def __post_init__(self) -> None:
+        if not self.base_url:
+            object.__setattr__(self, "base_url", local_url(self.host, self.port))
+
     @property
     def signing_key(self) -> str:
         """The secret key, or the fixed development key outside production."""
@@ -262,6 +280,15 @@ class Settings:
             (f.name, ENV_PREFIX + f.name.upper(), f.default, f.metadata["help"])
             for f in cls.__dataclass_fields__.values()
         ]
+
+
+def local_url(host: str, port: int) -> str:
+    """The address a browser on this machine reaches `serve --host HOST --port PORT` at."""
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
+    return f"http://{host}:{port}"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -80,6 +80,12 @@ class Period:
         month = self.start.month - 1 + steps
         return Period.month_of(dt.date(self.start.year + month // 12, month % 12 + 1, 1))
 
+    def around(self, day: dt.date) -> Period:
+        """The period of the same kind that holds `day`."""
+        if self.kind == "day":
+            return Period.day(day)
+        return Period.week_of(day) if self.kind == "week" else Period.month_of(day)
+
     def contains(self, day: dt.date) -> bool:
         return self.start <= day <= self.end
 
@@ -174,22 +180,31 @@ def listing(
     cursor: str | None = None,
     offset: int = 0,
     on: dt.date | None = None,
+    newest_first: bool = False,
+    submitter: str | None = None,
 ) -> Listing:
-    """The papers of `period`, most upvoted first, then most recent; keyset-paginated."""
+    """The papers of `period`, most upvoted first, then most recent; keyset-paginated.
+    `newest_first` orders by publication time instead (offset paging only); `submitter` keeps
+    the papers that reader or Hugging Face user put on the list."""
     on = on or today()
     with db.connect() as conn:
         rows = store.list_between(
-            conn, period.start, period.end, limit=limit + 1, cursor=cursor, offset=offset
+            conn,
+            period.start,
+            period.end,
+            limit=limit + 1,
+            cursor=cursor,
+            offset=offset,
+            newest_first=newest_first,
+            submitter=submitter,
         )
         total = store.count_between(conn, period.start, period.end)
-        if period.kind == "day":
-            # Days without papers (weekends, holidays) are skipped by the arrows.
-            before = store.day_before(conn, period.start)
-            after = store.day_after(conn, period.end)
-            previous = Period.day(before) if before else period.shifted(-1)
-            nxt = Period.day(after) if after else period.shifted(1)
-        else:
-            previous, nxt = period.shifted(-1), period.shifted(1)
+        # Days, weeks and months without papers (weekends, holidays, gaps in an import) are
+        # skipped by the arrows; with nothing earlier there is no "previous" to offer.
+        before = store.day_before(conn, period.start)
+        after = store.day_after(conn, period.end)
+        previous = period.around(before) if before else None
+        nxt = period.around(after) if after else period.shifted(1)
         empty = not rows and not store.any_stored(conn)
     if nxt is not None and nxt.start > on:
         nxt = None

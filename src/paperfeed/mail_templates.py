@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jinja2
 
+from paperfeed import latex
 from paperfeed.markup import finalize
 from paperfeed.sources.links import safe_url
 
@@ -15,8 +16,8 @@ TEMPLATES = Path(__file__).parent / "templates" / "mail"
 
 
 def paragraph(text: str, limit: int = 600) -> str:
-    """An abstract as one paragraph, cut at a word near `limit` characters."""
-    flat = " ".join((text or "").split())
+    """An abstract as one paragraph, LaTeX as plain text, cut at a word near `limit` characters."""
+    flat = " ".join(latex.to_text(text or "").split())
     if len(flat) <= limit:
         return flat
     return flat[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"

@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 ARXIV_ABS = "https://arxiv.org/abs/"
 ARXIV_PDF = "https://arxiv.org/pdf/"
+# owner/name of a github.com repository URL; GitHub's names are case-insensitive.
+_GITHUB_REPO = re.compile(
+    r"^https?://(?:www\.)?github\.com/([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/([A-Za-z0-9._-]{1,100}?)"
+    r"(?:\.git)?(?:[/?#].*)?$",
+    re.IGNORECASE,
+)
+
+
+def github_repo(url: str | None) -> str | None:
+    """ "owner/name" (lower-case) of a github.com repository URL, else None."""
+    m = _GITHUB_REPO.match(url or "")
+    if not m or m[2] in (".", ".."):
+        return None
+    return f"{m[1]}/{m[2]}".lower()
 
 
 @dataclass(slots=True)
@@ -32,6 +47,14 @@ class Paper:
     num_comments: int | None = None
     submitted_by: int | None = None  # the account that submitted it, if a reader did
     hidden: bool = False  # hidden by an administrator
+    # What Hugging Face's daily list adds, as imported; `github_stars` is refreshed from GitHub.
+    github_stars: int | None = None
+    ai_summary: str | None = None
+    ai_keywords: list[str] = field(default_factory=list)
+    organization: str | None = None  # the organisation's display name ("Google")
+    organization_id: str | None = None  # its Hugging Face name ("google")
+    hf_submitter: str | None = None  # the Hugging Face user who put it on the daily list
+    hf_comments: int | None = None  # comments on Hugging Face, apart from our own discussion
 
     @property
     def abs_url(self) -> str:
@@ -40,6 +63,22 @@ class Paper:
     @property
     def pdf_url(self) -> str:
         return ARXIV_PDF + self.arxiv_id
+
+    @property
+    def github_repo(self) -> str | None:
+        """The GitHub repository of the code link, as "owner/name", if it is one."""
+        return github_repo(self.code_url)
+
+
+@dataclass(frozen=True, slots=True)
+class RepoStars:
+    """What GitHub said about one repository."""
+
+    repo: str  # owner/name, as asked
+    status: str  # ok, unchanged (304), missing (404/410/451), error
+    stars: int | None = None
+    etag: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -16,7 +17,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from paperfeed import __version__, logs
-from paperfeed.config import ENV_PREFIX, Settings
+from paperfeed.config import ENV_PREFIX, Settings, local_url
 from paperfeed.errors import PaperfeedError
 
 # Whole escape sequences first (CSI, OSC up to its terminator, other ESC pairs), so no
@@ -143,7 +144,7 @@ def show_config(ctx: typer.Context) -> None:
     table = Table("setting", "value", "environment variable", "meaning", show_lines=False)
     for name, env, _default, help_text in Settings.describe():
         value = getattr(settings, name)
-        secret = name in ("secret_key", "smtp_password", "metrics_token")
+        secret = name in ("secret_key", "smtp_password", "metrics_token", "github_token")
         shown = "(set)" if secret and value else str(value)
         table.add_row(name, shown, env, help_text)
     console.print(table)
@@ -278,6 +279,13 @@ def serve(
     import uvicorn
 
     settings = _settings(ctx)
+    if (host or port) and settings.base_url == local_url(settings.host, settings.port):
+        # No base_url of its own: links in mail and feeds follow where we actually listen.
+        host, port = host or settings.host, port or settings.port
+        settings = dataclasses.replace(settings, host=host, port=port, base_url="")
+        os.environ[ENV_PREFIX + "HOST"] = host
+        os.environ[ENV_PREFIX + "PORT"] = str(port)
+        logging.getLogger("paperfeed.serve").info("links point at %s", settings.base_url)
     workers = workers or settings.workers
     if workers < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--workers")

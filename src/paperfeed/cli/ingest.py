@@ -207,6 +207,60 @@ def ingest_jsonl(
     _run_ingest(ctx, source, restart=restart, embed=embed)
 
 
+@ingest_app.command("github-stars")
+def ingest_github_stars(
+    ctx: typer.Context,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Ask about every repository again today.")
+    ] = False,
+) -> None:
+    """Refresh the GitHub stars of every repository papers link to, one snapshot a day
+    (token: PAPERFEED_GITHUB_TOKEN; resumes where a stopped run left off)."""
+    from paperfeed import stars
+
+    settings = _settings(ctx)
+    db = _db(ctx)
+    if not settings.github_token:
+        err.print("[yellow]No github_token set: GitHub allows 60 requests an hour without one.[/]")
+    with (
+        stars.client_for(settings) as client,
+        Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]github stars"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(
+                "changed {task.fields[ok]} · unchanged {task.fields[unchanged]} · "
+                "missing {task.fields[missing]} · errors {task.fields[errors]} · "
+                "waited {task.fields[waited]:.0f} s"
+            ),
+            TimeElapsedColumn(),
+            console=err,
+        ) as bar,
+    ):
+        task = bar.add_task("stars", total=None, ok=0, unchanged=0, missing=0, errors=0, waited=0)
+
+        def on_progress(p: stars.Progress) -> None:
+            bar.update(
+                task,
+                total=p.total,
+                completed=p.done,
+                ok=p.ok,
+                unchanged=p.unchanged,
+                missing=p.missing,
+                errors=p.errors,
+                waited=p.waited,
+            )
+
+        result = stars.refresh(db, client, restart=restart, on_progress=on_progress)
+    if result.resumed_from:
+        console.print(f"Resumed after {result.resumed_from}.", highlight=False)
+    _print_run(result.run)
+    console.print(f"{result.papers_changed} papers got a new star count.")
+    if result.stopped:
+        raise typer.Exit(1)
+
+
 @ingest_app.command("log")
 def ingest_log(
     ctx: typer.Context,

@@ -72,6 +72,12 @@ def entry_to_paper(entry: Any, *, day: dt.date | None = None) -> Paper:
     listed = _when(p.get("submittedOnDailyAt"))
     upvotes = p.get("upvotes")
     comments = entry.get("numComments")
+    stars = p.get("githubStars")
+    org = p.get("organization") or entry.get("organization")
+    org = org if isinstance(org, dict) else {}
+    submitter = entry.get("submittedBy") or p.get("submittedOnDailyBy")
+    submitter = submitter if isinstance(submitter, dict) else {}
+    keywords = p.get("ai_keywords") if isinstance(p.get("ai_keywords"), list) else []
     code_url, project_url = complete_links(
         source_link(p.get("githubRepo"), field="githubRepo", paper=arxiv_id),
         source_link(p.get("projectPage"), field="projectPage", paper=arxiv_id),
@@ -90,8 +96,25 @@ def entry_to_paper(entry: Any, *, day: dt.date | None = None) -> Paper:
         code_url=code_url,
         project_url=project_url,
         upvotes=_count(upvotes),
-        num_comments=_count(comments),
+        hf_comments=_count(comments),
+        github_stars=_count(stars),
+        ai_summary=clean_text(p.get("ai_summary")),
+        ai_keywords=[k for k in map(clean_text, keywords[:MAX_KEYWORDS]) if k],
+        organization=_clip(clean_text(org.get("fullname")) or clean_text(org.get("name")), 200),
+        organization_id=_clip(clean_text(org.get("name")), 100),
+        hf_submitter=_clip(clean_text(submitter.get("name") or submitter.get("user")), 100),
     )
+
+
+MAX_KEYWORDS = 30
+
+
+def _clip(text: str | None, size: int) -> str | None:
+    return text[:size] if text else None
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def parse_daily_papers(data: Any, *, day: dt.date | None = None) -> Batch:

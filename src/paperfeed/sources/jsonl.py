@@ -111,8 +111,18 @@ def record_to_paper(rec: Any) -> Paper:
         code_url=code_url,
         project_url=project_url,
         upvotes=_count(rec.get("upvotes"), "upvotes"),
-        num_comments=_count(rec.get("num_comments"), "num_comments"),
+        hf_comments=_count(rec.get("num_comments"), "num_comments"),
+        github_stars=_count(rec.get("github_stars"), "github_stars"),
+        ai_summary=_text(rec.get("ai_summary"), "ai_summary"),
+        ai_keywords=_names(rec.get("ai_keywords"), "ai_keywords")[:30],
+        organization=_clip(_text(rec.get("organization"), "organization"), 200),
+        organization_id=_clip(_text(rec.get("organization_id"), "organization_id"), 100),
+        hf_submitter=_clip(_text(rec.get("submitted_by"), "submitted_by"), 100),
     )
+
+
+def _clip(text: str | None, size: int) -> str | None:
+    return text[:size] if text else None
 
 
 def paper_to_record(paper: Paper) -> dict[str, Any]:
@@ -136,9 +146,15 @@ def paper_to_record(paper: Paper) -> dict[str, Any]:
         "updated": iso(paper.updated),
         "listing_day": iso(paper.listing_day),
         "upvotes": paper.upvotes,
-        "num_comments": paper.num_comments,
+        "num_comments": paper.hf_comments,
         "github": paper.code_url,
         "project_page": paper.project_url,
+        "github_stars": paper.github_stars,
+        "ai_summary": paper.ai_summary,
+        "ai_keywords": list(paper.ai_keywords),
+        "organization": paper.organization,
+        "organization_id": paper.organization_id,
+        "submitted_by": paper.hf_submitter,
     }
 
 

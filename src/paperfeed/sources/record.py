@@ -134,6 +134,14 @@ class PaperRecord(BaseModel):
     project_url: _Link = None
     upvotes: _Count = None
     num_comments: _Count = None
+    # What Hugging Face's daily list adds.
+    hf_comments: _Count = None
+    github_stars: _Count = None
+    ai_summary: _text_field(MAX_ABSTRACT) = None
+    ai_keywords: Annotated[list[_Label], BeforeValidator(_names), Field(max_length=MAX_LABELS)] = []
+    organization: _text_field(MAX_LABEL) = None
+    organization_id: _text_field(100) = None
+    hf_submitter: _text_field(100) = None
 
 
 def primary_of(categories: list[str]) -> str | None:

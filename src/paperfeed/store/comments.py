@@ -42,7 +42,7 @@ def add(
     values = dict(arxiv_id=arxiv_id, user_id=user_id, parent_id=parent_id, body=body, html=html)
     stmt = sa.insert(C).values(**values, created_at=now).returning(C.c.id)
     comment_id = conn.execute(stmt).scalar_one()
-    paper_store.move_comment_count(conn, arxiv_id, +1)
+    paper_store.recount_comments(conn, arxiv_id)
     return get(conn, comment_id)
 
 
@@ -64,8 +64,13 @@ def of_paper(conn: sa.Connection, arxiv_id: str) -> list[Comment]:
 
 def update(conn: sa.Connection, comment_id: int, **values) -> None:
     """Change a comment's body/html, deleted or hidden flags."""
-    conn.execute(sa.update(C).where(C.c.id == comment_id).values(**values))
-    paper_store.touch(conn)
+    arxiv_id = conn.execute(
+        sa.update(C).where(C.c.id == comment_id).values(**values).returning(C.c.arxiv_id)
+    ).scalar()
+    if "hidden" in values and arxiv_id is not None:
+        paper_store.recount_comments(conn, arxiv_id)
+    else:
+        paper_store.touch(conn)
 
 
 def report(conn: sa.Connection, *, comment_id: int, user_id: int, reason: str) -> None:

@@ -13,8 +13,10 @@ import sqlalchemy as sa
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.models import IngestCounts, Paper, Rejected
 from paperfeed.store.tables import catalog_state as S
+from paperfeed.store.tables import comments as C
 from paperfeed.store.tables import paper_vectors
 from paperfeed.store.tables import papers as T
+from paperfeed.store.tables import users as U
 
 _CONTENT = (
     "version",
@@ -33,7 +35,16 @@ _CONTENT = (
     "project_url",
     "upvotes",
     "num_comments",
+    "github_stars",
+    "ai_summary",
+    "ai_keywords",
+    "organization",
+    "organization_id",
+    "hf_submitter",
+    "hf_comments",
 )
+# Hugging Face's own view of a paper: an import that says anything here brings the news.
+_HF_FIELDS = ("ai_summary", "ai_keywords", "organization", "organization_id", "hf_submitter")
 _METADATA = (
     "title",
     "abstract",
@@ -57,11 +68,9 @@ def _now() -> dt.datetime:
 def row_to_paper(row: sa.Row) -> Paper:
     """A Paper from a row of the papers table."""
     m = row._mapping
-    return Paper(
-        **{k: m[k] for k in ("arxiv_id", *_CONTENT)},
-        submitted_by=m["submitted_by"],
-        hidden=bool(m["hidden"]),
-    )
+    values = {k: m[k] for k in ("arxiv_id", *_CONTENT)}
+    values["ai_keywords"] = values["ai_keywords"] or []
+    return Paper(**values, submitted_by=m["submitted_by"], hidden=bool(m["hidden"]))
 
 
 def _known(value) -> bool:
@@ -85,7 +94,7 @@ def _complete(p: Paper) -> Paper:
         listing_day=listing_day,
         primary_category=primary,
         upvotes=p.upvotes or 0,
-        num_comments=p.num_comments or 0,
+        num_comments=0,  # counted from our own discussion as comments arrive
     )
 
 
@@ -94,6 +103,8 @@ def merge(existing: Paper, incoming: Paper) -> Paper:
 
     Metadata follows the incoming record unless it is an older version; fields the source
     does not know keep their stored values; the first listing day wins; upvotes never go down.
+    A source's GitHub star count only fills a missing one: `ingest github-stars` keeps it
+    current. The comment count is ours (the discussion here); a source's goes to hf_comments.
     """
     older = incoming.version is not None and incoming.version < existing.version
     newer = incoming.version is not None and incoming.version > existing.version
@@ -113,15 +124,27 @@ def merge(existing: Paper, incoming: Paper) -> Paper:
             setattr(out, name, value)
     if incoming.upvotes is not None:
         out.upvotes = max(existing.upvotes or 0, incoming.upvotes)
-    if incoming.num_comments is not None:
-        out.num_comments = max(existing.num_comments or 0, incoming.num_comments)
+    if incoming.hf_comments is not None:
+        out.hf_comments = max(existing.hf_comments or 0, incoming.hf_comments)
+    if incoming.github_stars is not None and existing.github_stars is None:
+        out.github_stars = incoming.github_stars
+    for name in _HF_FIELDS:
+        value = getattr(incoming, name)
+        if _known(value):
+            setattr(out, name, value)
     if out.primary_category is None and out.categories:
         out.primary_category = out.categories[0]
     return out
 
 
 def _values(p: Paper) -> dict:
-    return {k: getattr(p, k) for k in _CONTENT}
+    values = {k: getattr(p, k) for k in _CONTENT}
+    values["ai_keywords"] = values["ai_keywords"] or None
+    return values
+
+
+def _row(p: Paper) -> dict:
+    return {**_values(p), "github_repo": p.github_repo}
 
 
 def get(conn: sa.Connection, arxiv_id: str) -> Paper:
@@ -156,15 +179,13 @@ def upsert_many(conn: sa.Connection, incoming: Iterable[Paper]) -> IngestCounts:
     for arxiv_id, p in batch.items():
         old = existing.get(arxiv_id)
         if old is None:
-            inserts.append(
-                {"arxiv_id": arxiv_id, **_values(p), "created_at": now, "modified_at": now}
-            )
+            inserts.append({"arxiv_id": arxiv_id, **_row(p), "created_at": now, "modified_at": now})
             continue
         merged = merge(old, p)
         if _values(merged) == _values(old):
             counts.unchanged += 1
         else:
-            updates.append({"b_id": arxiv_id, **_values(merged), "modified_at": now})
+            updates.append({"b_id": arxiv_id, **_row(merged), "modified_at": now})
             if (merged.title, merged.abstract) != (old.title, old.abstract):
                 reworded.append(arxiv_id)
     if inserts:
@@ -176,7 +197,7 @@ def upsert_many(conn: sa.Connection, incoming: Iterable[Paper]) -> IngestCounts:
         stmt = (
             sa.update(T)
             .where(T.c.arxiv_id == sa.bindparam("b_id"))
-            .values({k: sa.bindparam(k) for k in (*_CONTENT, "modified_at")})
+            .values({k: sa.bindparam(k) for k in (*_CONTENT, "github_repo", "modified_at")})
         )
         conn.execute(stmt, updates)
         counts.updated += len(updates)
@@ -273,9 +294,20 @@ def list_between(
     limit: int,
     cursor: str | None = None,
     offset: int = 0,
+    newest_first: bool = False,
+    submitter: str | None = None,
 ) -> list[Paper]:
-    """Papers listed on days start..end (inclusive), in listing order, after `cursor`."""
+    """Papers listed on days start..end (inclusive), in listing order, after `cursor`;
+    `newest_first` orders by publication time; `submitter` is a Hugging Face user name or a
+    reader's display name."""
     q = sa.select(T).where(T.c.listing_day >= start, T.c.listing_day <= end, VISIBLE)
+    if submitter is not None:
+        readers = sa.select(U.c.id).where(U.c.display_name == submitter)
+        q = q.where(sa.or_(T.c.hf_submitter == submitter, T.c.submitted_by.in_(readers)))
+    if newest_first:
+        order = (T.c.published.desc(), T.c.arxiv_id.desc())
+        rows = conn.execute(q.order_by(*order).limit(limit).offset(offset or None))
+        return [row_to_paper(r) for r in rows]
     if cursor:
         upvotes, published, arxiv_id = decode_cursor(cursor)
         # All three sort keys descend, so "after" is a plain row-value comparison.
@@ -310,14 +342,14 @@ def count_between(conn: sa.Connection, start: dt.date, end: dt.date) -> int:
 def day_before(conn: sa.Connection, day: dt.date) -> dt.date | None:
     """The latest listing day before `day` that has papers."""
     return conn.execute(
-        sa.select(sa.func.max(T.c.listing_day)).where(T.c.listing_day < day)
+        sa.select(sa.func.max(T.c.listing_day)).where(T.c.listing_day < day, VISIBLE)
     ).scalar()
 
 
 def day_after(conn: sa.Connection, day: dt.date) -> dt.date | None:
     """The earliest listing day after `day` that has papers."""
     return conn.execute(
-        sa.select(sa.func.min(T.c.listing_day)).where(T.c.listing_day > day)
+        sa.select(sa.func.min(T.c.listing_day)).where(T.c.listing_day > day, VISIBLE)
     ).scalar()
 
 
@@ -346,14 +378,16 @@ def set_submitter(conn: sa.Connection, arxiv_id: str, user_id: int) -> None:
     touch(conn)
 
 
-def move_comment_count(conn: sa.Connection, arxiv_id: str, delta: int) -> None:
-    """Add `delta` to a paper's comment count."""
-    moved = T.c.num_comments + delta
-    conn.execute(
-        sa.update(T)
-        .where(T.c.arxiv_id == arxiv_id)
-        .values(num_comments=sa.case((moved < 0, 0), else_=moved))
+def recount_comments(conn: sa.Connection, arxiv_id: str) -> None:
+    """Set a paper's comment count to what its discussion shows readers: every comment not
+    hidden by an administrator (a deleted one keeps its place in the thread)."""
+    shown = (
+        sa.select(sa.func.count())
+        .select_from(C)
+        .where(C.c.arxiv_id == arxiv_id, C.c.hidden == sa.false())
+        .scalar_subquery()
     )
+    conn.execute(sa.update(T).where(T.c.arxiv_id == arxiv_id).values(num_comments=shown))
     touch(conn)
 
 

@@ -64,9 +64,42 @@ papers = sa.Table(
     sa.Column("modified_at", UTCDateTime, nullable=False),
     sa.Column("submitted_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
     sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),
+    # What Hugging Face's daily list adds (migration 0008).
+    sa.Column("github_repo", sa.String(200)),  # owner/name of code_url, lower-case, for stars
+    sa.Column("github_stars", sa.Integer),
+    sa.Column("ai_summary", sa.Text),
+    sa.Column("ai_keywords", sa.JSON),
+    sa.Column("organization", sa.String(200)),
+    sa.Column("organization_id", sa.String(100)),
+    sa.Column("hf_submitter", sa.String(100)),
+    sa.Column("hf_comments", sa.Integer),
     # The daily page reads one day ordered by upvotes, then recency.
     sa.Index("ix_papers_listing", "listing_day", "upvotes", "published", "arxiv_id"),
     sa.Index("ix_papers_upvotes", "upvotes", "published", "arxiv_id"),  # most upvoted, in order
+    sa.Index("ix_papers_github_repo", "github_repo"),
+    sa.Index("ix_papers_hf_submitter", "hf_submitter"),
+)
+
+# GitHub repositories that papers link to: the latest star count and the ETag to revalidate it.
+github_repos = sa.Table(
+    "github_repos",
+    metadata,
+    sa.Column("repo", sa.String(200), primary_key=True),  # owner/name, lower-case
+    sa.Column("stars", sa.Integer),
+    sa.Column("etag", sa.Text),
+    sa.Column("status", sa.String(16), nullable=False),  # ok, missing (404/451), error
+    sa.Column("checked_at", UTCDateTime, nullable=False),
+    sa.Column("error", sa.Text),
+)
+
+# One star count per repository and day: what "Trending code" measures growth from.
+github_star_snapshots = sa.Table(
+    "github_star_snapshots",
+    metadata,
+    sa.Column("repo", sa.String(200), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("stars", sa.Integer, nullable=False),
+    sa.Index("ix_github_star_snapshots_day", "day"),
 )
 
 # One row whose version goes up whenever a paper is added or changed, so caches in any worker

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import logging
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from paperfeed import __version__, comments, feeds, markup
+from paperfeed import __version__, comments, feeds, latex, markup
 from paperfeed.config import Settings
 from paperfeed.errors import (
     Conflict,
@@ -28,6 +29,7 @@ from paperfeed.web import (
     account_pages,
     api,
     auth,
+    code_pages,
     community_pages,
     digest_pages,
     pages,
@@ -39,6 +41,8 @@ from paperfeed.web.cache import ResponseCache
 from paperfeed.web.headers import SecurityHeaders
 
 HERE = Path(__file__).parent
+# Swagger UI 5 (OpenAPI 3.1), as the fastapi-offline package ships it: served from here.
+SWAGGER_UI = Path(importlib.util.find_spec("fastapi_offline").origin).parent / "static"
 log = logging.getLogger(__name__)
 
 
@@ -76,19 +80,18 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     templates.env.filters["humandate"] = _humandate
     templates.env.filters["safe_url"] = safe_url
     templates.env.finalize = markup.finalize
+    templates.env.filters["math"] = latex.to_html  # LaTeX as MathML, everything else escaped
+    templates.env.filters["plaintext"] = latex.to_text
+    templates.env.filters["compact"] = _compact
     app.state.templates = templates
     app.state.response_cache = ResponseCache(settings.response_cache_size)
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-
-    @app.get("/api/docs", include_in_schema=False)
-    def api_docs(request: Request) -> Response:
-        """Swagger UI for the OpenAPI document (vendored in static/, like htmx)."""
-        return templates.TemplateResponse(
-            request, "api_docs.html", {"openapi_url": app.openapi_url}
-        )
+    app.mount("/api/docs/assets", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
 
     app.include_router(api.router)
+    app.include_router(code_pages.api_router)
+    app.include_router(code_pages.router)
     app.include_router(pages.router)
     app.include_router(account_pages.router)
     app.include_router(token_pages.router)
@@ -150,6 +153,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     async def no_route(request: Request, exc: Exception) -> Response:
         return _error(request, 404, "not_found", "There is no page at this address.")
 
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs(request: Request) -> Response:
+        """Swagger UI for the API, entirely from this server."""
+        return templates.TemplateResponse(
+            request, "api_docs.html", {"title": app.title, "openapi_url": app.openapi_url}
+        )
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:
         """200 when the database answers with paperfeed's schema and could take a write now;
@@ -188,6 +198,15 @@ def _error(request: Request, status: int, code: str, message: str) -> Response:
     return templates.TemplateResponse(
         request, "error.html", {"status": status, "message": message}, status_code=status
     )
+
+
+def _compact(n: int | None) -> str:
+    """1234 -> 1.2k, as star counts are shown."""
+    if n is None:
+        return ""
+    if n >= 10_000:
+        return f"{n / 1000:.0f}k"
+    return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
 
 
 def _humandate(value: dt.date | dt.datetime | None) -> str:

@@ -20,6 +20,7 @@ from paperfeed.models import Preferences, Subscription
 from paperfeed.web.api import paper_json
 from paperfeed.web.guards import CSRF, DB, Config, Reader, by_ip, limit
 from paperfeed.web.render import render
+from paperfeed.web.schemas import DigestOut, SubscribeOut, SubscriptionOut
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/digest", tags=["digests"])
@@ -338,6 +339,7 @@ def _digest_json(request: Request, digest: digests.Digest) -> dict:
     "/subscribe",
     summary="Subscribe to the digest",
     status_code=202,
+    response_model=SubscribeOut,
     # the service counts the normalised address; the route counts the client
     dependencies=[limit("subscribe", key=by_ip)],
 )
@@ -351,7 +353,9 @@ def api_subscribe(
     return JSONResponse({"status": "confirmation_sent", "message": answer}, status_code=202)
 
 
-@api_router.get("/preferences", summary="A subscription and its preferences")
+@api_router.get(
+    "/preferences", summary="A subscription and its preferences", response_model=SubscriptionOut
+)
 def api_preferences(request: Request, token: str = Query(..., description="From a digest link")):
     """The subscription a signed link names."""
     sub = subscriptions.from_token(request.app.state.db, request.app.state.settings, token)
@@ -362,6 +366,7 @@ def api_preferences(request: Request, token: str = Query(..., description="From 
     "/preferences",
     summary="Change a subscription's preferences",
     dependencies=[limit("write", key=by_ip)],
+    response_model=SubscriptionOut,
 )
 def api_update_preferences(
     request: Request,
@@ -375,7 +380,12 @@ def api_update_preferences(
     return _subscription_json(request, sub)
 
 
-@api_router.post("/unsubscribe", summary="Unsubscribe", dependencies=[limit("write", key=by_ip)])
+@api_router.post(
+    "/unsubscribe",
+    summary="Unsubscribe",
+    dependencies=[limit("write", key=by_ip)],
+    response_model=SubscriptionOut,
+)
 def api_unsubscribe(request: Request, token: str = Query(..., description="From a digest link")):
     """Stop the digests of the subscription a signed link names."""
     sub = subscriptions.unsubscribe(request.app.state.db, request.app.state.settings, token)
@@ -386,6 +396,7 @@ def api_unsubscribe(request: Request, token: str = Query(..., description="From 
     "/preview",
     summary="What a digest would contain now",
     dependencies=[limit("preview", key=by_ip)],
+    response_model=DigestOut,
 )
 def api_preview(
     request: Request,
@@ -402,7 +413,9 @@ def api_preview(
     )
 
 
-@api_router.get("/timezones", summary="Time zone names accepted in preferences")
+@api_router.get(
+    "/timezones", summary="Time zone names accepted in preferences", response_model=list[str]
+)
 def api_timezones() -> list[str]:
     """Every IANA time zone name this server knows."""
     return _timezones()

@@ -56,8 +56,10 @@ def run_search(
     sort: str,
     limit: int | None,
     offset: int,
+    exact_limit: int | None = None,
 ):
-    """The search a request asks for, with its dates checked."""
+    """The search a request asks for, with its dates checked (`exact_limit` skips the page
+    size check, for Hugging Face's own limit)."""
     settings = request.app.state.settings
     started = time.perf_counter()
     results = search_service.search(
@@ -69,7 +71,7 @@ def run_search(
         categories=[c for value in category or () for c in value.split(",")],
         has_code=has_code,
         sort=sort,
-        limit=page_size(request, limit),
+        limit=exact_limit or page_size(request, limit),
         offset=offset,
         settings=settings,
     )

@@ -12,7 +12,7 @@ from urllib.parse import quote_plus
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from paperfeed import digests, feeds, subscriptions
+from paperfeed import digests, feeds, latex, subscriptions
 from paperfeed import search as search_service
 from paperfeed.errors import InvalidInput
 from paperfeed.models import Paper
@@ -29,7 +29,8 @@ def _entry_html(paper: Paper) -> str:
     # Plain str on purpose: the template escapes it once more for XML, as type="html" requires.
     url = safe_url(paper.code_url)
     code = f' · <a href="{html.escape(url)}">code</a>' if url else ""
-    return f"<p>{html.escape(paper.abstract)}</p><p>{paper.upvotes} upvotes{code}</p>"
+    abstract = html.escape(latex.to_text(paper.abstract))
+    return f"<p>{abstract}</p><p>{paper.upvotes} upvotes{code}</p>"
 
 
 def _render(

@@ -1,11 +1,13 @@
-// Starts Swagger UI on /api/docs from a file, not an inline script (the CSP allows no inline).
+// Swagger UI for /api/docs, from the assets this server ships (swagger-ui-bundle on PyPI):
+// no CDN, no inline script. The OpenAPI address comes from the page's data attribute.
 window.addEventListener("DOMContentLoaded", () => {
   const root = document.getElementById("swagger-ui");
   window.ui = SwaggerUIBundle({
     url: root.dataset.openapi,
     dom_id: "#swagger-ui",
     deepLinking: true,
-    presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+    validatorUrl: null,
+    presets: [SwaggerUIBundle.presets.apis],
     layout: "BaseLayout",
   });
 });
