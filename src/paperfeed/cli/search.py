@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -33,8 +34,14 @@ def search(
     mode: Annotated[str, typer.Option(help="hybrid, keyword or semantic.")] = "hybrid",
     sort: Annotated[str, typer.Option(help="relevance, upvotes or date.")] = "relevance",
     has_code: Annotated[bool, typer.Option("--has-code", help="Only papers with code.")] = False,
+    since: Annotated[str | None, typer.Option(help="Listed on or after, YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, typer.Option(help="Listed on or before, YYYY-MM-DD.")] = None,
+    category: Annotated[
+        list[str] | None, typer.Option(help="Only this arXiv category (repeat, or a,b).")
+    ] = None,
 ) -> None:
     """Search stored papers from the terminal."""
+    from paperfeed import feeds
     from paperfeed import search as search_service
 
     settings = _settings(ctx)
@@ -44,18 +51,22 @@ def search(
         mode=mode,
         sort=sort,
         has_code=has_code,
+        since=feeds.parse_day(since) if since else None,
+        until=feeds.parse_day(until) if until else None,
+        categories=[c for value in category or () for c in value.split(",")],
         limit=limit,
         settings=settings,
+        snippets=False,
     )
     if results.notice:
-        err.print(results.notice, style="yellow", highlight=False)
+        err.print(results.notice, style="yellow", highlight=False, markup=False)
     if not results.hits:
         console.print("No paper matches.")
         return
     table = Table("#", "score", "listed", "arXiv", "title")
     for i, hit in enumerate(results.hits, start=1):
         p = hit.paper
-        table.add_row(str(i), f"{hit.score:.2f}", str(p.listing_day), p.arxiv_id, p.title)
+        table.add_row(str(i), f"{hit.score:.2f}", str(p.listing_day), p.arxiv_id, escape(p.title))
     console.print(table)
 
 

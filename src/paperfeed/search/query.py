@@ -21,7 +21,7 @@ class Query:
     text: str  # the (truncated) text as typed
     terms: list[str] = field(default_factory=list)  # lower-case words, any of which may match
     phrases: list[list[str]] = field(default_factory=list)  # word sequences that must appear
-    authors: list[str] = field(default_factory=list)  # author names that must appear
+    authors: list[str] = field(default_factory=list)  # author names that must appear, as typed
     arxiv_id: str | None = None  # the query is an arXiv id or URL
     prose: str = ""  # the text without author filters and quotes: what gets embedded
     problem: str | None = None  # why nothing can match, e.g. an `author:` with no name
@@ -50,7 +50,7 @@ def parse(text: str) -> Query:
         return q
     rest = text
     for m in _AUTHOR.finditer(text):
-        name = " ".join(_words(m.group(1) or m.group(2) or ""))
+        name = " ".join(_WORD.findall(m.group(1) or m.group(2) or "")[:MAX_TERMS])
         if name:
             q.authors.append(name)
         else:  # `author:` alone, or `author:""`: a filter that names nobody matches nothing
