@@ -13,6 +13,7 @@ exact-title queries are the titles of 20 random arXiv papers of the corpus (seed
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
 import json
 import os
@@ -61,6 +62,16 @@ def cpu() -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
+def paired_interval(a: list[float], b: list[float], n: int = 10_000) -> tuple[float, float]:
+    """95% paired bootstrap interval of mean(a) - mean(b) over the queries."""
+    rng = random.Random(1)
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    means = sorted(
+        sum(diffs[rng.randrange(len(diffs))] for _ in diffs) / len(diffs) for _ in range(n)
+    )
+    return means[int(0.025 * n)], means[int(0.975 * n)]
+
+
 def reciprocal_ranks(db, settings, queries, mode) -> list[float]:
     out = []
     for q, target in queries:
@@ -87,6 +98,7 @@ def build(path: Path) -> tuple[Database, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, default=Path("/tmp/paperfeed-bench-ki.db"))
+    parser.add_argument("--draws", type=int, default=5, help="random subsets per share")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
     if not (SHARED / "seed-page").exists():
@@ -104,8 +116,6 @@ def main() -> None:
         stored = vector_store.vectors_of(conn, base.embedding_model, ids)
         titles = dict(conn.execute(sa.text("SELECT arxiv_id, title FROM papers")).all())
     rng = random.Random(12)
-    order = ids[:]
-    rng.shuffle(order)
     targets = [f"9000.{i:05d}" for i, _q in QUERIES]
     known = [(q, t) for (_n, q), t in zip(QUERIES, targets, strict=True)]
     arxiv = [i for i in ids if not i.startswith("9000.")]
@@ -126,24 +136,33 @@ def main() -> None:
 
     results: dict = {"date": dt.date.today().isoformat(), "cpu": cpu(), "shares": {}}
     for share in SHARES:
-        keep = order[: round(share * len(order))]
-        with db.transaction() as conn:
-            conn.execute(sa.text("DELETE FROM paper_vectors"))
-            if keep:
-                vector_store.save(conn, base.embedding_model, [(i, stored[i]) for i in keep])
-        settings = Settings.load(env={}, database_url=url, index_dir=f"{tmp}/{share}")
-        held = set(keep)
-        row = {}
-        for mode in MODES:
-            k = reciprocal_ranks(db, settings, known, mode)
-            e = reciprocal_ranks(db, settings, exact, mode)
-            waiting = [rr for rr, (_q, t) in zip(e, exact, strict=True) if t not in held]
-            row[mode] = {
-                "known_item_mrr": sum(k) / len(k),
-                "title_mrr": sum(e) / len(e),
-                "unembedded_titles": len(waiting),
-                "unembedded_titles_first": sum(1 for rr in waiting if rr == 1.0),
-            }
+        # Which papers have a vector is chance: a share strictly between 0 and 1 is measured
+        # over --draws random subsets (the same subsets for every mode) and averaged.
+        draws = args.draws if 0 < share < 1 else 1
+        sums = {m: collections.defaultdict(float) for m in MODES}
+        per_query = {m: [0.0] * len(known) for m in MODES}
+        for draw in range(draws):
+            order = ids[:]
+            random.Random(12 + draw).shuffle(order)
+            keep = order[: round(share * len(order))]
+            with db.transaction() as conn:
+                conn.execute(sa.text("DELETE FROM paper_vectors"))
+                if keep:
+                    vector_store.save(conn, base.embedding_model, [(i, stored[i]) for i in keep])
+            settings = Settings.load(env={}, database_url=url, index_dir=f"{tmp}/{share}-{draw}")
+            held = set(keep)
+            for mode in MODES:
+                k = reciprocal_ranks(db, settings, known, mode)
+                e = reciprocal_ranks(db, settings, exact, mode)
+                waiting = [rr for rr, (_q, t) in zip(e, exact, strict=True) if t not in held]
+                sums[mode]["known_item_mrr"] += sum(k) / len(k) / draws
+                sums[mode]["title_mrr"] += sum(e) / len(e) / draws
+                sums[mode]["unembedded_titles"] += len(waiting)
+                sums[mode]["unembedded_titles_first"] += sum(1 for rr in waiting if rr == 1.0)
+                per_query[mode] = [a + b / draws for a, b in zip(per_query[mode], k, strict=True)]
+        row = {m: dict(sums[m]) for m in MODES}
+        low, high = paired_interval(per_query["hybrid"], per_query["keyword"])
+        row["hybrid"]["vs_keyword_interval"] = [low, high]
         results["shares"][f"{share:.0%}"] = row
     with db.transaction() as conn:  # leave the kept database fully embedded
         conn.execute(sa.text("DELETE FROM paper_vectors"))
@@ -154,17 +173,20 @@ def main() -> None:
     print(f"\nPartial embedding: {len(known)} known-item queries, {len(exact)} exact titles, ")
     print(f"{len(ids):,} papers, SQLite, 100 results per query; CPU {results['cpu']}\n")
     head = f"{'embedded':<10}{'mode':<10}{'known-item MRR':>16}{'title MRR':>11}"
-    print(head + f"{'unembedded titles first':>25}{'hybrid/keyword':>16}")
+    print(head + f"{'unembedded titles first':>25}{'hybrid - keyword (95% CI)':>34}")
     for share, row in results["shares"].items():
         for mode, r in row.items():
-            first = f"{r['unembedded_titles_first']}/{r['unembedded_titles']}"
-            ratio = ""
+            first = f"{r['unembedded_titles_first']:.0f}/{r['unembedded_titles']:.0f}"
+            diff = ""
             if mode == "hybrid":
-                ratio = f"{r['known_item_mrr'] / row['keyword']['known_item_mrr']:.2f}"
+                d = r["known_item_mrr"] - row["keyword"]["known_item_mrr"]
+                low, high = r["vs_keyword_interval"]
+                diff = f"{d:+.3f} [{low:+.3f}, {high:+.3f}]"
             print(
                 f"{share:<10}{mode:<10}{r['known_item_mrr']:>16.3f}{r['title_mrr']:>11.3f}"
-                f"{first:>25}{ratio:>16}"
+                f"{first:>25}{diff:>34}"
             )
+    print(f"(MRR averaged over {args.draws} random subsets at 20% and 50%; titles first summed)")
     print(f"\nsemantic floor {search.FLOOR}; relevant for feeds/digests {search.RELEVANT}")
     print(f"nearest cosine, nonsense queries: {floor['nonsense_nearest']}")
     print(f"cosine of the paper meant, known-item queries: {floor['meant_cosine']}")

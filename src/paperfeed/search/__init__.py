@@ -60,10 +60,10 @@ POOL = 100  # results taken from each ranking before fusing
 # Cosine similarity below which a paper is not a semantic match at all. all-MiniLM-L6-v2 puts
 # unrelated text at 0.0-0.2 from anything; nonsense queries' nearest papers score at most about
 # 0.2 (bench/partial_embedding.py prints the distribution).
-FLOOR = 0.25
+FLOOR = 0.3
 # Cosine at which a paper found by meaning alone counts as a relevant match for a feed or a
 # digest topic, which list matches newest first rather than best first.
-RELEVANT = 0.45
+RELEVANT = 0.4
 TITLE_DEPTH = 10  # keyword results checked for a title the query names
 Ranking = list[tuple[str, float]]
 _warned = set()
@@ -284,8 +284,8 @@ def fuse(
 ) -> Ranking:
     """Reciprocal rank fusion of two rankings: each paper scores the sum of 1 / (k + rank).
     A paper in `unembedded` (no vector yet, so absent from the semantic ranking whatever it
-    is about) counts its keyword rank for both, so a catalogue still being embedded ranks as
-    keyword search does, not below it. `pinned` ids (title matches) come first, in order."""
+    is about) counts its keyword rank for both rankings, so with nothing embedded hybrid ranks
+    as keyword search does. `pinned` ids (title matches) come first, in order."""
     fused: dict[str, float] = {}
     for rank, (arxiv_id, _score) in enumerate(keyword, start=1):
         weight = 2.0 if arxiv_id in unembedded else 1.0

@@ -126,6 +126,11 @@ def _frequencies(conn: sa.Connection, words: list[str]) -> tuple[int, dict[str, 
     return _df_cache[(url, "\x00all")][1], {w: _df_cache[(url, w)][1] for w in words}
 
 
+def paper_count(conn: sa.Connection) -> int:
+    """How many papers there are, remembered with the document frequencies (ten minutes)."""
+    return _frequencies(conn, [])[0]
+
+
 # Matches a query may score: about 5 ms of FTS5 bm25, or 50 ms of PostgreSQL's ts_rank per word.
 POSTINGS_BUDGET = {"sqlite": 20_000, "postgresql": 5_000}
 
