@@ -271,7 +271,7 @@ def test_a_digest_topic_finds_the_days_paper_by_meaning(embedded):
     from paperfeed.models import Preferences
 
     db, s = embedded
-    topic = "fusing specialised weights whose deltas clash in polarity"
+    topic = "merge multiple finetuned networks into a single one"
     batch = search.embed_queries(db, s, [topic, "protein structure", topic])
     assert list(batch) == [topic, "protein structure"]
     assert float(batch[topic] @ indexing.encode(s, [topic])[0]) > 0.9999
@@ -284,4 +284,7 @@ def test_a_digest_topic_finds_the_days_paper_by_meaning(embedded):
     composer.prepare([prefs])
     (_trending, mine) = composer.compose(prefs).sections
     assert mine.topic == topic and mine.papers[0].arxiv_id == "2511.00001"
-    assert search.search(db, topic, mode="keyword", settings=s).hits == []  # words alone miss it
+    # Words alone miss it: no paper has every word of the topic (one sharing a word is noise).
+    assert search.relevant(db, topic, mode="keyword", settings=s).hits == []
+    noise = search.relevant(db, "qwxzv plorf merging zzzk", settings=s)
+    assert noise.mode == "hybrid" and noise.hits == []  # one shared word is not relevance

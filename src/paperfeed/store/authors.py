@@ -7,9 +7,9 @@ lookups here; both are index reads on SQLite and PostgreSQL.
 
 How a typed name matches (the rule is `Author.matches`):
 - one word (`author:LeCun`): any author whose family name, or whole name, is that word;
-- several (`author:"Yann LeCun"`, `author:"Y. LeCun"`): the family name must be the last word
-  and every given name must agree in order with one of the author's, an initial agreeing with
-  any name that starts with it.
+- several (`author:"Yann LeCun"`, `author:"Y. LeCun"`): the family name must be the last word,
+  the first given name must agree with the author's first, and every later one with a later
+  one of the author's, in order; an initial agrees with any name that starts with it.
 Names compare by `name_key`: case, accents and punctuation do not matter.
 """
 
@@ -114,8 +114,12 @@ class Author:
             return True
         given = _names(self.key)[:-1]
         names = _names(stored_key)[:-1]
-        at = 0
-        for g in given:  # each given name agrees with one of the stored, in order
+        # The first given names agree; each later one agrees with a later stored one, in
+        # order ("Yann LeCun" is "Yann A. LeCun", "Yang Liu" is not "Yu Yang Liu").
+        if not names or not _initial_agrees(given[0], names[0]):
+            return not given and not names
+        at = 1
+        for g in given[1:]:
             while at < len(names) and not _initial_agrees(g, names[at]):
                 at += 1
             if at == len(names):
