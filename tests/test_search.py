@@ -346,3 +346,14 @@ def test_common_words_give_way_to_rare_ones_within_the_budget(db, monkeypatch):
     assert len(common) == (5 if db.engine.dialect.name == "postgresql" else 20)
     monkeypatch.setitem(store.POSTINGS_BUDGET, db.engine.dialect.name, 10_000)
     assert len(search.search(db, "language model", mode="keyword", limit=50).hits) == 22
+
+
+def test_a_full_frequency_cache_is_cleared_without_losing_the_search(corpus, monkeypatch):
+    """A long-running worker's document-frequency cache is bounded: once full it is cleared,
+    and the search that found it full still gets its counts (it read a cleared cache before)."""
+    from paperfeed.store import search as store
+
+    full = {("elsewhere", str(i)): (0.0, 1) for i in range(50_001)}
+    monkeypatch.setattr(store, "_df_cache", full)
+    assert ids(search.search(corpus, "merging sign conflicts", mode="keyword"))[0] == "1"
+    assert len(store._df_cache) < 10

@@ -97,11 +97,17 @@ def _frequencies(conn: sa.Connection, words: list[str]) -> tuple[int, dict[str, 
     and counting every match of "model" in a million papers would cost more than the search."""
     now = time.monotonic()
     url = str(conn.engine.url)
-    wanted = [
-        w for w in ["\x00all", *words] if now - _df_cache.get((url, w), (-1e9, 0))[0] > _DF_TTL
-    ]
+    found: dict[str, int] = {}  # read once, so another thread's clearing cannot lose a value
+    for w in ["\x00all", *words]:
+        hit = _df_cache.get((url, w))
+        if hit is not None and now - hit[0] <= _DF_TTL:
+            found[w] = hit[1]
+    if len(_df_cache) > 50_000:  # bound the memory of a long-running worker
+        _df_cache.clear()
     cap = {"cap": budget(conn) + 1}
-    for w in wanted:
+    for w in ["\x00all", *words]:
+        if w in found:
+            continue
         if w == "\x00all":
             n = _paper_count(conn)
         elif conn.dialect.name == "sqlite":
@@ -120,10 +126,9 @@ def _frequencies(conn: sa.Connection, words: list[str]) -> tuple[int, dict[str, 
                 ),
                 {"q": tsquery([w], []), **cap},
             ).scalar_one()
+        found[w] = n
         _df_cache[(url, w)] = (now, n)
-    if len(_df_cache) > 50_000:  # bound the memory of a long-running worker
-        _df_cache.clear()
-    return _df_cache[(url, "\x00all")][1], {w: _df_cache[(url, w)][1] for w in words}
+    return found["\x00all"], {w: found[w] for w in words}
 
 
 def paper_count(conn: sa.Connection) -> int:
