@@ -357,3 +357,22 @@ def test_a_full_frequency_cache_is_cleared_without_losing_the_search(corpus, mon
     monkeypatch.setattr(store, "_df_cache", full)
     assert ids(search.search(corpus, "merging sign conflicts", mode="keyword"))[0] == "1"
     assert len(store._df_cache) < 10
+
+
+def test_cli_filters_hold_and_bad_ones_say_why(corpus, database_url):
+    """The terminal gets the same exact filters and notices as the page and the API; a hostile
+    title is printed as text, not read as Rich markup."""
+    with corpus.transaction() as conn:
+        papers.upsert(conn, make_paper(4, title="[bold red]Merging[/] markup", authors=["X Y"]))
+    run = lambda *a: CliRunner(env={"COLUMNS": "200"}).invoke(  # noqa: E731
+        app, ["--database-url", database_url, "search", *a, "--mode", "keyword"]
+    )
+    by = run('merging author:"Yann LeCun"')
+    assert by.exit_code == 0 and "2511.00003" in by.output and "2511.00001" not in by.output
+    cat = run("merging", "--category", "cs.CL", "--since", "2025-11-19")
+    assert "2511.00003" in cat.output and "2511.00001" not in cat.output
+    nobody = run("merging author:Nobody")
+    assert "No paper matches." in nobody.output and "Nobody" in nobody.output
+    backwards = run("merging", "--since", "2025-11-20", "--until", "2025-11-01")
+    assert backwards.exit_code == 0 and "ends before it starts" in backwards.output
+    assert "[bold red]Merging[/] markup" in run("markup").output
