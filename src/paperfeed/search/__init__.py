@@ -26,10 +26,8 @@ phrases), whatever the mode. Configuration (model, runtime, index) comes from `S
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import html
 import logging
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,9 +36,19 @@ from paperfeed.config import Settings
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.models import Hit
 from paperfeed.papers import get_paper
-from paperfeed.search import embedder, indexing
+from paperfeed.search import embedder
 from paperfeed.search.query import MAX_QUERY, Query, parse, title_match
 from paperfeed.search.query import distinctive_terms as query_terms
+from paperfeed.search.semantic import (
+    _NOT_NARROW,
+    _blas_on_one_thread,  # noqa: F401 - bench/search_speed.py sets up a worker with it
+    _indexes,  # noqa: F401 - tests and benches reset this process's indexes
+    _window,
+    embed_queries,
+    embed_query,
+    semantic_index,
+    vector_index,
+)
 from paperfeed.search.snippet import MARK_END, MARK_START, snippet
 from paperfeed.search.vectors import VectorIndex
 from paperfeed.store import Database
@@ -67,49 +75,11 @@ RELEVANT = 0.4
 TITLE_DEPTH = 10  # keyword results checked for a title the query names
 Ranking = list[tuple[str, float]]
 _warned = set()
-_indexes: dict[tuple[str, str, str], VectorIndex] = {}
-_indexes_lock = threading.Lock()
 
 
 def configured(db: Database, settings: Settings | None = None) -> Settings:
     """The settings a search runs with: the caller's, else the defaults for this database."""
     return settings if settings is not None else Settings(database_url=db.url)
-
-
-@functools.cache
-def _blas_on_one_thread() -> None:
-    """Keep numpy's BLAS on the calling thread, once per process (a BLAS loaded later, by
-    scipy say, is not ours to call). Our products are small (a
-    query against at most tens of thousands of vectors) and OpenBLAS's helper threads spin
-    after each one: they took a second core for nothing, as much CPU as the work itself in a
-    digest run, and the core another worker or request needed."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="blas")
-
-
-def vector_index(db: Database, settings: Settings) -> VectorIndex:
-    """This process's vector index for `db` and the configured model, brought up to date."""
-    _blas_on_one_thread()
-    ann = indexing.ann_file(settings)
-    key = (db.url, settings.embedding_model, str(ann.dir.resolve()))
-    with _indexes_lock:
-        index = _indexes.setdefault(key, VectorIndex(ann))
-    index.refresh(db)
-    return index
-
-
-def semantic_index(db: Database, settings: Settings) -> VectorIndex | None:
-    """The vector index when semantic search can answer (the extra is installed and some paper
-    is embedded), else None. Never raises: a broken index is logged and keywords answer."""
-    if not indexing.embedding_available(settings):
-        return None
-    try:
-        index = vector_index(db, settings)
-    except Exception:  # a broken index must not break search: keywords still answer
-        log.exception("the vector index failed; answering with keyword search")
-        return None
-    return index if len(index) else None
 
 
 @dataclass(slots=True)
@@ -173,33 +143,6 @@ def keyword_candidates(
             limit=limit,
             offset=offset,
         )
-
-
-_NOT_NARROW = object()
-
-
-def _window(db, settings, filters: Filters, cache: dict | None):
-    """(ids, vectors) of a short date window's embedded papers, or _NOT_NARROW."""
-    f = filters
-    key = ("window", settings.embedding_model, f.since, f.until, f.categories, f.has_code)
-    if cache is not None and key in cache:
-        return cache[key]
-    with db.connect() as conn:
-        rows = store.window_vectors(conn, settings.embedding_model, filters)
-    if rows is None:
-        found = _NOT_NARROW
-    else:
-        blob = b"".join(v for _i, v in rows)
-        matrix = np.frombuffer(blob, np.float32).reshape(len(rows), -1) if rows else None
-        found = [i for i, _v in rows], matrix
-    if cache is not None:
-        cache[key] = found
-    return found
-
-
-def embed_query(settings: Settings, query: Query):
-    """The query's embedding (of its prose: no author filter, no quotes), float32."""
-    return np.asarray(indexing.encode(settings, [query.prose or query.text])[0], np.float32)
 
 
 def semantic_candidates(
@@ -477,17 +420,6 @@ def relevant(
     return Results(query, hits[::-1][:limit], mode, None, None, filters)
 
 
-def embed_queries(db: Database, settings: Settings, texts: list[str]) -> dict[str, object]:
-    """Embeddings of many queries at once, by text (batched: 3x cheaper per query than one by
-    one); empty when semantic search is unavailable."""
-    if semantic_index(db, settings) is None:
-        return {}
-    unique = list(dict.fromkeys(texts))
-    prose = [parse(t) for t in unique]
-    vectors = indexing.encode(settings, [q.prose or q.text for q in prose])
-    return dict(zip(unique, vectors, strict=True))
-
-
 def similar(
     db: Database,
     arxiv_id: str,
@@ -555,5 +487,6 @@ __all__ = [
     "similar",
     "title_matches",
     "unembedded",
+    "vector_index",
     "words_of",
 ]
