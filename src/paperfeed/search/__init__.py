@@ -167,8 +167,8 @@ def semantic_candidates(
     index = index or semantic_index(db, settings)
     if index is None:
         return None
-    if query.problem or query.empty or filters.contradictory:
-        return []
+    if query.problem or query.empty or filters.contradictory or not query.words:
+        return []  # nothing to mean: `author:` alone is a listing, not a topic
     vector = embed_query(settings, query) if vector is None else np.asarray(vector, np.float32)
     window = _window(db, settings, filters, cache)
     if window is not _NOT_NARROW:
