@@ -352,7 +352,9 @@ def search(
         ranked = pin(keyword, pinned)[offset : offset + limit]
         semantic: Ranking = []
     else:
-        keyword = keyword_candidates(db, query, filters, limit=POOL)
+        # Semantic mode reads keyword matches only to find a title the query names.
+        depth = TITLE_DEPTH if mode == "semantic" else POOL
+        keyword = keyword_candidates(db, query, filters, limit=depth)
         semantic = semantic_candidates(
             db, query, filters, settings, vector=vector, cache=cache, index=index
         )
