@@ -376,8 +376,9 @@ def search(
     if snippets:
         add_snippets(hits, query)
     if not hits and offset == 0:
+        nothing_close = not semantic and (mode == "semantic" or not keyword)
         notice = notice_for(db, query, filters) or (
-            NOTHING_CLOSE if mode != "keyword" and not keyword and not semantic else notice
+            NOTHING_CLOSE if mode != "keyword" and nothing_close else notice
         )
     return Results(query, hits, mode, notice, None, filters)
 
