@@ -270,6 +270,11 @@ class ExactIndex(VectorIndex):
     def __len__(self) -> int:
         return len(self.ids)
 
+    def holds(self, arxiv_ids) -> set[str]:
+        if not hasattr(self, "_held"):
+            self._held = set(self.ids)
+        return self._held.intersection(arxiv_ids)
+
     def nearest(self, vector, *, k, exclude=None):
         scores = self.matrix @ np.asarray(vector, np.float32)
         top = np.argpartition(-scores, k)[:k]

@@ -178,7 +178,7 @@ def main() -> None:
             ]
             words = [(back[i], s) for i, s in rows if back[i] != q["paper_id"]]
             for k in K_GRID:
-                fused = search._fuse(words, nearest, k=k)
+                fused = search.fuse(words, nearest, k=k)
                 by_k[k][qid] = complete([p for p, _s in fused], pool)
         db.dispose()
     results = {name: evaluate(r, qrels, folds) for name, r in runs.items()}

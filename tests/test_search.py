@@ -147,14 +147,88 @@ HOSTILE = [
 ]
 
 
+def _mentions(paper, words) -> bool:
+    from paperfeed.search.snippet import stem
+
+    text = " ".join([paper.title, paper.abstract, *paper.authors]).lower()
+    return any(stem(w) in text for w in words)
+
+
 @pytest.mark.parametrize("q", HOSTILE, ids=range(len(HOSTILE)))
 def test_hostile_queries_return_results_or_nothing(corpus, settings, q):
+    """Whatever is typed: no error, no syntax read from it, and every hit has one of the
+    query's words (a query read as `*` or `NEAR` would list unrelated papers); an `author:`
+    naming nobody finds nothing and says so."""
     r = search.search(corpus, q, mode="keyword")
-    assert isinstance(r.hits, list) and len(r.query.text) <= search.MAX_QUERY
+    assert len(r.query.text) <= search.MAX_QUERY
+    words = [*r.query.terms, *(w for p in r.query.phrases for w in p)]
+    assert all(_mentions(h.paper, words) for h in r.hits), (q, ids(r))
+    if q.startswith("author:"):
+        assert r.hits == [] and "needs a name" in r.notice
+    if q.startswith("merging "):
+        assert sorted(ids(r)) == ["1", "3"]  # a long query is cut, not refused
     with TestClient(create_app(settings, db=corpus)) as c:
         api = c.get("/api/search", params={"q": q})
         page = c.get("/search", params={"q": q}, follow_redirects=False)
     assert api.status_code == 200 and page.status_code in (200, 303)
+    assert [h["paper"]["arxiv_id"][-1] for h in api.json()["hits"]] == ids(r) or not words
+    assert "<script>" not in page.text.replace("<script>x</script>", "")
+
+
+def test_authors_match_by_family_name_initials_and_accents(db):
+    """`author:` matches through the indexed author table: family name alone, full name,
+    initials and accents, but not a different given name or a name in the abstract."""
+    rows = [
+        make_paper(1, title="One", authors=["Sanja Fidler", "Jun Gao"]),
+        make_paper(2, title="Two", authors=["S. Fidler"]),
+        make_paper(3, title="Three", authors=["Anna Fidler"]),
+        make_paper(4, title="Four", authors=["José Núñez-García"], abstract="Thanks to Fidler."),
+        make_paper(
+            5, title="Five", authors=["Yann LeCun", "Jun Gao"], listing_day=dt.date(2025, 11, 22)
+        ),
+    ]
+    with db.transaction() as conn:
+        papers.upsert_many(conn, rows)
+    s = lambda q: sorted(ids(search.search(db, q, mode="keyword")))  # noqa: E731
+    assert s("author:Fidler") == ["1", "2", "3"]
+    assert s('author:"Sanja Fidler"') == ["1", "2"]
+    assert s('author:"S Fidler"') == ["1", "2"]
+    assert s('author:"Anna Fidler"') == ["3"]
+    assert s('author:"jose nunez garcia"') == ["4"]
+    assert s("author:García") == ["4"]
+    assert s('author:"Sanja Fidler" author:"Jun Gao"') == ["1"]
+    assert s("one author:Fidler") == ["1"]
+    r = search.search(db, 'author:"Nobody Known"', mode="keyword")
+    assert r.hits == [] and "Nobody Known".lower() in r.notice.lower()
+    from paperfeed.store import authors
+
+    with db.connect() as conn:
+        assert authors.papers_of(conn, "Jun Gao") == ["2511.00005", "2511.00001"]  # newest first
+        assert authors.coauthors(conn, "Jun Gao") == [("Sanja Fidler", 1), ("Yann LeCun", 1)]
+        assert authors.display_name(conn, "jose nunez-garcia") == "José Núñez-García"
+        assert authors.count_papers(conn, "Fidler") == 3 and not authors.known(conn, "")
+    with db.transaction() as conn:  # a new version with other authors moves the rows
+        papers.upsert(conn, make_paper(2, version=2, title="Two", authors=["Ada Lovelace"]))
+        papers.set_hidden(conn, "2511.00001", True)
+    assert s('author:"Sanja Fidler"') == [] and s("author:Lovelace") == ["2"]
+
+
+def test_bad_filters_give_an_empty_page_with_a_notice(corpus, settings):
+    """Contradictory dates, unknown categories and authors: nothing, and a notice saying why,
+    never an error and never the unfiltered matches."""
+    day = dt.date(2025, 11, 20)
+    r = search.search(corpus, "merging", since=day, until=day - dt.timedelta(days=3))
+    assert r.hits == [] and "ends before it starts" in r.notice
+    r = search.search(corpus, "merging", categories=["nope.XX"])
+    assert r.hits == [] and "nope.XX" in r.notice
+    with TestClient(create_app(settings, db=corpus)) as c:
+        api = c.get(
+            "/api/search", params={"q": "merging", "since": "2025-11-20", "until": "2025-11-01"}
+        )
+        assert api.status_code == 200 and api.json()["hits"] == [] and api.json()["notice"]
+        page = c.get("/search", params={"q": "author:<script>alert(1)</script>"})
+        assert page.status_code == 200 and "<script>alert" not in page.text
+        assert "has an author named" in page.text  # the notice, not just the empty page
 
 
 def test_web_surfaces(corpus, settings, database_url):
@@ -213,9 +287,22 @@ def test_fusion_favours_papers_both_rankings_agree_on():
     a small constant lets a single first place win."""
     keyword = [("x", 9.0), ("w", 5.0), ("y", 4.0)]
     semantic = [("z", 0.9), ("v", 0.8), ("y", 0.7)]
-    assert search._fuse(keyword, semantic)[0][0] == "y"
-    assert search._fuse(keyword, semantic) == search._fuse(keyword, semantic, k=search.RRF_K)
-    assert [i for i, _s in search._fuse(keyword, semantic, k=0)][:2] == ["x", "z"]
+    assert search.fuse(keyword, semantic)[0][0] == "y"
+    assert search.fuse(keyword, semantic) == search.fuse(keyword, semantic, k=search.RRF_K)
+    assert [i for i, _s in search.fuse(keyword, semantic, k=0)][:2] == ["x", "z"]
+
+
+def test_fusion_counts_an_unembedded_paper_by_its_keyword_rank_and_pins_titles():
+    """A paper with no vector yet is missing from the semantic ranking whatever it is about:
+    it counts its keyword rank twice, so with nothing embedded hybrid is keyword search; pinned
+    title matches come first."""
+    keyword = [("a", 3.0), ("b", 2.0), ("c", 1.0)]
+    semantic = [("b", 0.9), ("c", 0.8)]
+    assert search.fuse(keyword, semantic)[0][0] == "b"  # a has no semantic support
+    assert search.fuse(keyword, semantic, unembedded={"a"})[0][0] == "a"
+    assert [i for i, _s in search.fuse(keyword, [], unembedded={"a", "b", "c"})] == ["a", "b", "c"]
+    pinned = search.fuse(keyword, semantic, pinned=["c", "z"])
+    assert [i for i, _s in pinned] == ["c", "z", "b", "a"]
 
 
 def test_snippet_marks_word_forms_and_picks_the_densest_passage():
@@ -259,3 +346,33 @@ def test_common_words_give_way_to_rare_ones_within_the_budget(db, monkeypatch):
     assert len(common) == (5 if db.engine.dialect.name == "postgresql" else 20)
     monkeypatch.setitem(store.POSTINGS_BUDGET, db.engine.dialect.name, 10_000)
     assert len(search.search(db, "language model", mode="keyword", limit=50).hits) == 22
+
+
+def test_a_full_frequency_cache_is_cleared_without_losing_the_search(corpus, monkeypatch):
+    """A long-running worker's document-frequency cache is bounded: once full it is cleared,
+    and the search that found it full still gets its counts (it read a cleared cache before)."""
+    from paperfeed.store import search as store
+
+    full = {("elsewhere", str(i)): (0.0, 1) for i in range(50_001)}
+    monkeypatch.setattr(store, "_df_cache", full)
+    assert ids(search.search(corpus, "merging sign conflicts", mode="keyword"))[0] == "1"
+    assert len(store._df_cache) < 10
+
+
+def test_cli_filters_hold_and_bad_ones_say_why(corpus, database_url):
+    """The terminal gets the same exact filters and notices as the page and the API; a hostile
+    title is printed as text, not read as Rich markup."""
+    with corpus.transaction() as conn:
+        papers.upsert(conn, make_paper(4, title="[bold red]Merging[/] markup", authors=["X Y"]))
+    run = lambda *a: CliRunner(env={"COLUMNS": "200"}).invoke(  # noqa: E731
+        app, ["--database-url", database_url, "search", *a, "--mode", "keyword"]
+    )
+    by = run('merging author:"Yann LeCun"')
+    assert by.exit_code == 0 and "2511.00003" in by.output and "2511.00001" not in by.output
+    cat = run("merging", "--category", "cs.CL", "--since", "2025-11-19")
+    assert "2511.00003" in cat.output and "2511.00001" not in cat.output
+    nobody = run("merging author:Nobody")
+    assert "No paper matches." in nobody.output and "Nobody" in nobody.output
+    backwards = run("merging", "--since", "2025-11-20", "--until", "2025-11-01")
+    assert backwards.exit_code == 0 and "ends before it starts" in backwards.output
+    assert "[bold red]Merging[/] markup" in run("markup").output

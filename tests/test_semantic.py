@@ -76,9 +76,89 @@ def test_a_paraphrase_finds_the_paper_by_meaning(embedded):
 
 
 def test_filters_apply_to_semantic_hits(embedded):
+    """Every filter holds in the semantic and hybrid modes: the video paper is found by meaning,
+    and a filter it fails removes it (and anything else failing it) from every mode."""
     db, s = embedded
-    r = search.search(db, "video generation", mode="semantic", has_code=True, settings=s)
-    assert r.hits == []
+    with db.transaction() as conn:
+        papers.upsert(
+            conn,
+            make_paper(
+                2,
+                version=2,
+                title=TEXTS[1][0],
+                abstract=TEXTS[1][1],
+                code_url="https://github.com/a/b",
+            ),
+        )
+        papers.upsert_many(
+            conn,
+            [
+                make_paper(
+                    i + 1,
+                    version=2,
+                    title=t,
+                    abstract=a,
+                    authors=["Sanja Fidler"] if i == 0 else ["Jun Gao"],
+                    categories=["cs.CV"] if i == 1 else ["cs.LG"],
+                )
+                for i, (t, a) in enumerate(TEXTS)
+            ],
+        )
+    q = "making short films with generative models"
+    for mode in ("semantic", "hybrid"):
+        found = search.search(db, q, mode=mode, has_code=True, settings=s)
+        assert found.mode == mode and [h.paper.arxiv_id for h in found.hits] == ["2511.00002"]
+        assert (
+            search.search(db, q, mode=mode, has_code=True, categories=["cs.LG"], settings=s).hits
+            == []
+        )
+        merging = 'combining fine-tuned checkpoints author:"Sanja Fidler"'
+        by = search.search(db, merging, mode=mode, settings=s)
+        assert by.mode == mode and [h.paper.arxiv_id for h in by.hits] == ["2511.00001"]
+        gao = search.search(db, f'{q} author:"Jun Gao"', mode=mode, settings=s).hits
+        assert gao[0].paper.arxiv_id == "2511.00002" and "2511.00001" not in str(gao)
+        nobody = search.search(db, f"{q} author:Nobody", mode=mode, settings=s)
+        assert nobody.hits == [] and "Nobody" in nobody.notice
+        phrase = search.search(db, f'{q} "denoising diffusion"', mode=mode, settings=s)
+        assert [h.paper.arxiv_id for h in phrase.hits] == ["2511.00002"]
+        cats = search.search(db, q, mode=mode, categories=["cs.CV"], settings=s)
+        assert [h.paper.arxiv_id for h in cats.hits] == ["2511.00002"]
+        with db.transaction() as conn:
+            papers.set_hidden(conn, "2511.00002", True)
+        assert "2511.00002" not in [
+            h.paper.arxiv_id for h in search.search(db, q, mode=mode, settings=s).hits
+        ]
+        with db.transaction() as conn:
+            papers.set_hidden(conn, "2511.00002", False)
+
+
+def test_nonsense_finds_nothing_and_says_so(embedded):
+    """A query nothing is about: no semantic candidate reaches the floor, so every mode finds
+    nothing and the answer says so, on the page and in the API too."""
+    db, s = embedded
+    for mode in ("semantic", "hybrid"):
+        r = search.search(db, "qwxzv plorf zzzk", mode=mode, settings=s)
+        assert r.mode == mode and r.hits == [] and r.notice == search.NOTHING_CLOSE
+    assert search.search(db, "protein structure prediction", mode="semantic", settings=s).hits
+
+
+def test_an_exact_title_comes_first_in_every_mode_without_a_vector(embedded):
+    """A paper stored after the embedding run has no vector: typed by its exact title it is
+    still the first result in every mode, not buried below papers that have one."""
+    db, s = embedded
+    with db.transaction() as conn:
+        papers.upsert(
+            conn,
+            make_paper(
+                7,
+                title="Reward models for language model alignment",
+                abstract="We align language models with human preferences using reward models.",
+            ),
+        )
+    assert search.vector_index(db, s).holds(["2511.00007", "2511.00004"]) == {"2511.00004"}
+    for mode in ("keyword", "semantic", "hybrid"):
+        r = search.search(db, "Reward models for language model alignment", mode=mode, settings=s)
+        assert r.mode == mode and r.hits[0].paper.arxiv_id == "2511.00007", mode
 
 
 def test_similar_papers_and_a_worker_following_new_vectors(embedded):
@@ -173,7 +253,8 @@ def test_a_days_search_ranks_that_days_papers_by_meaning(db, settings):
     found = search.search(
         db, "anything", mode="semantic", since=quiet, until=quiet, settings=settings, vector=axis
     )
-    assert [h.paper.arxiv_id for h in found.hits] == ["2511.00900", "2511.00901"]
+    # 901 is orthogonal to the query (cosine 0): below the floor, not a match at all.
+    assert [h.paper.arxiv_id for h in found.hits] == ["2511.00900"]
     # A window too wide to rank exactly still answers, from the approximate index.
     wide = search.search(
         db, "anything", mode="semantic", since=dt.date(2020, 1, 1), settings=settings, vector=axis
@@ -190,7 +271,7 @@ def test_a_digest_topic_finds_the_days_paper_by_meaning(embedded):
     from paperfeed.models import Preferences
 
     db, s = embedded
-    topic = "fusing specialised weights whose deltas clash in polarity"
+    topic = "merge multiple finetuned networks into a single one"
     batch = search.embed_queries(db, s, [topic, "protein structure", topic])
     assert list(batch) == [topic, "protein structure"]
     assert float(batch[topic] @ indexing.encode(s, [topic])[0]) > 0.9999
@@ -203,4 +284,7 @@ def test_a_digest_topic_finds_the_days_paper_by_meaning(embedded):
     composer.prepare([prefs])
     (_trending, mine) = composer.compose(prefs).sections
     assert mine.topic == topic and mine.papers[0].arxiv_id == "2511.00001"
-    assert search.search(db, topic, mode="keyword", settings=s).hits == []  # words alone miss it
+    # Words alone miss it: no paper has every word of the topic (one sharing a word is noise).
+    assert search.relevant(db, topic, mode="keyword", settings=s).hits == []
+    noise = search.relevant(db, "qwxzv plorf merging zzzk", settings=s)
+    assert noise.mode == "hybrid" and noise.hits == []  # one shared word is not relevance

@@ -178,7 +178,9 @@ class Composer:
         if since > self.latest:
             return digest  # nothing listed since the last digest
         for topic in prefs.topics:
-            results = search.search(
+            # The topic's relevant papers of the window, newest first; not every paper that
+            # shares one of its words.
+            results = search.relevant(
                 self.db,
                 topic,
                 mode=self.settings.digest_search_mode,
@@ -187,7 +189,6 @@ class Composer:
                 categories=prefs.categories,
                 limit=n + len(seen),
                 settings=self.settings,
-                snippets=False,
                 vector=self._vectors.get(topic),
                 cache=self._windows,
             )
@@ -201,18 +202,17 @@ class Composer:
 def topic_papers(
     db: Database, settings: Settings, prefs: Preferences, *, limit: int
 ) -> list[Paper]:
-    """The newest papers matching any of the saved searches, newest first (the topics feed)."""
+    """The newest relevant matches of any of the saved searches, newest first (the topics
+    feed)."""
     found: dict[str, Paper] = {}
     for topic in prefs.topics:
-        results = search.search(
+        results = search.relevant(
             db,
             topic,
             mode=settings.digest_search_mode,
-            sort="date",
             categories=prefs.categories,
             limit=limit,
             settings=settings,
-            snippets=False,
         )
         found.update((h.paper.arxiv_id, h.paper) for h in results.hits)
     newest = sorted(found.values(), key=lambda p: (p.listing_day, p.published, p.arxiv_id))

@@ -34,8 +34,14 @@ def search(
     mode: Annotated[str, typer.Option(help="hybrid, keyword or semantic.")] = "hybrid",
     sort: Annotated[str, typer.Option(help="relevance, upvotes or date.")] = "relevance",
     has_code: Annotated[bool, typer.Option("--has-code", help="Only papers with code.")] = False,
+    since: Annotated[str | None, typer.Option(help="Listed on or after, YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, typer.Option(help="Listed on or before, YYYY-MM-DD.")] = None,
+    category: Annotated[
+        list[str] | None, typer.Option(help="Only this arXiv category (repeat, or a,b).")
+    ] = None,
 ) -> None:
     """Search stored papers from the terminal."""
+    from paperfeed import feeds
     from paperfeed import search as search_service
 
     settings = _settings(ctx)
@@ -45,8 +51,12 @@ def search(
         mode=mode,
         sort=sort,
         has_code=has_code,
+        since=feeds.parse_day(since) if since else None,
+        until=feeds.parse_day(until) if until else None,
+        categories=[c for value in category or () for c in value.split(",")],
         limit=limit,
         settings=settings,
+        snippets=False,
     )
     if results.notice:
         err.print(term(results.notice, "yellow"), highlight=False)

@@ -10,7 +10,7 @@ from paperfeed.sources.fields import strip_xml_illegal
 
 MAX_QUERY = 300  # characters; longer queries are cut here (documented in docs/search.md)
 MAX_TERMS = 32
-_AUTHOR = re.compile(r'\bauthor:(?:"([^"]*)"|(\S+))', re.IGNORECASE)
+_AUTHOR = re.compile(r'\bauthor:(?:"([^"]*)"?|([^\s"]+))?', re.IGNORECASE)
 _PHRASE = re.compile(r'"([^"]*)"')
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -22,13 +22,19 @@ class Query:
     text: str  # the (truncated) text as typed
     terms: list[str] = field(default_factory=list)  # lower-case words, any of which may match
     phrases: list[list[str]] = field(default_factory=list)  # word sequences that must appear
-    authors: list[str] = field(default_factory=list)  # author names that must appear
+    authors: list[str] = field(default_factory=list)  # author names that must appear, as typed
     arxiv_id: str | None = None  # the query is an arXiv id or URL
     prose: str = ""  # the text without author filters and quotes: what gets embedded
+    problem: str | None = None  # why nothing can match, e.g. an `author:` with no name
 
     @property
     def empty(self) -> bool:
         return not (self.terms or self.phrases or self.authors or self.arxiv_id)
+
+    @property
+    def words(self) -> list[str]:
+        """The words of the prose in the order typed (function words kept): for titles."""
+        return _words(self.prose)
 
 
 def _words(text: str) -> list[str]:
@@ -46,9 +52,12 @@ def parse(text: str) -> Query:
         return q
     rest = text
     for m in _AUTHOR.finditer(text):
-        name = " ".join(_words(m.group(1) or m.group(2) or ""))
+        name = " ".join(_WORD.findall(m.group(1) or m.group(2) or "")[:MAX_TERMS])
         if name:
             q.authors.append(name)
+        else:  # `author:` alone, or `author:""`: a filter that names nobody matches nothing
+            q.problem = 'author: needs a name, as in author:"Yann LeCun".'
+
     rest = _AUTHOR.sub(" ", rest)
     q.prose = " ".join(rest.replace('"', " ").split())
     for m in _PHRASE.finditer(rest):
@@ -97,3 +106,25 @@ def distinctive_terms(title: str, abstract: str, *, limit: int = MAX_TERMS) -> l
             counts[w] = counts.get(w, 0) + 1
     ranked = sorted(counts, key=lambda w: -counts[w])  # stable: ties keep first appearance
     return list(dict.fromkeys([*title_words, *ranked]))[:limit]
+
+
+def _plain(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def title_match(prose: str, title: str) -> bool:
+    """Whether a query is a paper's title, exactly or nearly: the same words, the title's part
+    before a colon, or (three words or more) at least 80% of each side's distinct words shared,
+    compared by light stem so "models" meets "model"."""
+    from paperfeed.search.snippet import stem
+
+    q, t = _plain(prose), _plain(title)
+    if not q or not t:
+        return False
+    if q == t or (len(q) >= 2 and ":" in title and q == _plain(title.split(":", 1)[0])):
+        return True
+    if len(q) < 3:
+        return False
+    qs, ts = {stem(w) for w in q}, {stem(w) for w in t}
+    shared = len(qs & ts)
+    return shared >= 0.8 * len(ts) and shared >= 0.8 * len(qs)

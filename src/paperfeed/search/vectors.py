@@ -284,6 +284,15 @@ class VectorIndex:
         base = len(self.snapshot) if self.snapshot is not None else 0
         return base + len(self.tail_ids) - self._shadowed
 
+    def holds(self, arxiv_ids: list[str]) -> set[str]:
+        """Those of these papers whose vector the index has (in the file or the tail)."""
+        found = {i for i in arxiv_ids if i in self._tail_row}
+        snapshot = self.snapshot
+        if snapshot is not None and len(snapshot) and arxiv_ids:
+            pos = snapshot.position(arxiv_ids)
+            found.update(i for i, p in zip(arxiv_ids, pos, strict=True) if p >= 0)
+        return found
+
     def nearest(self, vector: np.ndarray, *, k: int, exclude: str | None = None):
         """(id, cosine similarity) of the k closest papers: approximate over the file, exact
         over the tail."""

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.models import IngestCounts, Paper, Rejected
+from paperfeed.store import authors as author_store
 from paperfeed.store.tables import catalog_state as S
 from paperfeed.store.tables import comments as C
 from paperfeed.store.tables import paper_vectors
@@ -176,10 +177,12 @@ def upsert_many(conn: sa.Connection, incoming: Iterable[Paper]) -> IngestCounts:
     existing = get_many(conn, batch)
     now = _now()
     inserts, updates, reworded = [], [], []
+    authored: list[Paper] = []  # papers whose author rows must be written
     for arxiv_id, p in batch.items():
         old = existing.get(arxiv_id)
         if old is None:
             inserts.append({"arxiv_id": arxiv_id, **_row(p), "created_at": now, "modified_at": now})
+            authored.append(p)
             continue
         merged = merge(old, p)
         if _values(merged) == _values(old):
@@ -188,6 +191,8 @@ def upsert_many(conn: sa.Connection, incoming: Iterable[Paper]) -> IngestCounts:
             updates.append({"b_id": arxiv_id, **_row(merged), "modified_at": now})
             if (merged.title, merged.abstract) != (old.title, old.abstract):
                 reworded.append(arxiv_id)
+            if merged.authors != old.authors:
+                authored.append(merged)
     if inserts:
         conn.execute(sa.insert(T), inserts)
         counts.new += len(inserts)
@@ -201,6 +206,8 @@ def upsert_many(conn: sa.Connection, incoming: Iterable[Paper]) -> IngestCounts:
         )
         conn.execute(stmt, updates)
         counts.updated += len(updates)
+    if authored:
+        author_store.replace(conn, authored)
     if reworded:  # their embeddings describe the old text: embed them again
         conn.execute(sa.delete(paper_vectors).where(paper_vectors.c.arxiv_id.in_(reworded)))
     return counts

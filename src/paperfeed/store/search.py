@@ -1,4 +1,5 @@
-"""Keyword search in the store: FTS5 bm25 on SQLite, IDF-weighted tsvector ts_rank on PostgreSQL."""
+"""Keyword search in the store: FTS5 bm25 on SQLite, IDF-weighted tsvector ts_rank on PostgreSQL;
+and the exact checks every search mode's candidates pass (filters, phrases, authors, hidden)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from paperfeed.store import authors as author_store
 from paperfeed.store.tables import papers as T
 
 # Title matches count most, then authors, then the abstract.
@@ -24,18 +26,24 @@ class Filters:
     categories: tuple[str, ...] = ()
     has_code: bool = False
 
+    @property
+    def contradictory(self) -> bool:
+        """The date range ends before it starts: nothing can match."""
+        return bool(self.since and self.until and self.until < self.since)
+
 
 def _fts_string(word: str) -> str:
     return '"' + word.replace('"', '""') + '"'
 
 
-def fts5_match(
-    terms: list[str], phrases: list[list[str]], authors: list[str], *, all_terms: bool = False
-) -> str:
-    """An FTS5 MATCH expression made only of quoted strings, so no input is read as syntax."""
-    parts = [" AND ".join(_fts_string(" ".join(p)) for p in phrases)] if phrases else []
-    if authors:
-        parts.append(" AND ".join(f"authors : {_fts_string(a)}" for a in authors))
+def fts5_match(terms: list[str], phrases: list[list[str]], *, all_terms: bool = False) -> str:
+    """An FTS5 MATCH expression made only of quoted strings, so no input is read as syntax.
+    Phrases must appear in the title or the abstract; words may match any column."""
+    parts = []
+    if phrases:
+        parts.append(
+            " AND ".join("{title abstract} : " + _fts_string(" ".join(p)) for p in phrases)
+        )
     if terms:
         joiner = " AND " if all_terms else " OR "
         parts.append("(" + joiner.join(_fts_string(t) for t in terms) + ")")
@@ -43,19 +51,20 @@ def fts5_match(
 
 
 def tsquery(terms: list[str], phrases: list[list[str]], *, all_terms: bool = False) -> str:
-    """A to_tsquery expression from plain words (\\w+ only, so always valid)."""
+    """A to_tsquery expression from plain words (\\w+ only, so always valid). Phrases must
+    appear in the title or the abstract (weights A and B)."""
 
     def lexeme(w: str) -> str:
-        return "'" + w.replace("'", "") + "'"
+        return "'" + w.replace("'", "").replace("\\", "") + "'"
 
-    parts = [" <-> ".join(lexeme(w) for w in p) for p in phrases]
+    parts = [" <-> ".join(lexeme(w) + ":AB" for w in p) for p in phrases]
     if terms:
         parts.append((" & " if all_terms else " | ").join(lexeme(t) for t in terms))
     return " & ".join(f"({p})" for p in parts)
 
 
 def _filter_sql(dialect: str, f: Filters, params: dict) -> str:
-    sql = ""
+    sql = " AND 1 = 0" if f.contradictory else ""
     if f.since:
         sql += " AND p.listing_day >= :since"
         params["since"] = f.since
@@ -88,11 +97,17 @@ def _frequencies(conn: sa.Connection, words: list[str]) -> tuple[int, dict[str, 
     and counting every match of "model" in a million papers would cost more than the search."""
     now = time.monotonic()
     url = str(conn.engine.url)
-    wanted = [
-        w for w in ["\x00all", *words] if now - _df_cache.get((url, w), (-1e9, 0))[0] > _DF_TTL
-    ]
+    found: dict[str, int] = {}  # read once, so another thread's clearing cannot lose a value
+    for w in ["\x00all", *words]:
+        hit = _df_cache.get((url, w))
+        if hit is not None and now - hit[0] <= _DF_TTL:
+            found[w] = hit[1]
+    if len(_df_cache) > 50_000:  # bound the memory of a long-running worker
+        _df_cache.clear()
     cap = {"cap": budget(conn) + 1}
-    for w in wanted:
+    for w in ["\x00all", *words]:
+        if w in found:
+            continue
         if w == "\x00all":
             n = _paper_count(conn)
         elif conn.dialect.name == "sqlite":
@@ -111,10 +126,14 @@ def _frequencies(conn: sa.Connection, words: list[str]) -> tuple[int, dict[str, 
                 ),
                 {"q": tsquery([w], []), **cap},
             ).scalar_one()
+        found[w] = n
         _df_cache[(url, w)] = (now, n)
-    if len(_df_cache) > 50_000:  # bound the memory of a long-running worker
-        _df_cache.clear()
-    return _df_cache[(url, "\x00all")][1], {w: _df_cache[(url, w)][1] for w in words}
+    return found["\x00all"], {w: found[w] for w in words}
+
+
+def paper_count(conn: sa.Connection) -> int:
+    """How many papers there are, remembered with the document frequencies (ten minutes)."""
+    return _frequencies(conn, [])[0]
 
 
 # Matches a query may score: about 5 ms of FTS5 bm25, or 50 ms of PostgreSQL's ts_rank per word.
@@ -188,11 +207,24 @@ ORDERS = {
 
 @dataclass(slots=True)
 class Words:
-    """What a keyword search matches: optional words, required phrases and author names."""
+    """What a keyword search matches: optional words (all of them with `all_terms`), required
+    phrases and author names."""
 
     terms: list[str]
     phrases: list[list[str]]
     authors: list[str]
+    all_terms: bool = False
+
+
+def _author_sql(conn: sa.Connection, names: list[str], params: dict) -> str:
+    """Conditions that hold when paper `p` has every one of these authors (index reads)."""
+    sql = ""
+    for i, name in enumerate(names):
+        author = author_store.resolve(conn, name)
+        if not author.key:
+            return " AND 1 = 0"
+        sql += " AND " + author_store.condition(author, params, i)
+    return sql
 
 
 NARROW_DAYS = 62  # a date window this short holds few papers (two months: ~50k at arXiv's pace)
@@ -210,13 +242,21 @@ def _prepare(conn: sa.Connection, words: Words, filters: Filters, params: dict):
     """(FROM/WHERE clause, score expression) of a keyword search, or None when nothing can
     match; fills `params`."""
     where = _filter_sql(conn.dialect.name, filters, params)
+    where += _author_sql(conn, words.authors, params)
     narrow = _narrow(filters)
-    # A short date window already bounds how many papers are scored (a digest's day, say).
-    terms, all_terms = (words.terms, False) if narrow else prune(conn, words.terms)
+    # A short date window already bounds how many papers are scored (a digest's day, say);
+    # papers that must have every word are few enough already.
+    if words.all_terms:
+        terms, all_terms = words.terms, True
+    else:
+        terms, all_terms = (words.terms, False) if narrow else prune(conn, words.terms)
     if conn.dialect.name == "sqlite":
-        params["match"] = fts5_match(terms, words.phrases, words.authors, all_terms=all_terms)
+        params["match"] = fts5_match(terms, words.phrases, all_terms=all_terms)
         if not params["match"]:
-            return None
+            if not words.authors:
+                return None
+            # Authors alone: their papers, newest first (every score is equal).
+            return f"FROM papers p WHERE p.hidden = 0 {where}", "0.0"
         if narrow:
             # Bound FTS5 to the rowid range of the date window: it then walks only that slice
             # of each word's postings (papers of a day were inserted together, so the range is
@@ -238,9 +278,6 @@ def _prepare(conn: sa.Connection, words: Words, filters: Filters, params: dict):
     if not params["tsq"] and not words.authors:
         return None
     match = "p.search_vector @@ q" if params["tsq"] else "TRUE"
-    for i, name in enumerate(words.authors):
-        params[f"author{i}"] = "%" + name.replace("%", "").replace("_", "") + "%"
-        where += f" AND p.authors::text ILIKE :author{i}"
     source = f"""FROM papers p, to_tsquery('english', :tsq) q
         WHERE {match} AND NOT p.hidden {where}"""
     single = len(terms) == 1 and not narrow
@@ -264,7 +301,7 @@ def ranking(
     if prepared is None:
         return []
     source, score = prepared
-    plain = filters == Filters() and sort == "relevance"
+    plain = filters == Filters() and sort == "relevance" and not words.authors
     if conn.dialect.name == "sqlite" and plain:
         # The best matches by bm25 alone, then looked up to drop hidden papers: FTS5 ranks
         # without touching the papers table, which is most of the cost when many papers match.
@@ -323,13 +360,77 @@ def window_vectors(
     return rows if len(rows) <= WINDOW_VECTORS else None
 
 
-def visible(conn: sa.Connection, arxiv_ids: list[str], filters: Filters) -> set[str]:
-    """Those of these papers that are not hidden and pass the filters."""
+def matching(
+    conn: sa.Connection, arxiv_ids: list[str], filters: Filters, words: Words | None = None
+) -> set[str]:
+    """Those of these papers that are not hidden, pass the filters and, with `words`, have its
+    phrases and authors: the same conditions as a keyword search, checked paper by paper."""
     if not arxiv_ids:
         return set()
     params: dict = {f"id{i}": a for i, a in enumerate(arxiv_ids)}
     ids = ", ".join(f":id{i}" for i in range(len(arxiv_ids)))
     where = _filter_sql(conn.dialect.name, filters, params)
+    if words is not None:
+        where += _author_sql(conn, words.authors, params)
+        if words.phrases and conn.dialect.name == "sqlite":
+            params["phrases"] = fts5_match([], words.phrases)
+            where += (
+                " AND EXISTS (SELECT 1 FROM papers_fts WHERE papers_fts MATCH :phrases"
+                " AND papers_fts.rowid = p.rowid)"
+            )
+        elif words.phrases:
+            params["phrases"] = tsquery([], words.phrases)
+            where += " AND p.search_vector @@ to_tsquery('english', :phrases)"
     hidden = "p.hidden = 0" if conn.dialect.name == "sqlite" else "NOT p.hidden"
     sql = f"SELECT p.arxiv_id FROM papers p WHERE p.arxiv_id IN ({ids}) AND {hidden} {where}"
     return {r[0] for r in conn.execute(sa.text(sql), params)}
+
+
+def visible(conn: sa.Connection, arxiv_ids: list[str], filters: Filters) -> set[str]:
+    """Those of these papers that are not hidden and pass the filters."""
+    return matching(conn, arxiv_ids, filters)
+
+
+def title_phrase(
+    conn: sa.Connection, words: list[str], filters: Filters, *, limit: int = 20
+) -> list[str]:
+    """Visible papers whose title holds these words in this order (an exact title probe),
+    shortest title first; the filters apply."""
+    if not words:
+        return []
+    params: dict = {"limit": limit}
+    where = _filter_sql(conn.dialect.name, filters, params)
+    if conn.dialect.name == "sqlite":
+        params["match"] = "title : " + _fts_string(" ".join(words))
+        sql = f"""SELECT p.arxiv_id FROM papers_fts JOIN papers p ON p.rowid = papers_fts.rowid
+            WHERE papers_fts MATCH :match AND p.hidden = 0 {where}
+            ORDER BY length(p.title), p.arxiv_id LIMIT :limit"""
+    else:
+
+        def lexeme(w: str) -> str:
+            return "'" + w.replace("'", "").replace("\\", "") + "':A"
+
+        params["tsq"] = " <-> ".join(lexeme(w) for w in words)
+        sql = f"""SELECT p.arxiv_id FROM papers p
+            WHERE p.search_vector @@ to_tsquery('english', :tsq) AND NOT p.hidden {where}
+            ORDER BY length(p.title), p.arxiv_id LIMIT :limit"""
+    return [r[0] for r in conn.execute(sa.text(sql), params)]
+
+
+def titles(conn: sa.Connection, arxiv_ids: list[str]) -> dict[str, str]:
+    """{id: title} of these papers."""
+    if not arxiv_ids:
+        return {}
+    rows = conn.execute(sa.select(T.c.arxiv_id, T.c.title).where(T.c.arxiv_id.in_(arxiv_ids)))
+    return {r.arxiv_id: r.title for r in rows}
+
+
+def known_category(conn: sa.Connection, category: str) -> bool:
+    """Whether any paper is filed under this category (a scan: ask only when a search with
+    the category found nothing)."""
+    if conn.dialect.name == "sqlite":
+        sql = "SELECT 1 FROM papers p, json_each(p.categories) c WHERE c.value = :c LIMIT 1"
+    else:
+        sql = """SELECT 1 FROM papers p WHERE p.primary_category = :c
+            OR p.categories::jsonb ? :c LIMIT 1"""
+    return conn.execute(sa.text(sql), {"c": category}).first() is not None

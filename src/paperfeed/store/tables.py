@@ -256,6 +256,25 @@ paper_vectors = sa.Table(
     sa.Index("ix_paper_vectors_model_time", "model", "created_at"),
 )
 
+# Each author of each paper, in listing order, under a normalised key (store/authors.py), so
+# `author:` filters and author pages are index lookups on SQLite and PostgreSQL alike.
+paper_authors = sa.Table(
+    "paper_authors",
+    metadata,
+    sa.Column(
+        "arxiv_id",
+        sa.String(40),
+        sa.ForeignKey("papers.arxiv_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.Text, nullable=False),  # as listed
+    sa.Column("name_key", sa.String(300), nullable=False),  # authors.name_key(name)
+    sa.Column("last_key", sa.String(300), nullable=False),  # its family name: the last word
+    sa.Index("ix_paper_authors_name_key", "name_key", "arxiv_id"),
+    sa.Index("ix_paper_authors_last_key", "last_key", "arxiv_id"),
+)
+
 # Digest subscribers: anyone with an address, with or without an account. `key` is a random
 # value mixed into their signed links, so forgetting a subscription voids every link it had.
 subscriptions = sa.Table(

@@ -127,18 +127,12 @@ FEED_SIZE = 50
 
 
 def _search(request: Request, fmt: str, q: str, mode: str) -> Response:
-    """The newest papers matching a search, newest first, as a feed reader wants them."""
+    """The relevant matches of a search, newest first, as a feed reader wants them."""
     if not q.strip():
         raise InvalidInput("a search feed needs a query: /search.atom?q=...")
     settings = request.app.state.settings
-    results = search_service.search(
-        request.app.state.db,
-        q,
-        mode=mode,
-        sort="date",
-        limit=FEED_SIZE,
-        settings=settings,
-        snippets=False,
+    results = search_service.relevant(
+        request.app.state.db, q, mode=mode, limit=FEED_SIZE, settings=settings
     )
     return _render(
         request,

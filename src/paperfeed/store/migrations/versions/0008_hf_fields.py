@@ -13,7 +13,7 @@ from paperfeed.models import github_repo
 from paperfeed.store.tables import UTCDateTime
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
