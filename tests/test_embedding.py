@@ -62,7 +62,7 @@ def test_the_int8_model_refuses_torch():
         embedder.get(INT8, runtime="torch")
 
 
-def test_vectors_of_two_models_are_never_mixed(db, settings):
+def test_vectors_of_two_models_are_never_mixed(db, settings, database_url):
     """Vectors are stored and indexed per model name: switching the model leaves every paper
     pending for the new one, and searches only ever compare vectors of one model."""
     _papers(db, 4)
@@ -76,6 +76,11 @@ def test_vectors_of_two_models_are_never_mixed(db, settings):
         b = vector_store.vectors_of(conn, INT8, ["2511.00001"])["2511.00001"]
     assert a != b
     assert indexing.ann_file(full).manifest != indexing.ann_file(int8).manifest
+    assert indexing.status(db, int8)["other_models"] == {FULL: 4}
+    env = {"COLUMNS": "200", "PAPERFEED_INDEX_DIR": str(settings.index_path)}
+    runner = CliRunner(env={**env, "PAPERFEED_EMBEDDING_MODEL": INT8})
+    status = runner.invoke(app, ["--database-url", database_url, "index", "status"]).output
+    assert f"model: {INT8}" in status and f"also stored: 4 vectors of {FULL}" in status
     for s in (full, int8):
         assert AnnFile(s.index_path, s.embedding_model).describe()["count"] == 4
         search._indexes.clear()
@@ -110,6 +115,9 @@ def test_index_embed_with_a_limit_never_shows_more_than_its_total(db, database_u
     assert out.exit_code == 0, out.output
     assert "Embedded 1 papers." in out.output
     counts = [(int(a), int(b)) for a, b in re.findall(r"(\d+)/(\d+)", out.output)]
+    status = runner.invoke(app, ["--database-url", database_url, "index", "status"])
+    assert f"model: {settings.embedding_model}" in status.output
+    assert "also stored" not in status.output  # one model only
     assert (1, 1) in counts and (5, 5) in counts  # embedded 1; the first build folds all 5
     assert all(a <= b for a, b in counts), out.output
     rebuilt = runner.invoke(app, ["--database-url", database_url, "index", "rebuild"])

@@ -107,9 +107,13 @@ class Settings:
         "`all-MiniLM-L6-v2` is full precision); any other name or local path loads as "
         "sentence-transformers does. Vectors are stored per name: changing it re-embeds.",
     )
-    embedding_batch_size: int = _knob(32, "Papers embedded per batch.")
+    embedding_batch_size: int = _knob(
+        32, "Papers embedded per batch on torch (onnxruntime embeds each paper alone)."
+    )
     embedding_max_tokens: int = _knob(
-        256, "Tokens of title + abstract the model reads (128 is about twice as fast)."
+        256,
+        "Tokens of title + abstract the model reads (128 is about twice as fast, and loses "
+        "0.03 nDCG@10 on SciFact). Only new vectors follow a change: keep it fixed per model.",
     )
     embedding_runtime: str = _knob(
         "auto",

@@ -81,6 +81,13 @@ def index_status(ctx: typer.Context) -> None:
             else f"vector index: {s['indexed']} vectors at {s['index_path']}",
             highlight=False,
         )
+    for model, n in s["other_models"].items():
+        console.print(
+            f"also stored: {n} vectors of {model} (unused: set embedding_model to {model} to "
+            "search them, or keep embedding with the configured model)",
+            highlight=False,
+            markup=False,
+        )
     if not s["embedding_extra"]:
         console.print(
             "The embedding extra is not installed: search uses keywords only "
