@@ -279,6 +279,15 @@ def export_onnx(model: str, cache_dir=None) -> Path | None:
         return target
 
 
+class _Silence(logging.Filter):
+    def __init__(self, words: str) -> None:
+        super().__init__()
+        self.words = words
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.words not in record.getMessage()
+
+
 def _quantise(model: str, cache_dir) -> Path | None:
     """Write `<model>@int8`: the full-precision export with its weights quantised to int8 per
     output channel by onnxruntime's dynamic quantisation (activations are quantised at run time).
@@ -296,12 +305,19 @@ def _quantise(model: str, cache_dir) -> Path | None:
         target.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=target.parent, prefix=".quantise-"))
         try:
-            quantize_dynamic(
-                source / "model.onnx",
-                work / "model.onnx",
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-            )
+            # The quantiser advises pre-processing on the root logger: not for a transformer's
+            # dynamic quantisation, and not for our users' terminals.
+            advice = _Silence("pre-processing before quantization")
+            logging.getLogger().addFilter(advice)
+            try:
+                quantize_dynamic(
+                    source / "model.onnx",
+                    work / "model.onnx",
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,
+                )
+            finally:
+                logging.getLogger().removeFilter(advice)
             shutil.copyfile(source / "tokenizer.json", work / "tokenizer.json")
             info = {"model": model, "from": base_model(model), "weights": "int8 per channel"}
             (work / "source.json").write_text(json.dumps(info))
