@@ -53,12 +53,10 @@ def test_onnx_runtime_gives_the_vectors_of_sentence_transformers(tmp_path):
     pytest.importorskip("onnxruntime")
     long = " ".join(t + ". " + a for t, a in TEXTS) * 4  # past the 256-token cut
     texts = ["merging models", "TIES-Merging", long, "Ünïcödé, émoji 😀 and <b>tags</b>"]
-    onnx = embedder.encode(texts, model=embedder.DEFAULT_MODEL, runtime="onnx", cache_dir=tmp_path)
-    torch = embedder.encode(texts, model=embedder.DEFAULT_MODEL, runtime="torch")
-    assert (
-        embedder.get(embedder.DEFAULT_MODEL, runtime="onnx", cache_dir=str(tmp_path)).runtime
-        == "onnx"
-    )
+    full = embedder.PACKAGED_MODEL
+    onnx = embedder.encode(texts, model=full, runtime="onnx", cache_dir=tmp_path)
+    torch = embedder.encode(texts, model=full, runtime="torch")
+    assert embedder.get(full, runtime="onnx", cache_dir=str(tmp_path)).runtime == "onnx"
     assert onnx.shape == torch.shape == (4, 384)
     assert np.min(np.sum(onnx * torch, axis=1)) > 0.9999  # the same vectors
     assert (tmp_path / "onnx").is_dir()

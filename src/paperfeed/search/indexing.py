@@ -33,6 +33,8 @@ def status(db: Database, settings: Settings) -> dict:
     with db.connect() as conn:
         pending = store.count_pending(conn, settings.embedding_model)
         done = store.count(conn, settings.embedding_model)
+        others = store.counts_by_model(conn)
+    others.pop(settings.embedding_model, None)
     ann = ann_file(settings)
     info = ann.describe()
     high_water = info.get("high_water")
@@ -40,6 +42,7 @@ def status(db: Database, settings: Settings) -> dict:
         "model": settings.embedding_model,
         "embedded": done,
         "pending": pending,
+        "other_models": others,  # vectors of other model names: never compared with these
         "embedding_extra": embedding_available(settings),
         "index_path": str(ann.dir),
         "indexed": info.get("count"),

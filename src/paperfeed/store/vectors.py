@@ -38,6 +38,12 @@ def count(conn: sa.Connection, model: str) -> int:
     return conn.execute(q).scalar_one()
 
 
+def counts_by_model(conn: sa.Connection) -> dict[str, int]:
+    """How many vectors each model name has stored."""
+    q = sa.select(V.c.model, sa.func.count()).group_by(V.c.model).order_by(V.c.model)
+    return {model: n for model, n in conn.execute(q)}
+
+
 def save(conn: sa.Connection, model: str, rows: list[tuple[str, bytes]]) -> None:
     """Store vectors (float32 bytes) for papers; a paper already embedded keeps its vector."""
     now = dt.datetime.now(dt.UTC)
