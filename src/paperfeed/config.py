@@ -95,6 +95,10 @@ class Settings:
     limit_vote: str = _knob("120/60", "Votes per account per window.")
     limit_submit: str = _knob("10/3600", "Paper submissions per account per window.")
     limit_comment: str = _knob("20/600", "Comments per account per window.")
+    limit_library: str = _knob(
+        "300/60", "Saves, dismissals and /api/for-you calls per account per window."
+    )
+    limit_import: str = _knob("20/3600", "Library imports per account per window.")
     comment_edit_minutes: int = _knob(15, "Minutes during which a comment can be edited.")
     trending_gravity: float = _knob(
         1.8, "Trending score = upvotes / (age_hours + trending_offset_hours) ** trending_gravity."

@@ -420,6 +420,11 @@ def api_for_you(
         raise InvalidInput(f"limit must be between 1 and {API_MAX}")
     now = now or dt.datetime.now(dt.UTC)
     if day is not None:
+        fitted = reader(db, settings, user.id)
+        if fitted.cold:  # nothing to learn from: the day in the daily page's order
+            listing = feeds.listing(db, feeds.Period.day(day), limit=limit)
+            reason = _reason(fitted, np.zeros(1))
+            return [Pick(p, 0.0, reason) for p in listing.papers]
         return rank_period(db, settings, user, day, day, limit=limit)
     fitted = reader(db, settings, user.id)
     with db.transaction() as conn:
