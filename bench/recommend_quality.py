@@ -66,10 +66,10 @@ def rank_of(scores: np.ndarray, index: int) -> float:
 
 
 class Bench:
-    def __init__(self, split: rp.Split) -> None:
+    def __init__(self, split: rp.Split, *, days: int | None = None) -> None:
         self.papers = rp.load_papers()
         self.by_id = {p["arxiv_id"]: p for p in self.papers}
-        self.proto = rp.protocol(self.papers, split)
+        self.proto = rp.protocol(self.papers, split, days=days)
         ids = rp.needed(self.proto)
         self.vec = rp.embeddings(self.papers, ids)
         self.published = {p["arxiv_id"]: p["published"] for p in self.papers}
@@ -254,15 +254,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=("dev", "test"), default="test")
     parser.add_argument("--methods", default="listing,sanity,zotero,ours")
+    parser.add_argument(
+        "--days",
+        type=int,
+        help="only the targets of the first N listing days (of a fixed shuffle): for machines "
+        "where embedding every listing day of the protocol takes too long",
+    )
     parser.add_argument("--no-feedback", action="store_true")
     parser.add_argument("--json-out")
     args = parser.parse_args()
     split = rp.DEV if args.split == "dev" else rp.TEST
     print(f"CPU: {cpu()} ({__import__('os').cpu_count()} cores, shared and busy)")
-    bench = Bench(split)
+    bench = Bench(split, days=args.days)
     n_targets = sum(map(len, bench.proto.targets.values()))
     print(
-        f"split {split.name} {split.split}: {len(bench.proto.readers)} readers, "
+        f"split {split.name} {split.split}"
+        f"{f' (first {args.days} listing days)' if args.days else ''}: "
+        f"{len(bench.proto.readers)} readers, "
         f"{n_targets} targets on {len(bench.proto.days)} listing days "
         f"(median {int(np.median([len(v) for v in bench.proto.days.values()]))} papers a day)"
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -445,3 +446,54 @@ def test_hostile_imports_and_notes_never_reach_a_page_as_markup(site, db, people
         files={"file": ("x.txt", b"\x00\x01 nothing")},
     )
     assert r.status_code == 400
+
+
+# -- the command line -----------------------------------------------------------------------------
+def test_cli_imports_exports_recommends_and_prints_a_token(
+    db, settings, database_url, people, catalogue, tmp_path
+):
+    from typer.testing import CliRunner
+
+    from paperfeed.cli import app
+
+    runner = CliRunner()
+    base = ["--database-url", database_url]
+    ids = tmp_path / "mine.txt"
+    ids.write_text(f"{pid(1)}\nhttps://arxiv.org/abs/{pid(2)}v2\nnot-an-id\n")
+    r = runner.invoke(
+        app,
+        [
+            *base,
+            "library",
+            "import",
+            "--user",
+            "ada@example.org",
+            str(ids),
+            "--no-fetch",
+            "--no-embed",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "2 added" in r.output and "not an arXiv id" in r.output
+    r = runner.invoke(app, [*base, "library", "import", "--user", "nobody@example.org", str(ids)])
+    assert r.exit_code != 0
+    r = runner.invoke(app, [*base, "library", "export", "--user", "ada@example.org"])
+    assert r.exit_code == 0 and r.output.count("@misc{") == 2
+    r = runner.invoke(
+        app, [*base, "library", "export", "--user", "ada@example.org", "--format", "csl-json"]
+    )
+    assert {c["URL"] for c in json.loads(r.output)} == {
+        f"https://arxiv.org/abs/{pid(1)}",
+        f"https://arxiv.org/abs/{pid(2)}",
+    }
+    assert (
+        runner.invoke(app, [*base, "library", "export", "--user", "bob@example.org"]).output == ""
+    )
+    r = runner.invoke(
+        app, [*base, "recommend", "--user", "ada@example.org", "--date", str(DAY), "--limit", "5"]
+    )
+    assert r.exit_code == 0 and "Close to" in r.output and "Topic 0" in r.output
+    r = runner.invoke(app, [*base, "users", "token", "ada@example.org"])
+    token = r.stdout.strip()
+    assert r.exit_code == 0 and re.fullmatch(r"pf_[\w-]+", token)
+    assert accounts.user_for_api_token(db, token).email == "ada@example.org"

@@ -422,3 +422,19 @@ def user_for_feed(db: Database, token: str) -> int:
         raise NotFound("no such feed")
     with db.connect() as conn:
         return store.user_for_feed(conn, _hash(token))
+
+
+def reader_by_email(db: Database, email: str) -> User:
+    """The account of an address, for the command line; NotFound otherwise."""
+    from paperfeed.accounts import normalize_email
+    from paperfeed.store import users as user_store
+
+    try:
+        address = normalize_email(email)
+    except InvalidInput:
+        raise NotFound(f"no account {email[:80]!r}") from None
+    with db.connect() as conn:
+        found = user_store.find_by_email(conn, address)
+    if found is None:
+        raise NotFound(f"no account {address}")
+    return found[0]

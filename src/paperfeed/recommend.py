@@ -207,6 +207,13 @@ def embed_library(
     return done
 
 
+def missing_vectors(db: Database, settings: Settings, user_id: int) -> int:
+    """How many of the reader's entries have no vector yet."""
+    with db.connect() as conn:
+        rows = library_store.training(conn, user_id, settings.embedding_model)
+    return sum(1 for r in rows if r[4] is None)
+
+
 def _stamp(conn, user_id: int) -> tuple:
     return library_store.signal_stamp(conn, user_id)
 
