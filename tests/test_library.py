@@ -497,3 +497,21 @@ def test_cli_imports_exports_recommends_and_prints_a_token(
     token = r.stdout.strip()
     assert r.exit_code == 0 and re.fullmatch(r"pf_[\w-]+", token)
     assert accounts.user_for_api_token(db, token).email == "ada@example.org"
+
+
+def test_digest_has_a_personal_section_for_readers_with_a_library(db, settings, people, catalogue):
+    from paperfeed import digests
+    from paperfeed.models import Preferences
+
+    ada, bob, _root = people
+    for n in (1, 2):
+        library.save_paper(db, ada, pid(n))
+    library.dismiss(db, ada, pid(3))
+    composer = digests.Composer(db, settings, now=dt.datetime(2025, 11, 20, 12, tzinfo=dt.UTC))
+    mine = composer.compose(Preferences(max_papers=5), user_id=ada.id)
+    assert mine.sections[0].title == "For you" and len(mine.sections[0].papers) == 5
+    shown = {p.arxiv_id for p in mine.sections[0].papers}
+    assert {catalogue[a] for a in shown} == {0} and not shown & {pid(1), pid(2), pid(3)}
+    theirs = composer.compose(Preferences(max_papers=5), user_id=bob.id)
+    assert "For you" not in [s.title for s in theirs.sections]
+    assert "For you" not in [s.title for s in composer.compose(Preferences()).sections]

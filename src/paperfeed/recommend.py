@@ -334,6 +334,20 @@ def _trending(db: Database, fitted: Reader, *, limit: int) -> list[Pick]:
     return picks[:limit]
 
 
+def picks_for(
+    db: Database, settings: Settings, user_id: int, start: dt.date, end: dt.date, *, limit: int
+) -> list[Pick]:
+    """The reader's best `limit` papers listed start..end (none without a signal): the digest's
+    personal section."""
+    fitted = reader(db, settings, user_id)
+    if fitted.cold:
+        return []
+    ids, vectors = _day_vectors(db, settings, start, end)
+    if not ids:
+        return []
+    return _papers(db, rank_vectors(fitted, ids, vectors, explain=limit)[:limit])
+
+
 def rank_period(
     db: Database,
     settings: Settings,
