@@ -78,6 +78,17 @@ class Bench:
             d: np.stack([self.vec[i] for i in ids]) for d, ids in self.proto.days.items()
         }
         self._tfidf = None
+        self._terms: dict[str, object] = {}
+
+    def terms(self, ids: list[str]):
+        """paperfeed's word counts (recommend.term_counts) of these papers, cached."""
+        import scipy.sparse as sp
+
+        todo = [i for i in ids if i not in self._terms]
+        if todo:
+            rows = recommend.term_counts([rp.text(self.by_id[i]) for i in todo])
+            self._terms.update((i, rows[n]) for n, i in enumerate(todo))
+        return sp.vstack([self._terms[i] for i in ids], format="csr")
 
     # -- data for one reader --------------------------------------------------------------
     def reader_days(self, reader: str) -> list[str]:
@@ -166,9 +177,15 @@ def ours(bench: Bench, reader: str, **options) -> dict[str, np.ndarray]:
     newest = max(bench.published[i] for i in lib)
     ages = [(np.datetime64(newest) - np.datetime64(bench.published[i])).astype(int) for i in lib]
     profile = recommend.fit(
-        np.stack([bench.vec[i] for i in lib]), ages_days=np.array(ages, dtype=np.float64), **options
+        np.stack([bench.vec[i] for i in lib]),
+        ages_days=np.array(ages, dtype=np.float64),
+        terms=bench.terms(lib),
+        **options,
     )
-    return {d: recommend.score(profile, bench.day_matrix[d]) for d in bench.reader_days(reader)}
+    return {
+        d: recommend.score(profile, bench.day_matrix[d], bench.terms(bench.proto.days[d]))
+        for d in bench.reader_days(reader)
+    }
 
 
 METHODS = {"listing": listing, "sanity": sanity, "zotero": zotero, "ours": ours}
@@ -223,19 +240,21 @@ def feedback_test(bench: Bench, *, clusters: int = 20) -> dict:
     before_shares, after_shares, ok = [], [], 0
     for reader in bench.proto.readers:
         lib = bench.library(reader)
-        positives = np.stack([bench.vec[i] for i in lib])
+        positives, terms = np.stack([bench.vec[i] for i in lib]), bench.terms(lib)
         day = bench.reader_days(reader)[0]
         m, lab = bench.day_matrix[day], labels[day]
-        profile = recommend.fit(positives)
-        top = np.argsort(-recommend.score(profile, m), kind="stable")[:20]
+        day_terms = bench.terms(bench.proto.days[day])
+        profile = recommend.fit(positives, terms=terms)
+        first = recommend.score(profile, m, day_terms)
+        top = np.argsort(-first, kind="stable")[:20]
         topic = np.bincount(lab[top]).argmax()
         share0 = float(np.mean(lab[top] == topic))
         dismissed = [i for i in top if lab[i] == topic][:5]
         if len(dismissed) < 5:  # fewer than 5 in the top 20: take the topic's next best
-            order = np.argsort(-recommend.score(profile, m), kind="stable")
+            order = np.argsort(-first, kind="stable")
             dismissed = [i for i in order if lab[i] == topic][:5]
-        profile = recommend.fit(positives, negatives=m[dismissed])
-        scores = recommend.score(profile, m)
+        profile = recommend.fit(positives, negatives=m[dismissed], terms=terms)
+        scores = recommend.score(profile, m, day_terms)
         scores[dismissed] = -np.inf
         top = np.argsort(-scores, kind="stable")[:20]
         share1 = float(np.mean(lab[top] == topic))

@@ -2,10 +2,11 @@
 dismissed, scoring papers with a reason a person understands.
 
 The model is deliberately small, so that refitting after every click is cheap and its pick can be
-explained: a paper's score mixes its cosine to the reader's recency-weighted centroid with the mean
-of its few highest cosines to single saved papers (a reader with two interests is served both, where
-a centroid alone lands between them), less its closeness to papers the reader dismissed. Every
-choice was made on the development split of bench/recommend_quality.py.
+explained: a paper's score is its cosine to the closest saved paper (a reader with two interests
+is served both, where a centroid lands between them) plus its TF-IDF word overlap with the closest
+saved paper (both standardised over the papers ranked together), less its closeness to papers the
+reader dismissed. Every choice was made on the development split of bench/recommend_quality.py;
+docs/benchmarks.md has the figures.
 """
 
 from __future__ import annotations
@@ -27,11 +28,41 @@ from paperfeed.store import papers as paper_store
 from paperfeed.store import vectors as vector_store
 
 HALF_LIFE_DAYS = 365.0  # a saved paper's weight halves with each year it is older than the newest
-NEIGHBOURS = 3  # the saved papers a paper's neighbour score averages over
-NEIGHBOUR_SHARE = 0.5  # of the score: the rest is the centroid's cosine
+NEIGHBOURS = 1  # the saved papers a paper's neighbour score averages over: the closest one
+NEIGHBOUR_SHARE = 1.0  # of the embedding score: the rest is the centroid's cosine
+LEXICAL_WEIGHT = 0.5  # of the standardised word-overlap score, beside the embedding's
+MAX_DF = 0.1  # words in more than this share of the papers compared say nothing of a reader
 DISMISS_WEIGHT = 1.0  # how hard closeness to a dismissed paper pushes down
 DISMISS_FLOOR = 0.3  # cosines to dismissed papers below this count for nothing
 PROTOTYPES = 256  # a larger library is summarised by this many prototypes for the neighbour score
+HASH_FEATURES = 2**20
+
+_HASHER = None
+
+
+def _hasher():
+    global _HASHER
+    if _HASHER is None:
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        # Hashed, so nothing is fitted or stored: the same words map to the same columns in
+        # every process, and the weights are worked out from the papers being compared.
+        _HASHER = HashingVectorizer(
+            n_features=HASH_FEATURES,
+            ngram_range=(1, 2),
+            stop_words="english",
+            strip_accents="unicode",
+            token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",
+            alternate_sign=False,
+            norm=None,
+            dtype=np.float32,
+        )
+    return _HASHER
+
+
+def term_counts(texts: list[str]):
+    """Word and word-pair counts of texts (title and abstract), one sparse row each."""
+    return _hasher().transform(texts).tocsr()
 
 
 @dataclasses.dataclass
@@ -41,8 +72,10 @@ class Profile:
     centroid: np.ndarray | None  # (d,) unit, or None without positives
     prototypes: np.ndarray  # (k, d) saved papers (or their summaries) the neighbour score uses
     negatives: np.ndarray  # (m, d) dismissed papers
+    terms: object = None  # sparse word counts of the positives, for the lexical score
     neighbours: int = NEIGHBOURS
     neighbour_share: float = NEIGHBOUR_SHARE
+    lexical_weight: float = LEXICAL_WEIGHT
     dismiss_weight: float = DISMISS_WEIGHT
     dismiss_floor: float = DISMISS_FLOOR
 
@@ -80,32 +113,37 @@ def fit(
     *,
     ages_days: np.ndarray | None = None,
     negatives: np.ndarray | None = None,
+    terms=None,
     half_life: float = HALF_LIFE_DAYS,
     neighbours: int = NEIGHBOURS,
     neighbour_share: float = NEIGHBOUR_SHARE,
+    lexical_weight: float = LEXICAL_WEIGHT,
     dismiss_weight: float = DISMISS_WEIGHT,
     dismiss_floor: float = DISMISS_FLOOR,
     prototypes: int = PROTOTYPES,
 ) -> Profile:
-    """A reader's profile from unit vectors of what they liked (and their ages in days, 0 for the
-    newest) and of what they dismissed."""
+    """A reader's profile from unit vectors of what they liked (their ages in days, 0 for the
+    newest, and their `term_counts`, row for row) and of what they dismissed."""
     positives = np.asarray(positives, dtype=np.float32).reshape(-1, _dim(positives, negatives))
     negatives = (
         np.zeros((0, positives.shape[1]), dtype=np.float32)
         if negatives is None
         else np.asarray(negatives, dtype=np.float32).reshape(-1, positives.shape[1])
     )
+    options = dict(
+        neighbours=neighbours,
+        neighbour_share=neighbour_share,
+        lexical_weight=lexical_weight,
+        dismiss_weight=dismiss_weight,
+        dismiss_floor=dismiss_floor,
+    )
     if not len(positives):
-        return Profile(
-            None, positives, negatives, neighbours, neighbour_share, dismiss_weight, dismiss_floor
-        )
+        return Profile(None, positives, negatives, None, **options)
     ages = np.zeros(len(positives)) if ages_days is None else np.asarray(ages_days, float)
     weights = recency_weights(ages, half_life)
     centroid = _unit((positives * weights[:, None]).sum(axis=0)).astype(np.float32)
     protos = _summarise(positives, weights, prototypes)
-    return Profile(
-        centroid, protos, negatives, neighbours, neighbour_share, dismiss_weight, dismiss_floor
-    )
+    return Profile(centroid, protos, negatives, terms, **options)
 
 
 def _dim(positives, negatives) -> int:
@@ -115,24 +153,64 @@ def _dim(positives, negatives) -> int:
     return 384
 
 
-def score(profile: Profile, vectors: np.ndarray) -> np.ndarray:
-    """Scores (higher first) of unit row vectors for this reader; zeros without any signal."""
+def _weigh(counts, idf):
+    """Sublinear tf times idf, rows to unit length (sparse)."""
+    from sklearn.preprocessing import normalize
+
+    weighted = counts.copy()
+    weighted.data = 1 + np.log(weighted.data)
+    return normalize(weighted.multiply(idf).tocsr())
+
+
+def lexical(library_terms, paper_terms, *, max_df: float = MAX_DF) -> np.ndarray:
+    """Each paper's highest TF-IDF cosine to a library paper, the weights counted over the
+    library and the papers together; words in more than `max_df` of them are left out."""
+    n = library_terms.shape[0] + paper_terms.shape[0]
+    df = np.bincount(library_terms.indices, minlength=HASH_FEATURES) + np.bincount(
+        paper_terms.indices, minlength=HASH_FEATURES
+    )
+    idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
+    idf[df > max(max_df * n, 1)] = 0
+    sims = _weigh(paper_terms, idf) @ _weigh(library_terms, idf).T
+    return np.asarray(sims.max(axis=1).todense()).ravel()
+
+
+def _standard(x: np.ndarray) -> np.ndarray:
+    return (x - x.mean()) / (x.std() + 1e-9)
+
+
+def score(profile: Profile, vectors: np.ndarray, terms=None) -> np.ndarray:
+    """Scores (higher first) of unit row vectors (and their `term_counts`) for this reader;
+    zeros without any signal. Scores compare within one call only: each part is standardised
+    over the papers scored together."""
     vectors = np.asarray(vectors, dtype=np.float32)
     out = np.zeros(len(vectors), dtype=np.float32)
     if not len(vectors):
         return out
+    spread = 1.0
     if profile.centroid is not None:
-        out += (1 - profile.neighbour_share) * (vectors @ profile.centroid)
+        emb = (1 - profile.neighbour_share) * (vectors @ profile.centroid)
         if profile.neighbour_share:
             sims = vectors @ profile.prototypes.T
             k = min(profile.neighbours, sims.shape[1])
-            top = (
-                np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:] if k < sims.shape[1] else sims
-            )
-            out += profile.neighbour_share * top.mean(axis=1)
+            if k == 1:
+                top = sims.max(axis=1)
+            else:
+                top = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
+            emb = emb + profile.neighbour_share * top
+        spread = float(emb.std()) + 1e-9
+        out += (emb - emb.mean()) / spread
+        if (
+            profile.lexical_weight
+            and terms is not None
+            and profile.terms is not None
+            and profile.terms.shape[0]
+        ):
+            out += profile.lexical_weight * _standard(lexical(profile.terms, terms))
     if len(profile.negatives):
         near = (vectors @ profile.negatives.T).max(axis=1)
-        out -= profile.dismiss_weight * np.clip(near - profile.dismiss_floor, 0, None)
+        # In the embedding score's units, so a dismissal weighs the same for every reader.
+        out -= profile.dismiss_weight * np.clip(near - profile.dismiss_floor, 0, None) / spread
     return out
 
 
@@ -161,6 +239,35 @@ class Reader:
     @property
     def cold(self) -> bool:
         return not len(self.positives)
+
+
+TERM_CACHE = 200_000  # rows of word counts kept per process (a few hundred bytes each)
+_TERMS: dict[str, object] = {}
+_TERMS_LOCK = threading.Lock()
+
+
+def _terms(keys: list[str], texts: list[str]):
+    """`term_counts` of texts, remembered by key (a paper's id, or a library entry's) so a
+    refresh or a ranking only hashes what it has not seen before."""
+    import scipy.sparse as sp
+
+    todo = [i for i, k in enumerate(keys) if k not in _TERMS]
+    if todo:
+        fresh = term_counts([texts[i] for i in todo])
+        with _TERMS_LOCK:
+            if len(_TERMS) + len(todo) > TERM_CACHE:
+                _TERMS.clear()
+            for row, i in enumerate(todo):
+                _TERMS[keys[i]] = fresh[row]
+    if not keys:
+        return sp.csr_matrix((0, HASH_FEATURES), dtype=np.float32)
+    rows = [_TERMS.get(k) for k in keys]
+    missing = [i for i, r in enumerate(rows) if r is None]  # cleared meanwhile by another thread
+    if missing:
+        again = term_counts([texts[i] for i in missing])
+        for row, i in enumerate(missing):
+            rows[i] = again[row]
+    return sp.vstack(rows, format="csr")
 
 
 EMBED_PER_REFRESH = 32  # entries without a vector embedded per refresh (imports embed the rest)
@@ -249,17 +356,28 @@ def refresh(db: Database, settings: Settings, user_id: int, *, stamp: tuple = ()
         negatives = library_store.dismissed_vectors(conn, user_id, model)
         dismissed_ids = {a for a, _t in library_store.dismissed(conn, user_id)}
     library_ids = {r[1] for r in rows if r[1]}
-    pos_rows = [(r[2], r[4], r[5], "saved") for r in rows if r[4] is not None]
+    # (title, vector, when, kind, text key, text)
+    pos_rows = [
+        (r[2], r[4], r[5], "saved", r[1] or f"item:{r[0]}", embedder.paper_text(r[2], r[3]))
+        for r in rows
+        if r[4] is not None
+    ]
     pos_rows += [
-        (title, blob, at, "upvoted") for aid, title, blob, at in upvoted if aid not in library_ids
+        (title, blob, at, "upvoted", aid, embedder.paper_text(title, abstract))
+        for aid, title, abstract, blob, at in upvoted
+        if aid not in library_ids
     ]
     positives = _vectors([r[1] for r in pos_rows])
     negative_matrix = _vectors(negatives)
     if len(positives):
         newest = max(r[2] for r in pos_rows)
         ages = np.array([(newest - r[2]).total_seconds() / 86400 for r in pos_rows])
+        terms = _terms([r[4] for r in pos_rows], [r[5] for r in pos_rows])
         profile = fit(
-            positives, ages_days=ages, negatives=negative_matrix if len(negatives) else None
+            positives,
+            ages_days=ages,
+            negatives=negative_matrix if len(negatives) else None,
+            terms=terms,
         )
     else:
         profile = fit(
@@ -289,7 +407,12 @@ def _reason(fitted: Reader, vector: np.ndarray) -> str:
 
 
 def rank_vectors(
-    fitted: Reader, ids: list[str], vectors: np.ndarray, *, explain: int | None = None
+    fitted: Reader,
+    ids: list[str],
+    vectors: np.ndarray,
+    *,
+    terms=None,
+    explain: int | None = None,
 ) -> list[tuple[str, float, str]]:
     """(id, score, reason) best first; library papers and dismissed ones left out. Reasons are
     worked out for the first `explain` only (all when None): they cost a pass over the library."""
@@ -301,7 +424,7 @@ def rank_vectors(
     if not keep:
         return []
     vectors = vectors[keep]
-    scores = score(fitted.profile, vectors)
+    scores = score(fitted.profile, vectors, terms[keep] if terms is not None else None)
     order = np.lexsort((np.array([ids[i] for i in keep]), -scores))
     out = []
     for n, j in enumerate(order):
@@ -310,11 +433,33 @@ def rank_vectors(
     return out
 
 
-def _day_vectors(db: Database, settings: Settings, start: dt.date, end: dt.date):
+@dataclasses.dataclass(slots=True)
+class Candidates:
+    """Papers to rank: ids, unit vectors and word counts, row for row."""
+
+    ids: list[str]
+    vectors: np.ndarray
+    terms: object
+
+    def only(self, keep: list[int]) -> Candidates:
+        return Candidates(
+            [self.ids[i] for i in keep],
+            self.vectors[keep] if keep else self.vectors[:0],
+            self.terms[keep] if keep else self.terms[:0],
+        )
+
+
+def candidates(db: Database, settings: Settings, start: dt.date, end: dt.date) -> Candidates:
+    """The embedded papers listed start..end."""
     with db.connect() as conn:
         rows = vector_store.listed_between(conn, settings.embedding_model, start, end)
     ids = [r[0] for r in rows]
-    return ids, _vectors([r[1] for r in rows])
+    terms = _terms(ids, [embedder.paper_text(r[2], r[3]) for r in rows])
+    return Candidates(ids, _vectors([r[1] for r in rows]), terms)
+
+
+def _rank(fitted: Reader, c: Candidates, *, explain: int | None) -> list[tuple[str, float, str]]:
+    return rank_vectors(fitted, c.ids, c.vectors, terms=c.terms, explain=explain)
 
 
 def _papers(db: Database, ranked: list[tuple[str, float, str]]) -> list[Pick]:
@@ -342,10 +487,10 @@ def picks_for(
     fitted = reader(db, settings, user_id)
     if fitted.cold:
         return []
-    ids, vectors = _day_vectors(db, settings, start, end)
-    if not ids:
+    found = candidates(db, settings, start, end)
+    if not found.ids:
         return []
-    return _papers(db, rank_vectors(fitted, ids, vectors, explain=limit)[:limit])
+    return _papers(db, _rank(fitted, found, explain=limit)[:limit])
 
 
 def rank_period(
@@ -361,10 +506,10 @@ def rank_period(
     """The papers listed start..end ranked for the reader: library and dismissed papers left
     out, whatever they have seen. A reader with no signal gets the period's listing order."""
     fitted = reader(db, settings, user.id)
-    ids, vectors = _day_vectors(db, settings, start, end)
-    if fitted.cold or not ids:
+    if fitted.cold:
         return []
-    ranked = rank_vectors(fitted, ids, vectors, explain=explain if explain is not None else limit)
+    found = candidates(db, settings, start, end)
+    ranked = _rank(fitted, found, explain=explain if explain is not None else limit)
     return _papers(db, ranked[:limit])
 
 
@@ -400,16 +545,11 @@ def for_you(
     made = False
     if page == 0 and latest is not None:
         start = latest - dt.timedelta(days=NEW_DAYS - 1)
-        ids, vectors = _day_vectors(db, settings, start, latest)
+        found = candidates(db, settings, start, latest)
         with db.connect() as conn:
-            seen = library_store.seen_among(conn, user.id, ids)
-        fresh = [i for i, a in enumerate(ids) if a not in seen]
-        ranked = rank_vectors(
-            fitted,
-            [ids[i] for i in fresh],
-            vectors[fresh] if fresh else vectors[:0],
-            explain=PER_VISIT,
-        )[:PER_VISIT]
+            seen = library_store.seen_among(conn, user.id, found.ids)
+        fresh = found.only([i for i, a in enumerate(found.ids) if a not in seen])
+        ranked = _rank(fitted, fresh, explain=PER_VISIT)[:PER_VISIT]
         if ranked:
             with db.transaction() as conn:
                 library_store.mark_seen(conn, user.id, ranked, batch=now)
@@ -455,16 +595,13 @@ def api_for_you(
         since = paper_store.created_since(conn, mark) if mark else None
     if latest is None:
         return []
-    if since is None:
-        start = latest - dt.timedelta(days=NEW_DAYS - 1)
-        ids, vectors = _day_vectors(db, settings, start, latest)
-    else:
-        with db.connect() as conn:
-            rows = vector_store.vectors_of(conn, settings.embedding_model, since)
-        ids = [a for a in since if a in rows]
-        vectors = _vectors([rows[a] for a in ids])
     if fitted.cold:
         return _trending(db, fitted, limit=limit)
-    if not ids:
+    # New papers are the ones listed in the last days; of those, the ones added since the mark.
+    found = candidates(db, settings, latest - dt.timedelta(days=NEW_DAYS - 1), latest)
+    if since is not None:
+        wanted = set(since)
+        found = found.only([i for i, a in enumerate(found.ids) if a in wanted])
+    if not found.ids:
         return []
-    return _papers(db, rank_vectors(fitted, ids, vectors, explain=limit)[:limit])
+    return _papers(db, _rank(fitted, found, explain=limit)[:limit])

@@ -215,9 +215,9 @@ def training(conn: sa.Connection, user_id: int, model: str) -> list[tuple]:
 
 
 def upvoted_training(conn: sa.Connection, user_id: int, model: str) -> list[tuple]:
-    """(arxiv id, title, vector bytes, voted at) of the papers the reader upvoted."""
+    """(arxiv id, title, abstract, vector bytes, voted at) of the papers the reader upvoted."""
     q = (
-        sa.select(VO.c.arxiv_id, P.c.title, V.c.vector, VO.c.created_at)
+        sa.select(VO.c.arxiv_id, P.c.title, P.c.abstract, V.c.vector, VO.c.created_at)
         .join(P, P.c.arxiv_id == VO.c.arxiv_id)
         .join(V, sa.and_(V.c.arxiv_id == VO.c.arxiv_id, V.c.model == model))
         .where(VO.c.user_id == user_id)
