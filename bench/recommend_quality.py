@@ -99,7 +99,15 @@ class Bench:
 
     def tfidf(self):
         """The arxiv-sanity vectoriser fitted on every paper listed before the split."""
+        cached = rp.CACHE / f"tfidf-{self.proto.split.name}.pkl"
+        if self._tfidf is None and cached.exists():
+            import pickle
+
+            with cached.open("rb") as fh:
+                self._tfidf = pickle.load(fh)  # noqa: S301 - our own cache file
         if self._tfidf is None:
+            import pickle
+
             from sklearn.feature_extraction.text import TfidfVectorizer
 
             vectoriser = TfidfVectorizer(
@@ -128,6 +136,9 @@ class Bench:
                 file=sys.stderr,
             )
             self._tfidf = vectoriser
+            vectoriser.stop_words_ = None  # millions of pruned terms, needed by nothing
+            with cached.open("wb") as fh:
+                pickle.dump(vectoriser, fh)
         return self._tfidf
 
     def tfidf_rows(self, ids: list[str]):
