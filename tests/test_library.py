@@ -515,3 +515,23 @@ def test_digest_has_a_personal_section_for_readers_with_a_library(db, settings, 
     theirs = composer.compose(Preferences(max_papers=5), user_id=bob.id)
     assert "For you" not in [s.title for s in theirs.sections]
     assert "For you" not in [s.title for s in composer.compose(Preferences()).sections]
+
+
+def test_for_you_page_explains_picks_without_letting_titles_inject_markup(
+    site, db, settings, people
+):
+    ada, _bob, _root = people
+    log_in(site)
+    cold = site.get("/for-you").text
+    assert "Nothing to learn from yet" in cold
+    with db.transaction() as conn:
+        papers.upsert_many(conn, [make_paper(99, title=HOSTILE, listing_day=DAY)])
+        vector = (np.ones(384) / np.sqrt(384)).astype(np.float32)
+        vector_store.save(conn, settings.embedding_model, [(pid(99), vector.tobytes())])
+    library.save_paper(db, ada, pid(99))
+    page = site.get("/for-you").text
+    assert "Close to “" in page and "<script>window.__pwned" not in page
+    assert "&lt;script&gt;" in page
+    assert "Close to" in site.get(f"/for-you?date={DAY}").text
+    site.cookies.clear()
+    assert site.get("/for-you", follow_redirects=False).status_code in (303, 401)
