@@ -35,6 +35,7 @@ MAX_DF = 0.1  # words in more than this share of the papers compared say nothing
 DISMISS_WEIGHT = 1.0  # how hard closeness to a dismissed paper pushes down
 DISMISS_FLOOR = 0.3  # cosines to dismissed papers below this count for nothing
 PROTOTYPES = 256  # a larger library is summarised by this many prototypes for the neighbour score
+PROTOTYPE_TERMS = 200  # the words a prototype keeps for the lexical score
 HASH_FEATURES = 2**20
 
 _HASHER = None
@@ -93,11 +94,12 @@ def recency_weights(ages_days: np.ndarray, half_life: float = HALF_LIFE_DAYS) ->
     return np.power(0.5, np.asarray(ages_days, dtype=np.float64) / half_life)
 
 
-def _summarise(vectors: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
-    """At most k prototypes of a large library: a few rounds of spherical k-means from the most
-    weighted papers, so that scoring a day stays fast whatever the library's size."""
+def _summarise(vectors: np.ndarray, weights: np.ndarray, k: int):
+    """At most k prototypes of a large library and each paper's prototype: a few rounds of
+    spherical k-means from the most weighted papers, so that scoring a day stays fast whatever
+    the library's size. A library of k papers or fewer is its own prototypes."""
     if len(vectors) <= k:
-        return vectors
+        return vectors, None
     centres = vectors[np.argsort(-weights, kind="stable")[:k]].copy()
     for _ in range(4):
         assign = np.argmax(vectors @ centres.T, axis=1)
@@ -105,7 +107,7 @@ def _summarise(vectors: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
         np.add.at(sums, assign, vectors * weights[:, None].astype(vectors.dtype))
         filled = np.bincount(assign, minlength=k) > 0
         centres[filled] = _unit(sums[filled])
-    return centres
+    return centres, np.argmax(vectors @ centres.T, axis=1)
 
 
 def fit(
@@ -142,8 +144,39 @@ def fit(
     ages = np.zeros(len(positives)) if ages_days is None else np.asarray(ages_days, float)
     weights = recency_weights(ages, half_life)
     centroid = _unit((positives * weights[:, None]).sum(axis=0)).astype(np.float32)
-    protos = _summarise(positives, weights, prototypes)
+    protos, assign = _summarise(positives, weights, prototypes)
+    if terms is not None and assign is not None:
+        import scipy.sparse as sp
+
+        # Each prototype's words are its papers' words together.
+        member = sp.csr_matrix(
+            (np.ones(len(assign), dtype=np.float32), (assign, np.arange(len(assign)))),
+            shape=(len(protos), len(assign)),
+        )
+        terms = _prune((member @ terms).tocsr(), terms, PROTOTYPE_TERMS)
     return Profile(centroid, protos, negatives, terms, **options)
+
+
+def _prune(protos, papers, keep: int):
+    """Each prototype's `keep` most distinctive words (count times the library's own idf): the
+    lexical score's cost stays bounded for large libraries, small ones are compared in full."""
+    df = np.bincount(papers.indices, minlength=HASH_FEATURES)
+    idf = np.log((1 + papers.shape[0]) / (1 + df)).astype(np.float32)
+    rows, cols, vals = [], [], []
+    for r in range(protos.shape[0]):
+        lo, hi = protos.indptr[r], protos.indptr[r + 1]
+        idx, data = protos.indices[lo:hi], protos.data[lo:hi]
+        if len(idx) > keep:
+            best = np.argpartition(-(data * idf[idx]), keep)[:keep]
+            idx, data = idx[best], data[best]
+        rows.append(np.full(len(idx), r))
+        cols.append(idx)
+        vals.append(data)
+    import scipy.sparse as sp
+
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=protos.shape
+    )
 
 
 def _dim(positives, negatives) -> int:
@@ -153,18 +186,22 @@ def _dim(positives, negatives) -> int:
     return 384
 
 
-def _weigh(counts, idf):
-    """Sublinear tf times idf, rows to unit length (sparse)."""
-    from sklearn.preprocessing import normalize
-
+def _weigh(counts, idf: np.ndarray):
+    """Sublinear tf times idf, rows to unit length (sparse, worked on the stored values only)."""
     weighted = counts.copy()
-    weighted.data = 1 + np.log(weighted.data)
-    return normalize(weighted.multiply(idf).tocsr())
+    weighted.data = (1 + np.log(weighted.data)) * idf[weighted.indices]
+    lengths = np.diff(weighted.indptr)
+    sums = np.add.reduceat(weighted.data**2, weighted.indptr[:-1]) if weighted.nnz else None
+    if sums is not None:
+        norms = np.sqrt(np.where(lengths > 0, sums, 1.0)).astype(np.float32)
+        weighted.data /= np.repeat(np.clip(norms, 1e-12, None), lengths)
+    return weighted
 
 
 def lexical(library_terms, paper_terms, *, max_df: float = MAX_DF) -> np.ndarray:
-    """Each paper's highest TF-IDF cosine to a library paper, the weights counted over the
-    library and the papers together; words in more than `max_df` of them are left out."""
+    """Each paper's highest TF-IDF cosine to a library paper (or prototype), the weights counted
+    over the library and the papers together; words in more than `max_df` of them are left
+    out."""
     n = library_terms.shape[0] + paper_terms.shape[0]
     df = np.bincount(library_terms.indices, minlength=HASH_FEATURES) + np.bincount(
         paper_terms.indices, minlength=HASH_FEATURES
@@ -172,7 +209,7 @@ def lexical(library_terms, paper_terms, *, max_df: float = MAX_DF) -> np.ndarray
     idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
     idf[df > max(max_df * n, 1)] = 0
     sims = _weigh(paper_terms, idf) @ _weigh(library_terms, idf).T
-    return np.asarray(sims.max(axis=1).todense()).ravel()
+    return sims.toarray().max(axis=1)
 
 
 def _standard(x: np.ndarray) -> np.ndarray:
