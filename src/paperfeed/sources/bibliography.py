@@ -186,22 +186,19 @@ def _bib_value(body: str, at: int) -> tuple[str, int]:
             break
         c = body[at]
         if c == "{":
-            depth, start = 0, at
-            while at < len(body):
-                if body[at] == "\\":
-                    at += 2
-                    continue
-                if body[at] == "{":
+            depth, start, close = 0, at, -1
+            for m in _BRACES.finditer(body, at):
+                if m.group() == "{":
                     depth += 1
-                elif body[at] == "}":
+                elif m.group() == "}":
                     depth -= 1
                     if depth == 0:
+                        close = m.start()
                         break
-                at += 1
-            if depth:
+            if close < 0:
                 raise InvalidInput("unbalanced braces")
-            parts.append(body[start + 1 : at])
-            at += 1
+            parts.append(body[start + 1 : close])
+            at = close + 1
         elif c == '"':
             end, depth = at + 1, 0
             while end < len(body):
@@ -251,26 +248,29 @@ def _bib_fields(body: str) -> dict[str, str]:
     return fields
 
 
+_BRACES = re.compile(r"\\.|[{}]", re.DOTALL)
+_SCAN = re.compile(r"\\.|[{})]|\n@", re.DOTALL)  # what can open, close or end an entry
+
+
 def _entry_end(text: str, start: int, closer: str) -> int:
     """Index just past the entry whose opening delimiter is at `start`; -1 when it never closes
     (a new entry starting a line at the entry's top level means this one was left open)."""
-    braces, at = 0, start + 1
-    while at < len(text):
-        c = text[at]
-        if c == "\\":
-            at += 2
+    braces = 0
+    for m in _SCAN.finditer(text, start + 1):
+        token = m.group()
+        if token[0] == "\\":
             continue
-        if c == "{":
+        if token == "{":
             braces += 1
-        elif c == "}":
+        elif token == "}":
             if braces == 0 and closer == "}":
-                return at + 1
+                return m.end()
             braces -= 1
-        elif c == ")" and closer == ")" and braces == 0:
-            return at + 1
-        elif c == "@" and braces == 0 and text[at - 1] == "\n" and _ENTRY_START.match(text, at):
+        elif token == ")":
+            if braces == 0 and closer == ")":
+                return m.end()
+        elif braces == 0 and _ENTRY_START.match(text, m.start() + 1):
             return -1
-        at += 1
     return -1
 
 
