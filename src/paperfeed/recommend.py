@@ -304,7 +304,16 @@ def _terms(keys: list[str], texts: list[str]):
         again = term_counts([texts[i] for i in missing])
         for row, i in enumerate(missing):
             rows[i] = again[row]
-    return sp.vstack(rows, format="csr")
+    # One concatenation, not a stack of thousands of one-row matrices.
+    indptr = np.concatenate([[0], np.cumsum([r.nnz for r in rows])])
+    return sp.csr_matrix(
+        (
+            np.concatenate([r.data for r in rows]),
+            np.concatenate([r.indices for r in rows]),
+            indptr,
+        ),
+        shape=(len(rows), HASH_FEATURES),
+    )
 
 
 EMBED_PER_REFRESH = 32  # entries without a vector embedded per refresh (imports embed the rest)
