@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from paperfeed import accounts, comments, limits, subscriptions, voting
+from paperfeed import accounts, comments, library, limits, recommend, subscriptions, voting
 from paperfeed.cli import app
 from paperfeed.config import Settings
 from paperfeed.ingest import ingest
@@ -78,6 +78,17 @@ def used_site(tmp_path):
         star_store.record(
             conn, [RepoStars("o/r", "ok", stars=5, etag='W/"e"')], day=dt.date(2025, 11, 21)
         )
+    # A reader's library: a saved paper filed in a collection, a dismissal, what /for-you
+    # showed them, and their private feed's token.
+    item = library.save_paper(db, ada, "2511.00003")
+    library.dismiss(db, ada, "2511.00004")
+    shelf = library.create_collection(db, ada, "reading group")
+    library.file_item(db, ada, shelf.id, item.id, on=True)
+    library.new_feed_token(db, ada)
+    # the vectors above are stored under the full-precision model's name
+    recommend.for_you(
+        db, Settings.load(env={}, database_url=url, embedding_model="all-MiniLM-L6-v2"), ada
+    )
     yield url, db, {"token": token, "ada": ada}
     db.dispose()
 

@@ -141,6 +141,10 @@ class Settings:
     limit_preview: str = _knob(
         "20/60", "Digest previews (page and API; each runs up to 10 searches) per address."
     )
+    limit_library: str = _knob(
+        "300/60", "Saves, dismissals and /api/for-you calls per account per window."
+    )
+    limit_import: str = _knob("20/3600", "Library imports per account per window.")
     comment_edit_minutes: NonNegative = _knob(15, "Minutes during which a comment can be edited.")
     trending_gravity: float = _knob(
         1.8, "Trending score = upvotes / (age_hours + trending_offset_hours) ** trending_gravity."

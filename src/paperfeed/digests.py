@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from queue import Empty
 from urllib.parse import quote_plus
 
-from paperfeed import feeds, logs, mail, metrics, search
+from paperfeed import feeds, logs, mail, metrics, recommend, search
 from paperfeed.addresses import normalize
 from paperfeed.config import Settings
 from paperfeed.mail_templates import environment
@@ -158,8 +158,15 @@ class Composer:
                 self._vectors.clear()
             self._vectors.update(search.embed_queries(self.db, self.settings, topics))
 
-    def compose(self, prefs: Preferences, *, covered_until: dt.date | None = None) -> Digest:
-        """The digest these preferences get now: trending, then each topic's new papers."""
+    def compose(
+        self,
+        prefs: Preferences,
+        *,
+        covered_until: dt.date | None = None,
+        user_id: int | None = None,
+    ) -> Digest:
+        """The digest these preferences get now: the reader's own picks (subscribers with an
+        account and a library), trending, then each topic's new papers."""
         n, cats = prefs.max_papers, set(prefs.categories)
         window = "day" if prefs.cadence == "daily" else "week"
         if self.latest is None:
@@ -172,9 +179,17 @@ class Composer:
         )
         digest = Digest(prefs, since, self.latest)
         base = self.settings.base_url.rstrip("/")
+        mine: list[Paper] = []
+        if user_id is not None and since <= self.latest:
+            picks = recommend.picks_for(
+                self.db, self.settings, user_id, since, self.latest, limit=n
+            )
+            mine = [p.paper for p in picks]
+            if mine:
+                digest.sections.append(Section("For you", mine, link=f"{base}/for-you"))
         top = [p for p in self.trending(window) if not cats or cats & set(p.categories)][:n]
         digest.sections.append(Section("Trending", top, link=f"{base}/trending?window={window}"))
-        seen = {p.arxiv_id for p in top}
+        seen = {p.arxiv_id for p in top} | {p.arxiv_id for p in mine}
         if since > self.latest:
             return digest  # nothing listed since the last digest
         for topic in prefs.topics:
@@ -314,7 +329,9 @@ def _send(db, settings, items, *, now, dry_run=False, progress=None, count=True)
             if progress:
                 progress(done, len(items))
             if dry_run:
-                digest = composer.compose(sub.prefs, covered_until=sub.covered_until)
+                digest = composer.compose(
+                    sub.prefs, covered_until=sub.covered_until, user_id=sub.user_id
+                )
                 report.planned.append((sub.email, period, digest.count))
                 continue
             with db.transaction() as conn:
@@ -322,7 +339,9 @@ def _send(db, settings, items, *, now, dry_run=False, progress=None, count=True)
             if not mine:
                 report.skipped += 1
                 continue
-            digest = composer.compose(sub.prefs, covered_until=sub.covered_until)
+            digest = composer.compose(
+                sub.prefs, covered_until=sub.covered_until, user_id=sub.user_id
+            )
             if digest.count == 0:
                 _finish(db, sub, period, "empty", now=now)
                 report.empty += 1

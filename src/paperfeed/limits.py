@@ -21,6 +21,8 @@ ACTIONS = (
     "comment",
     "write",
     "preview",
+    "library",
+    "import",
 )
 
 

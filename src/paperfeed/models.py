@@ -208,3 +208,58 @@ class Subscription:
     covered_until: dt.date | None = None  # newest listing day the last digest covered
     failures: int = 0  # permanent delivery failures in a row
     paused_reason: str | None = None
+
+
+@dataclass(slots=True)
+class Reference:
+    """One bibliography entry as read from a file or typed by a reader, before it is stored."""
+
+    title: str = ""
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)
+    arxiv_id: str | None = None
+    doi: str | None = None
+    year: int | None = None
+    venue: str | None = None
+    note: str = ""
+
+    def key(self) -> str | None:
+        """What duplicates merge on: the arXiv id, else the DOI, else the normalised title."""
+        if self.arxiv_id:
+            return f"arxiv:{self.arxiv_id}"
+        if self.doi:
+            return f"doi:{self.doi.lower()}"
+        words = "".join(c if c.isalnum() else " " for c in self.title.lower()).split()
+        return f"title:{' '.join(words)}"[:300] if words else None
+
+
+@dataclass(slots=True)
+class LibraryItem:
+    """A paper in a reader's library: a catalogue paper or an imported reference."""
+
+    id: int
+    user_id: int
+    key: str
+    title: str
+    abstract: str
+    authors: list[str]
+    source: str
+    saved_at: dt.datetime
+    arxiv_id: str | None = None
+    doi: str | None = None
+    year: int | None = None
+    venue: str | None = None
+    note: str = ""
+    collections: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Collection:
+    """A reader's named set of library items; private unless they make it public."""
+
+    id: int
+    user_id: int
+    name: str
+    public: bool
+    created_at: dt.datetime
+    size: int = 0

@@ -8,6 +8,7 @@ from paperfeed.cli import (  # noqa: F401 - registers commands
     community,
     digests,
     ingest,
+    library,
     search,
 )
 from paperfeed.cli.common import app

@@ -185,3 +185,19 @@ def fetch_one(client: PoliteClient, *, base_url: str, arxiv_id: str) -> Paper:
     if rejected:
         raise NotFound(f"arXiv has no usable record for {plain_id}: {rejected[0].reason}")
     raise NotFound(f"arXiv has no paper {plain_id}")
+
+
+def fetch_many(
+    client: PoliteClient, *, base_url: str, arxiv_ids: list[str], batch: int = 100
+) -> Iterator[tuple[list[Paper], list[str]]]:
+    """Papers for many ids, `batch` per request: (found, ids arXiv has no paper for) per request.
+    Network failures propagate (SourceUnavailable) so the caller decides what waits."""
+    for at in range(0, len(arxiv_ids), batch):
+        part = arxiv_ids[at : at + batch]
+        response = client.get(
+            base_url, params={"id_list": ",".join(part), "max_results": len(part)}
+        )
+        root, _total = parse_feed(response.content)
+        papers, _rejected = parse_entries(root)
+        found = {p.arxiv_id for p in papers}
+        yield [p for p in papers if p.arxiv_id in set(part)], [i for i in part if i not in found]

@@ -418,3 +418,14 @@ def iter_all(conn: sa.Connection, *, batch_size: int = 1000) -> Iterator[Paper]:
         for r in rows:
             yield row_to_paper(r)
         last = (rows[-1].listing_day, rows[-1].arxiv_id)
+
+
+def created_since(conn: sa.Connection, moment: dt.datetime, *, limit: int = 20_000) -> list[str]:
+    """Ids of visible papers added to the catalogue after `moment`, oldest first."""
+    q = (
+        sa.select(T.c.arxiv_id)
+        .where(T.c.created_at > moment, VISIBLE)
+        .order_by(T.c.created_at, T.c.arxiv_id)
+        .limit(limit)
+    )
+    return list(conn.execute(q).scalars())

@@ -326,6 +326,99 @@ digest_sends = sa.Table(
 )
 
 
+# A reader's library: saved papers and imported references. An entry links to the catalogue by
+# arxiv_id when it has one; entries without one keep their own title, abstract and vector so they
+# still teach the reader's model. `key` (arxiv:, doi: or title:) is what duplicates merge on.
+library_items = sa.Table(
+    "library_items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("key", sa.String(300), nullable=False),
+    sa.Column("arxiv_id", sa.String(40)),
+    sa.Column("doi", sa.String(300)),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("abstract", sa.Text, nullable=False, server_default=""),
+    sa.Column("authors", sa.JSON, nullable=False),
+    sa.Column("year", sa.Integer),
+    sa.Column("venue", sa.Text),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("source", sa.String(40), nullable=False),  # web, api, bibtex, ris, csl-json, ids
+    sa.Column("vector", sa.LargeBinary),  # float32, for entries the catalogue cannot embed
+    sa.Column("saved_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("user_id", "key", name="uq_library_items_user_key"),
+    sa.Index("ix_library_items_user_arxiv", "user_id", "arxiv_id"),
+)
+
+# "Not interested": negative feedback, one row per (reader, paper), deleted on undo.
+dismissals = sa.Table(
+    "dismissals",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("arxiv_id", sa.String(40), primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+collections = sa.Table(
+    "collections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("public", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("user_id", "name", name="uq_collections_user_name"),
+)
+
+collection_items = sa.Table(
+    "collection_items",
+    metadata,
+    sa.Column(
+        "collection_id",
+        sa.Integer,
+        sa.ForeignKey("collections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "item_id",
+        sa.Integer,
+        sa.ForeignKey("library_items.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("added_at", UTCDateTime, nullable=False),
+)
+
+# Papers /for-you has shown a reader, so each is shown once; `batch` groups one visit's papers
+# for paging back.
+seen_papers = sa.Table(
+    "seen_papers",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("arxiv_id", sa.String(40), primary_key=True),
+    sa.Column("batch", UTCDateTime, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Index("ix_seen_papers_user_batch", "user_id", "batch"),
+)
+
+# Per-reader state of the personal surfaces: the secret feed token (its hash) and the API's
+# "new since the last call" mark.
+reader_state = sa.Table(
+    "reader_state",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("feed_token_hash", sa.String(64), unique=True),
+    sa.Column("api_mark", UTCDateTime),
+    sa.Column("changed_at", UTCDateTime, nullable=False),
+)
+
+
 # Search structures live outside this metadata (an FTS5 table on SQLite, a generated tsvector
 # column on PostgreSQL): migration 0003 manages them in raw SQL.
 SEARCH_OBJECTS = {"papers_fts", "search_vector", "ix_papers_search"}

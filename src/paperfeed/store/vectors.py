@@ -106,3 +106,17 @@ def window(conn: sa.Connection, model: str, *, after: dt.datetime | None):
         q = q.where(V.c.created_at > after)
     count, newest = conn.execute(q).one()
     return count, newest
+
+
+def listed_between(
+    conn: sa.Connection, model: str, start: dt.date, end: dt.date
+) -> list[tuple[str, bytes, str, str]]:
+    """(id, vector, title, abstract) of the visible papers listed on days start..end that have a
+    `model` vector."""
+    q = (
+        sa.select(P.c.arxiv_id, V.c.vector, P.c.title, P.c.abstract)
+        .join(V, sa.and_(V.c.arxiv_id == P.c.arxiv_id, V.c.model == model))
+        .where(P.c.listing_day >= start, P.c.listing_day <= end, P.c.hidden.is_(False))
+        .order_by(P.c.arxiv_id)
+    )
+    return [(r.arxiv_id, r.vector, r.title, r.abstract) for r in conn.execute(q)]

@@ -32,6 +32,7 @@ from paperfeed.web import (
     code_pages,
     community_pages,
     digest_pages,
+    library_pages,
     pages,
     syndication,
     telemetry,
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         site_name=settings.site_name,
         version=__version__,
         csrf=auth.csrf_token,
+        reader_marks=library_pages.marks,
         comment_count=comments.count,
     )
     templates.env.filters["humandate"] = _humandate
@@ -100,6 +102,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(digest_pages.router)
     app.include_router(digest_pages.api_router)
     app.include_router(telemetry.router)
+    app.include_router(library_pages.router)
+    app.include_router(library_pages.api_router)
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(telemetry.RequestTelemetry)  # outermost: its id covers every log line

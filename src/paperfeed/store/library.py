@@ -1,0 +1,471 @@
+"""A reader's library in the store: saved and imported entries, notes, "not interested",
+collections, the papers /for-you has shown and the reader's feed/API state.
+
+Every read and write here takes the reader's user_id and filters on it: no function returns or
+changes another reader's rows, so a guessed item or collection id finds nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from paperfeed.errors import NotFound
+from paperfeed.models import Collection, LibraryItem, Reference
+from paperfeed.store.dialect import insert
+from paperfeed.store.tables import collection_items as CI
+from paperfeed.store.tables import collections as C
+from paperfeed.store.tables import dismissals as D
+from paperfeed.store.tables import library_items as L
+from paperfeed.store.tables import paper_vectors as V
+from paperfeed.store.tables import papers as P
+from paperfeed.store.tables import reader_state as R
+from paperfeed.store.tables import seen_papers as S
+from paperfeed.store.tables import votes as VO
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _item(row, collections: list[int] | None = None) -> LibraryItem:
+    return LibraryItem(
+        id=row.id,
+        user_id=row.user_id,
+        key=row.key,
+        title=row.title,
+        abstract=row.abstract,
+        authors=list(row.authors or []),
+        source=row.source,
+        saved_at=row.saved_at,
+        arxiv_id=row.arxiv_id,
+        doi=row.doi,
+        year=row.year,
+        venue=row.venue,
+        note=row.note,
+        collections=collections or [],
+    )
+
+
+# -- library items ---------------------------------------------------------------------------
+def save(
+    conn: sa.Connection,
+    user_id: int,
+    ref: Reference,
+    *,
+    source: str,
+    vector: bytes | None = None,
+    saved_at: dt.datetime | None = None,
+) -> tuple[int, bool]:
+    """Add an entry, or merge it into the one with the same key: (item id, whether new). A merge
+    fills what the stored entry lacks and never overwrites a reader's note."""
+    key = ref.key()
+    if key is None:
+        raise ValueError("an entry needs an arXiv id, a DOI or a title")
+    row = conn.execute(sa.select(L).where(L.c.user_id == user_id, L.c.key == key)).first()
+    if row is None and ref.arxiv_id:  # saved before under its DOI or title, now with an id
+        row = conn.execute(
+            sa.select(L).where(L.c.user_id == user_id, L.c.arxiv_id == ref.arxiv_id)
+        ).first()
+    if row is not None:
+        fill = {
+            name: value
+            for name, value in (
+                ("arxiv_id", ref.arxiv_id),
+                ("doi", ref.doi),
+                ("abstract", ref.abstract),
+                ("year", ref.year),
+                ("venue", ref.venue),
+                ("note", ref.note),
+                ("vector", vector),
+            )
+            if value and not getattr(row, name)
+        }
+        if ref.authors and not row.authors:
+            fill["authors"] = ref.authors
+        if fill:
+            conn.execute(sa.update(L).where(L.c.id == row.id).values(**fill))
+        return row.id, False
+    stmt = (
+        insert(conn, L)
+        .values(
+            user_id=user_id,
+            key=key,
+            arxiv_id=ref.arxiv_id,
+            doi=ref.doi,
+            title=ref.title or ref.arxiv_id or ref.doi or "",
+            abstract=ref.abstract or "",
+            authors=list(ref.authors),
+            year=ref.year,
+            venue=ref.venue,
+            note=ref.note or "",
+            source=source,
+            vector=vector,
+            saved_at=saved_at or _now(),
+        )
+        .on_conflict_do_nothing(index_elements=["user_id", "key"])
+        .returning(L.c.id)
+    )
+    new = conn.execute(stmt).first()
+    if new is None:  # a concurrent save of the same entry won
+        got = conn.execute(sa.select(L.c.id).where(L.c.user_id == user_id, L.c.key == key))
+        return got.scalar_one(), False
+    return new.id, True
+
+
+def get(conn: sa.Connection, user_id: int, item_id: int) -> LibraryItem:
+    """One of this reader's entries; raises NotFound (also for another reader's)."""
+    row = conn.execute(sa.select(L).where(L.c.id == item_id, L.c.user_id == user_id)).first()
+    if row is None:
+        raise NotFound(f"no library entry {item_id}")
+    cols = conn.execute(sa.select(CI.c.collection_id).where(CI.c.item_id == item_id)).scalars()
+    return _item(row, sorted(cols))
+
+
+def item_for(conn: sa.Connection, user_id: int, arxiv_id: str) -> LibraryItem | None:
+    row = conn.execute(
+        sa.select(L).where(L.c.user_id == user_id, L.c.arxiv_id == arxiv_id).limit(1)
+    ).first()
+    return None if row is None else _item(row)
+
+
+def remove(conn: sa.Connection, user_id: int, item_id: int) -> bool:
+    deleted = conn.execute(sa.delete(L).where(L.c.id == item_id, L.c.user_id == user_id))
+    return deleted.rowcount == 1
+
+
+def remove_paper(conn: sa.Connection, user_id: int, arxiv_id: str) -> bool:
+    deleted = conn.execute(sa.delete(L).where(L.c.user_id == user_id, L.c.arxiv_id == arxiv_id))
+    return deleted.rowcount > 0
+
+
+def set_note(conn: sa.Connection, user_id: int, item_id: int, note: str) -> None:
+    done = conn.execute(
+        sa.update(L).where(L.c.id == item_id, L.c.user_id == user_id).values(note=note)
+    )
+    if done.rowcount != 1:
+        raise NotFound(f"no library entry {item_id}")
+
+
+def items(
+    conn: sa.Connection,
+    user_id: int,
+    *,
+    collection_id: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[LibraryItem]:
+    """This reader's entries, newest first (of one collection of theirs, if given)."""
+    q = sa.select(L).where(L.c.user_id == user_id)
+    if collection_id is not None:
+        q = q.join(CI, CI.c.item_id == L.c.id).where(CI.c.collection_id == collection_id)
+    q = q.order_by(L.c.saved_at.desc(), L.c.id.desc()).offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
+    rows = list(conn.execute(q))
+    member: dict[int, list[int]] = {}
+    if rows:
+        links = conn.execute(
+            sa.select(CI.c.item_id, CI.c.collection_id)
+            .join(C, C.c.id == CI.c.collection_id)
+            .where(C.c.user_id == user_id)
+        )
+        for item_id, cid in links:
+            member.setdefault(item_id, []).append(cid)
+    return [_item(r, sorted(member.get(r.id, []))) for r in rows]
+
+
+def count(conn: sa.Connection, user_id: int) -> int:
+    q = sa.select(sa.func.count()).select_from(L).where(L.c.user_id == user_id)
+    return conn.execute(q).scalar_one()
+
+
+def saved_among(conn: sa.Connection, user_id: int, arxiv_ids: Iterable[str]) -> set[str]:
+    ids = list(arxiv_ids)
+    if not ids:
+        return set()
+    q = sa.select(L.c.arxiv_id).where(L.c.user_id == user_id, L.c.arxiv_id.in_(ids))
+    return set(conn.execute(q).scalars())
+
+
+def saved_ids(conn: sa.Connection, user_id: int) -> set[str]:
+    q = sa.select(L.c.arxiv_id).where(L.c.user_id == user_id, L.c.arxiv_id.is_not(None))
+    return set(conn.execute(q).scalars())
+
+
+def training(conn: sa.Connection, user_id: int, model: str) -> list[tuple]:
+    """(item id, arxiv id, title, abstract, vector bytes or None, saved_at) of every entry: the
+    catalogue's vector where the paper has one, else the entry's own."""
+    q = (
+        sa.select(
+            L.c.id,
+            L.c.arxiv_id,
+            L.c.title,
+            L.c.abstract,
+            sa.func.coalesce(V.c.vector, L.c.vector),
+            L.c.saved_at,
+        )
+        .outerjoin(V, sa.and_(V.c.arxiv_id == L.c.arxiv_id, V.c.model == model))
+        .where(L.c.user_id == user_id)
+        .order_by(L.c.id)
+    )
+    return [tuple(r) for r in conn.execute(q)]
+
+
+def upvoted_training(conn: sa.Connection, user_id: int, model: str) -> list[tuple]:
+    """(arxiv id, title, abstract, vector bytes, voted at) of the papers the reader upvoted."""
+    q = (
+        sa.select(VO.c.arxiv_id, P.c.title, P.c.abstract, V.c.vector, VO.c.created_at)
+        .join(P, P.c.arxiv_id == VO.c.arxiv_id)
+        .join(V, sa.and_(V.c.arxiv_id == VO.c.arxiv_id, V.c.model == model))
+        .where(VO.c.user_id == user_id)
+    )
+    return [tuple(r) for r in conn.execute(q)]
+
+
+def signal_stamp(conn: sa.Connection, user_id: int) -> tuple:
+    """A cheap fingerprint of everything the reader's model learns from: it changes whenever an
+    entry, an upvote or a dismissal is added or removed. Its last element counts the entries
+    still without a vector."""
+    lib = conn.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.max(L.c.saved_at),
+            sa.func.coalesce(sa.func.sum(L.c.id), 0),
+            sa.func.count(L.c.vector),
+        ).where(L.c.user_id == user_id)
+    ).one()
+    dis = conn.execute(
+        sa.select(sa.func.count(), sa.func.max(D.c.created_at)).where(D.c.user_id == user_id)
+    ).one()
+    votes = conn.execute(
+        sa.select(sa.func.count(), sa.func.max(VO.c.created_at)).where(VO.c.user_id == user_id)
+    ).one()
+    missing = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(L.outerjoin(V, V.c.arxiv_id == L.c.arxiv_id))
+        .where(L.c.user_id == user_id, L.c.vector.is_(None), V.c.arxiv_id.is_(None))
+    ).scalar_one()
+    return (*lib, *dis, *votes, missing)
+
+
+def set_vectors(conn: sa.Connection, user_id: int, rows: list[tuple[int, bytes]]) -> None:
+    for item_id, vector in rows:
+        conn.execute(
+            sa.update(L).where(L.c.id == item_id, L.c.user_id == user_id).values(vector=vector)
+        )
+
+
+# -- not interested ----------------------------------------------------------------------------
+def dismiss(conn: sa.Connection, user_id: int, arxiv_id: str) -> bool:
+    stmt = (
+        insert(conn, D)
+        .values(user_id=user_id, arxiv_id=arxiv_id, created_at=_now())
+        .on_conflict_do_nothing(index_elements=["user_id", "arxiv_id"])
+        .returning(D.c.arxiv_id)
+    )
+    return conn.execute(stmt).first() is not None
+
+
+def undismiss(conn: sa.Connection, user_id: int, arxiv_id: str) -> bool:
+    gone = conn.execute(sa.delete(D).where(D.c.user_id == user_id, D.c.arxiv_id == arxiv_id))
+    return gone.rowcount == 1
+
+
+def dismissed(conn: sa.Connection, user_id: int) -> list[tuple[str, dt.datetime]]:
+    q = (
+        sa.select(D.c.arxiv_id, D.c.created_at)
+        .where(D.c.user_id == user_id)
+        .order_by(D.c.created_at.desc(), D.c.arxiv_id)
+    )
+    return [tuple(r) for r in conn.execute(q)]
+
+
+def dismissed_among(conn: sa.Connection, user_id: int, arxiv_ids: Iterable[str]) -> set[str]:
+    ids = list(arxiv_ids)
+    if not ids:
+        return set()
+    q = sa.select(D.c.arxiv_id).where(D.c.user_id == user_id, D.c.arxiv_id.in_(ids))
+    return set(conn.execute(q).scalars())
+
+
+def dismissed_vectors(conn: sa.Connection, user_id: int, model: str) -> list[bytes]:
+    q = (
+        sa.select(V.c.vector)
+        .join(D, D.c.arxiv_id == V.c.arxiv_id)
+        .where(D.c.user_id == user_id, V.c.model == model)
+    )
+    return list(conn.execute(q).scalars())
+
+
+# -- collections -------------------------------------------------------------------------------
+def _collection(row) -> Collection:
+    return Collection(row.id, row.user_id, row.name, bool(row.public), row.created_at, row.size)
+
+
+def _collections_query():
+    size = (
+        sa.select(sa.func.count())
+        .select_from(CI)
+        .where(CI.c.collection_id == C.c.id)
+        .scalar_subquery()
+    )
+    return sa.select(C, size.label("size"))
+
+
+def create_collection(conn: sa.Connection, user_id: int, name: str) -> int:
+    """A new private collection, or the existing one of that name."""
+    got = conn.execute(sa.select(C.c.id).where(C.c.user_id == user_id, C.c.name == name)).first()
+    if got is not None:
+        return got.id
+    stmt = (
+        insert(conn, C)
+        .values(user_id=user_id, name=name, public=False, created_at=_now())
+        .on_conflict_do_nothing(index_elements=["user_id", "name"])
+        .returning(C.c.id)
+    )
+    row = conn.execute(stmt).first()
+    if row is None:
+        return conn.execute(
+            sa.select(C.c.id).where(C.c.user_id == user_id, C.c.name == name)
+        ).scalar_one()
+    return row.id
+
+
+def collections(conn: sa.Connection, user_id: int) -> list[Collection]:
+    q = _collections_query().where(C.c.user_id == user_id).order_by(C.c.name, C.c.id)
+    return [_collection(r) for r in conn.execute(q)]
+
+
+def get_collection(conn: sa.Connection, user_id: int, collection_id: int) -> Collection:
+    """One of this reader's collections; NotFound for anyone else's."""
+    q = _collections_query().where(C.c.id == collection_id, C.c.user_id == user_id)
+    row = conn.execute(q).first()
+    if row is None:
+        raise NotFound(f"no collection {collection_id}")
+    return _collection(row)
+
+
+def public_collection(conn: sa.Connection, collection_id: int) -> Collection:
+    """A collection its owner made public; NotFound for a private one."""
+    q = _collections_query().where(C.c.id == collection_id, C.c.public.is_(True))
+    row = conn.execute(q).first()
+    if row is None:
+        raise NotFound(f"no public collection {collection_id}")
+    return _collection(row)
+
+
+def set_public(conn: sa.Connection, user_id: int, collection_id: int, public: bool) -> None:
+    done = conn.execute(
+        sa.update(C).where(C.c.id == collection_id, C.c.user_id == user_id).values(public=public)
+    )
+    if done.rowcount != 1:
+        raise NotFound(f"no collection {collection_id}")
+
+
+def delete_collection(conn: sa.Connection, user_id: int, collection_id: int) -> bool:
+    gone = conn.execute(sa.delete(C).where(C.c.id == collection_id, C.c.user_id == user_id))
+    return gone.rowcount == 1
+
+
+def file_item(conn: sa.Connection, user_id: int, collection_id: int, item_id: int) -> None:
+    """Put one of the reader's entries into one of their collections (both must be theirs)."""
+    get_collection(conn, user_id, collection_id)
+    get(conn, user_id, item_id)
+    stmt = (
+        insert(conn, CI)
+        .values(collection_id=collection_id, item_id=item_id, added_at=_now())
+        .on_conflict_do_nothing(index_elements=["collection_id", "item_id"])
+    )
+    conn.execute(stmt)
+
+
+def unfile_item(conn: sa.Connection, user_id: int, collection_id: int, item_id: int) -> None:
+    get_collection(conn, user_id, collection_id)
+    conn.execute(sa.delete(CI).where(CI.c.collection_id == collection_id, CI.c.item_id == item_id))
+
+
+# -- what /for-you has shown ---------------------------------------------------------------------
+def mark_seen(
+    conn: sa.Connection, user_id: int, rows: list[tuple[str, float, str]], *, batch: dt.datetime
+) -> None:
+    if not rows:
+        return
+    stmt = (
+        insert(conn, S)
+        .values(
+            [
+                {"user_id": user_id, "arxiv_id": a, "batch": batch, "score": s, "reason": r}
+                for a, s, r in rows
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["user_id", "arxiv_id"])
+    )
+    conn.execute(stmt)
+
+
+def seen_among(conn: sa.Connection, user_id: int, arxiv_ids: Iterable[str]) -> set[str]:
+    ids = list(arxiv_ids)
+    if not ids:
+        return set()
+    q = sa.select(S.c.arxiv_id).where(S.c.user_id == user_id, S.c.arxiv_id.in_(ids))
+    return set(conn.execute(q).scalars())
+
+
+def batches(conn: sa.Connection, user_id: int) -> list[dt.datetime]:
+    """The reader's /for-you visits that showed something, newest first."""
+    q = (
+        sa.select(S.c.batch)
+        .where(S.c.user_id == user_id)
+        .group_by(S.c.batch)
+        .order_by(S.c.batch.desc())
+    )
+    return list(conn.execute(q).scalars())
+
+
+def seen_in(conn: sa.Connection, user_id: int, batch: dt.datetime) -> list[tuple[str, float, str]]:
+    q = (
+        sa.select(S.c.arxiv_id, S.c.score, S.c.reason)
+        .where(S.c.user_id == user_id, S.c.batch == batch)
+        .order_by(S.c.score.desc(), S.c.arxiv_id)
+    )
+    return [tuple(r) for r in conn.execute(q)]
+
+
+# -- reader state --------------------------------------------------------------------------------
+def _state(conn: sa.Connection, user_id: int):
+    return conn.execute(sa.select(R).where(R.c.user_id == user_id)).first()
+
+
+def _put_state(conn: sa.Connection, user_id: int, **values) -> None:
+    values["changed_at"] = _now()
+    stmt = insert(conn, R).values(user_id=user_id, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["user_id"], set_=values))
+
+
+def set_feed_token(conn: sa.Connection, user_id: int, token_hash: str | None) -> None:
+    _put_state(conn, user_id, feed_token_hash=token_hash)
+
+
+def has_feed_token(conn: sa.Connection, user_id: int) -> bool:
+    row = _state(conn, user_id)
+    return row is not None and row.feed_token_hash is not None
+
+
+def user_for_feed(conn: sa.Connection, token_hash: str) -> int:
+    q = sa.select(R.c.user_id).where(R.c.feed_token_hash == token_hash)
+    user_id = conn.execute(q).scalar()
+    if user_id is None:
+        raise NotFound("no such feed")
+    return user_id
+
+
+def api_mark(conn: sa.Connection, user_id: int) -> dt.datetime | None:
+    row = _state(conn, user_id)
+    return None if row is None else row.api_mark
+
+
+def set_api_mark(conn: sa.Connection, user_id: int, mark: dt.datetime) -> None:
+    _put_state(conn, user_id, api_mark=mark)
