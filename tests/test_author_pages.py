@@ -191,3 +191,13 @@ def test_feeds_parse_and_list_the_authors_papers_newest_first(client):
     items = ET.fromstring(rss.content).findall("channel/item")
     assert len(items) == 4
     assert "2511.00002" in items[0].find("link").text
+
+
+def test_hiding_a_paper_takes_it_off_a_page_already_served(client, seeded):
+    """The page is cached until the catalogue changes; hiding a paper is such a change."""
+    assert "2511.00002" in _ids(client.get("/authors/Ada%20Lovelace").text)
+    with seeded.transaction() as conn:
+        papers.set_hidden(conn, "2511.00002", True)
+    r = client.get("/authors/Ada%20Lovelace")
+    assert "2511.00002" not in _ids(r.text) and "3 papers" in r.text
+    assert "2511.00002" not in client.get("/authors/Ada%20Lovelace.rss").text
