@@ -56,7 +56,7 @@ def test_hugging_face_fields_on_cards_and_pages_as_text(client):
     assert "submitted by &lt;script&gt;" in card
     assert "AI-generated summary" in page and "Summary &lt;script&gt;" in page
     assert 'href="/search?q=%22%3Cscript%3Ealert%281%29%3C/script%3E%22"' in page
-    assert 'href="/search?q=author%3A%22Quote%20%22%20Person%22"' in page
+    assert 'href="/authors/Quote%20%22%20Person"' in page
 
 
 def test_imported_comment_count_never_disagrees_with_the_page(client, db, settings):

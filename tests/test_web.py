@@ -97,7 +97,7 @@ def test_paper_page_has_everything(client):
     r = client.get("/papers/2511.00030")
     assert r.status_code == 200
     for name in "ABCDEF":
-        link = f"/search?q=author%3A%22{name}%22"
+        link = f"/authors/{name}"
         assert f'<a class="author" href="{link}">{name}</a>' in r.text
     assert "https://arxiv.org/abs/2511.00030" in r.text
     assert "https://arxiv.org/pdf/2511.00030" in r.text

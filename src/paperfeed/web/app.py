@@ -29,6 +29,7 @@ from paperfeed.web import (
     account_pages,
     api,
     auth,
+    author_pages,
     code_pages,
     community_pages,
     digest_pages,
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(code_pages.api_router)
     app.include_router(code_pages.router)
     app.include_router(pages.router)
+    app.include_router(author_pages.router)
     app.include_router(account_pages.router)
     app.include_router(token_pages.router)
     app.include_router(community_pages.router)
