@@ -22,6 +22,7 @@ from paperfeed.web import auth
 from paperfeed.web.guards import CSRF, SignedIn, TokenReader, by_reader, by_token_reader, limit
 from paperfeed.web.queries import DATE_HELP, MONTH_HELP, WEEK_HELP, resolve_period
 from paperfeed.web.render import render
+from paperfeed.web.schemas import ForYouOut
 from paperfeed.web.syndication import _render as render_feed
 
 router = APIRouter(include_in_schema=False)
@@ -123,7 +124,11 @@ def pick_json(p: recommend.Pick) -> dict:
     }
 
 
-@api_router.get("/for-you", dependencies=[limit("library", key=by_token_reader)])
+@api_router.get(
+    "/for-you",
+    response_model=ForYouOut,
+    dependencies=[limit("library", key=by_token_reader)],
+)
 def for_you_api(
     request: Request,
     user: TokenReader,

@@ -235,3 +235,19 @@ class DigestOut(Shape):
     since: str | None
     until: str | None
     sections: list[DigestSection]
+
+
+# --- a reader's ranking ------------------------------------------------------------------------
+
+
+class ForYouPick(Shape):
+    arxiv_id: str
+    title: str
+    score: float = Field(description="Higher is closer to the reader's library; a ranking only")
+    reason: str = Field(description="Why it was picked, in words")
+    listing_day: str | None = Field(description="YYYY-MM-DD")
+
+
+class ForYouOut(Shape):
+    date: str | None = Field(description="The day ranked; null for 'new since the last call'")
+    papers: list[ForYouPick]
