@@ -184,7 +184,7 @@ def authenticate(db: Database, *, email: str, password: str) -> User:
         ok = found is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
-    if not ok:
+    if not ok or found is None:
         raise NotAllowed(WRONG_LOGIN)
     user = found[0]
     if not user.confirmed:

@@ -352,10 +352,10 @@ class _Loader(BaseSettings):
         return init_settings, _MappingEnv(settings_cls, env), _Values(settings_cls, toml)
 
 
-def _sources(cls: type):
+def _sources(cls: type[Any]):
     """Build the values of `cls` with pydantic-settings: overrides > env > TOML > defaults."""
     if cls not in _SOURCES:
-        fields = {
+        fields: dict[str, Any] = {
             name: (cls.__annotations__[name], f.default)
             for name, f in cls.__dataclass_fields__.items()
         }

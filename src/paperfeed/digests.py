@@ -388,7 +388,8 @@ def _send_sharded(db, settings, items, *, now, workers, progress) -> SendReport:
     ]
     for p in procs:
         p.start()
-    report, done, finished = SendReport(due=len(items)), 0, set()
+    report, done = SendReport(due=len(items)), 0
+    finished: set[int] = set()
     while len(finished) < workers:
         try:
             kind, worker, value = queue.get(timeout=1.0)

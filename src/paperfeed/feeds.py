@@ -270,7 +270,7 @@ def trending(
         if latest is None:
             return []
         days = WINDOWS[window]
-        candidates = {}
+        candidates: dict[str, tuple[str, int, dt.datetime]] = {}
         for back in range(days or RECENT_DAYS):
             day = latest - dt.timedelta(days=back)
             candidates.update((c[0], c) for c in store.ranked_ids(conn, day=day, limit=per_day))

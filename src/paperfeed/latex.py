@@ -155,7 +155,9 @@ def _plain(text: str) -> bool:
 
 def has_math(text: str | None) -> bool:
     """Whether the text holds anything this module treats as math."""
-    return bool(text) and _MATH.search(text) is not None
+    if not text:
+        return False
+    return _MATH.search(text) is not None
 
 
 def to_html(text: str | None) -> Markup:
@@ -201,7 +203,11 @@ def _text_of(el: ET.Element) -> str:
     if tag in ("mover", "munder", "munderover") and kids:
         return kids[0]
     if tag == "mo":
-        return f" {el.text.strip()} " if el.text and el.text.strip() in "→=≤≥<>≈±×" else el.text
+        return (
+            f" {el.text.strip()} "
+            if el.text and el.text.strip() in "→=≤≥<>≈±×"
+            else (el.text or "")
+        )
     own = el.text or ""
     if tag == "mi" and len(own) > 1:  # \log, \max: words between letters
         own = f" {own} "

@@ -348,7 +348,8 @@ def _bib_key(entry: LibraryItem, taken: set[str]) -> str:
 
 
 def to_bibtex(entries: list[LibraryItem]) -> str:
-    out, taken = [], set()
+    out: list[str] = []
+    taken: set[str] = set()
     for e in entries:
         fields = [("title", e.title), ("author", " and ".join(e.authors))]
         if e.year:

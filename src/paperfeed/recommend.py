@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ class Profile:
     centroid: np.ndarray | None  # (d,) unit, or None without positives
     prototypes: np.ndarray  # (k, d) saved papers (or their summaries) the neighbour score uses
     negatives: np.ndarray  # (m, d) dismissed papers
-    terms: object = None  # sparse word counts of the positives, for the lexical score
+    terms: Any = None  # scipy.sparse (untyped): word counts of the positives, for the lexical score
     neighbours: int = NEIGHBOURS
     neighbour_share: float = NEIGHBOUR_SHARE
     lexical_weight: float = LEXICAL_WEIGHT
@@ -132,7 +133,7 @@ def fit(
         if negatives is None
         else np.asarray(negatives, dtype=np.float32).reshape(-1, positives.shape[1])
     )
-    options = dict(
+    options: dict[str, Any] = dict(
         neighbours=neighbours,
         neighbour_share=neighbour_share,
         lexical_weight=lexical_weight,
@@ -279,7 +280,7 @@ class Reader:
 
 
 TERM_CACHE = 200_000  # rows of word counts kept per process (a few hundred bytes each)
-_TERMS: dict[str, object] = {}
+_TERMS: dict[str, Any] = {}  # one-row scipy.sparse matrices (scipy is untyped)
 _TERMS_LOCK = threading.Lock()
 
 
@@ -298,7 +299,7 @@ def _terms(keys: list[str], texts: list[str]):
                 _TERMS[keys[i]] = fresh[row]
     if not keys:
         return sp.csr_matrix((0, HASH_FEATURES), dtype=np.float32)
-    rows = [_TERMS.get(k) for k in keys]
+    rows: list[Any] = [_TERMS.get(k) for k in keys]
     missing = [i for i, r in enumerate(rows) if r is None]  # cleared meanwhile by another thread
     if missing:
         again = term_counts([texts[i] for i in missing])
@@ -485,7 +486,7 @@ class Candidates:
 
     ids: list[str]
     vectors: np.ndarray
-    terms: object
+    terms: Any  # scipy.sparse.csr_matrix (scipy is untyped)
 
     def only(self, keep: list[int]) -> Candidates:
         return Candidates(

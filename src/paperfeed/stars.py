@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidInput
@@ -53,7 +53,7 @@ def client_for(settings: Settings, **kwargs) -> GitHubClient:
     """A GitHub client configured by Settings (API address, token, timeouts, longest wait)."""
     from paperfeed.sources.github import GitHubClient
 
-    options = dict(
+    options: dict[str, Any] = dict(
         base_url=settings.github_api_url,
         token=settings.github_token,
         user_agent=settings.user_agent,

@@ -60,9 +60,19 @@ def check_timezone(name: str) -> str:
         ) from None
 
 
+def split_topics(text: str) -> list[str]:
+    """A form's topics field as typed: one saved search per line (checked by check_topics)."""
+    return text.splitlines()
+
+
+def split_categories(text: str) -> list[str]:
+    """A form's categories field as typed: comma- or space-separated (see check_categories)."""
+    return [name for name in re.split(r"[\s,]+", text) if name]
+
+
 def check_topics(topics: list[str] | str) -> list[str]:
     """Saved searches, one per line or list item; each must parse and fit the search limit."""
-    items = topics.splitlines() if isinstance(topics, str) else list(topics)
+    items = split_topics(topics) if isinstance(topics, str) else list(topics)
     cleaned = []
     for raw in items:
         text = " ".join(str(raw).split())
@@ -83,7 +93,7 @@ def check_topics(topics: list[str] | str) -> list[str]:
 
 def check_categories(categories: list[str] | str) -> list[str]:
     """arXiv category names such as cs.LG, comma- or space-separated."""
-    items = re.split(r"[\s,]+", categories) if isinstance(categories, str) else categories
+    items = split_categories(categories) if isinstance(categories, str) else categories
     cleaned = []
     for raw in items:
         name = str(raw).strip()

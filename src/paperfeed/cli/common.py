@@ -186,7 +186,7 @@ def db_copy(
     batch_size: Annotated[int, typer.Option(help="Rows per transaction on the target.")] = 2000,
 ) -> None:
     """Copy every table into another database (e.g. SQLite up to PostgreSQL); safe to re-run."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
     from paperfeed.store import Database
     from paperfeed.store.transfer import copy_database
@@ -196,7 +196,7 @@ def db_copy(
     with Progress(
         TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), console=err
     ) as progress:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def start(counts: dict[str, int]) -> None:
             for name, n in counts.items():

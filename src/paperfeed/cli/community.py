@@ -137,6 +137,6 @@ def tokens_revoke(
         n = accounts.revoke_api_tokens(db, user=user)
         console.print(f"Revoked {n} token(s) of {user.email}.", highlight=False, markup=False)
         return
-    for token_id in ids:
+    for token_id in ids or []:
         accounts.revoke_api_token(db, user=user, token_id=token_id)
         console.print(f"Revoked token {token_id} of {user.email}.", highlight=False, markup=False)

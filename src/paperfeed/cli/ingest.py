@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, overload
 
 import typer
 from rich.progress import (
@@ -36,6 +36,10 @@ RestartOpt = Annotated[
 ]
 
 
+@overload
+def _parse_date(value: str, name: str) -> dt.date: ...
+@overload
+def _parse_date(value: str | None, name: str) -> dt.date | None: ...
 def _parse_date(value: str | None, name: str) -> dt.date | None:
     from paperfeed.feeds import parse_day
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,7 +75,7 @@ FLOOR = 0.3
 RELEVANT = 0.4
 TITLE_DEPTH = 10  # keyword results checked for a title the query names
 Ranking = list[tuple[str, float]]
-_warned = set()
+_warned: set[str] = set()
 
 
 def configured(db: Database, settings: Settings | None = None) -> Settings:
@@ -222,7 +223,7 @@ def fuse(
     semantic: Ranking,
     *,
     unembedded: set[str] | frozenset[str] = frozenset(),
-    pinned: list[str] = (),
+    pinned: Sequence[str] = (),
     k: int = RRF_K,
 ) -> Ranking:
     """Reciprocal rank fusion of two rankings: each paper scores the sum of 1 / (k + rank).
@@ -238,7 +239,7 @@ def fuse(
     return pin(sorted(fused.items(), key=lambda item: (-item[1], item[0])), pinned)
 
 
-def pin(ranking: Ranking, pinned: list[str]) -> Ranking:
+def pin(ranking: Ranking, pinned: Sequence[str]) -> Ranking:
     """The ranking with these ids first, in order (scored just above the best)."""
     if not pinned:
         return ranking
@@ -355,8 +356,12 @@ def search(
         # Semantic mode reads keyword matches only to find a title the query names.
         depth = TITLE_DEPTH if mode == "semantic" else POOL
         keyword = keyword_candidates(db, query, filters, limit=depth)
-        semantic = semantic_candidates(
-            db, query, filters, settings, vector=vector, cache=cache, index=index
+        # None only without an index, and this branch has one (else mode fell back above).
+        semantic = (
+            semantic_candidates(
+                db, query, filters, settings, vector=vector, cache=cache, index=index
+            )
+            or []
         )
         pinned = title_matches(db, query, filters, keyword)
         if mode == "semantic":
@@ -369,7 +374,7 @@ def search(
     hits = hydrate(db, ranked)
     if sort != "relevance" and mode != "keyword":
         if sort == "upvotes":
-            hits.sort(key=lambda h: (-h.paper.upvotes, -h.score, h.paper.arxiv_id))
+            hits.sort(key=lambda h: (-(h.paper.upvotes or 0), -h.score, h.paper.arxiv_id))
         else:
             hits.sort(key=lambda h: (h.paper.listing_day, h.paper.published), reverse=True)
         hits = hits[offset : offset + limit]

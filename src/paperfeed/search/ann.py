@@ -20,10 +20,14 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from paperfeed.errors import IndexCorrupt
+
+if TYPE_CHECKING:
+    from usearch.index import Index
 
 log = logging.getLogger(__name__)
 FORMAT = 1
@@ -57,7 +61,7 @@ def slug(model: str) -> str:
 class Snapshot:
     """One loaded generation of the index: the graph and what each key means."""
 
-    graph: object  # usearch.index.Index
+    graph: Index
     keys: np.ndarray  # uint64, sorted
     ids: np.ndarray  # str, the paper of each key (same order)
     stamps: np.ndarray  # int64 microseconds since the epoch: when each vector was stored
@@ -144,7 +148,8 @@ class AnnFile:
                 graph = Index.restore(str(graph_path), view=view)
                 if graph is None:
                     raise IndexCorrupt(f"{graph_path} is not a usearch index")
-                graph.expansion_search = EXPANSION_SEARCH
+                # usearch defines this setter after another property, so mypy sees it read-only.
+                graph.expansion_search = EXPANSION_SEARCH  # type: ignore[misc]
             else:
                 graph = Index(ndim=dim or 1, metric="cos", dtype="f16")
             if not (len(keys) == len(ids) == len(stamps) == count == len(graph)):

@@ -183,9 +183,8 @@ class OnnxEncoder:
             order = sorted(range(len(texts)), key=lambda i: -len(encodings[i]))
             with ThreadPoolExecutor(min(self.workers, len(texts))) as pool:
                 done = list(pool.map(lambda i: self._one(encodings[i]), order))
-            rows = [None] * len(texts)
-            for i, vector in zip(order, done, strict=True):
-                rows[i] = vector
+            by_text = dict(zip(order, done, strict=True))
+            rows = [by_text[i] for i in range(len(texts))]
         return np.stack(rows).astype(np.float32, copy=False)
 
 

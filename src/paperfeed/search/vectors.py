@@ -71,7 +71,7 @@ def rebuild(
     db: Database,
     ann: AnnFile,
     *,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
     batch: int = 5_000,
 ) -> int:
     """Write a new ANN file from every vector in the database; returns how many it holds."""
@@ -79,7 +79,13 @@ def rebuild(
         return _write_all(db, ann, on_progress=on_progress, batch=batch)
 
 
-def _write_all(db: Database, ann: AnnFile, *, on_progress=None, batch: int = 5_000) -> int:
+def _write_all(
+    db: Database,
+    ann: AnnFile,
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+    batch: int = 5_000,
+) -> int:
     started = _now()
     with db.connect() as conn:
         dim = store.dimension(conn, ann.model)
@@ -88,7 +94,9 @@ def _write_all(db: Database, ann: AnnFile, *, on_progress=None, batch: int = 5_0
     return ann.describe().get("count", 0)
 
 
-def update(db: Database, ann: AnnFile, *, on_progress: Callable[[int], None] | None = None) -> int:
+def update(
+    db: Database, ann: AnnFile, *, on_progress: Callable[[int, int], None] | None = None
+) -> int:
     """Fold vectors stored since the file's high-water mark into it (building the file when it
     is missing or damaged); returns how many vectors were added."""
     with ann.locked():
@@ -229,7 +237,7 @@ class VectorIndex:
         self._mark = snapshot.high_water if snapshot is not None else None
         # (count, newest time) of vectors after the mark as last seen: at first, those the file
         # holds, so a worker opening a file written just after a bulk load does not re-read it.
-        self._window = _held_after(snapshot, self._mark) if snapshot is not None else None
+        self._window = _held_after(snapshot, snapshot.high_water) if snapshot is not None else None
         return True
 
     def _rebuild(self, db: Database) -> None:
@@ -263,7 +271,7 @@ class VectorIndex:
         return len(fresh)
 
     def _append(self, fresh) -> None:
-        appended = []
+        appended: list[tuple[str, np.ndarray]] = []
         for arxiv_id, vector, when in fresh:
             row = self._tail_row.get(arxiv_id)
             if row is not None:  # re-embedded after its text changed
@@ -311,6 +319,7 @@ class VectorIndex:
             top = np.argsort(-scores, kind="stable")[: k + 1]
             for i in top:
                 found[tail_ids[i]] = float(scores[i])
-        found.pop(exclude, None)
+        if exclude is not None:
+            found.pop(exclude, None)
         ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
         return ranked[:k]

@@ -62,7 +62,7 @@ def entry_to_paper(entry: ET.Element) -> Paper:
     ]
     primary_el = entry.find("arxiv:primary_category", NS)
     primary = primary_el.get("term") if primary_el is not None else None
-    categories = [c.get("term") for c in entry.findall("atom:category", NS) if c.get("term")]
+    categories = [t for c in entry.findall("atom:category", NS) if (t := c.get("term"))]
     primary = clean_text(primary)
     if primary:
         categories = [primary] + [c for c in categories if c != primary]

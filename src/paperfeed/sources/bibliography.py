@@ -214,8 +214,8 @@ def _bib_value(body: str, at: int) -> tuple[str, int]:
             parts.append(body[at + 1 : end])
             at = end + 1
         else:
-            m = re.match(r"[^,#\s}]+", body[at:])
-            word = m[0] if m else ""
+            bare = re.match(r"[^,#\s}]+", body[at:])
+            word = bare[0] if bare else ""
             parts.append(word)
             at += max(len(word), 1)
         while at < len(body) and body[at].isspace():
@@ -275,7 +275,9 @@ def _entry_end(text: str, start: int, closer: str) -> int:
 
 
 def _bibtex(text: str):
-    refs, problems, positions = [], [], []
+    refs: list[Reference] = []
+    problems: list[Problem] = []
+    positions: list[int] = []
     at, n = 0, 0
     while True:
         m = _ENTRY_START.search(text, at)
@@ -319,8 +321,8 @@ def _bibtex(text: str):
             year=_year(fields.get("year") or fields.get("date")),
             venue=_untex(fields.get("journal") or fields.get("booktitle") or "")[:300] or None,
         )
-        if (ref := _finish(ref, n, problems)) is not None:
-            refs.append(ref)
+        if (done := _finish(ref, n, problems)) is not None:
+            refs.append(done)
             positions.append(n)
     if n == 0 and not refs:
         problems.append(Problem(0, "no BibTeX entries found"))
@@ -332,7 +334,9 @@ _RIS_LINE = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*))?$")
 
 
 def _ris(text: str):
-    refs, problems, positions = [], [], []
+    refs: list[Reference] = []
+    problems: list[Problem] = []
+    positions: list[int] = []
     n = 0
     fields: dict[str, list[str]] | None = None
     last = None
@@ -354,8 +358,8 @@ def _ris(text: str):
             year=_year(get("PY", "Y1", "DA")),
             venue=clean_field(get("JO", "JF", "T2", "J2"), 300) or None,
         )
-        if (ref := _finish(ref, n, problems)) is not None:
-            refs.append(ref)
+        if (done := _finish(ref, n, problems)) is not None:
+            refs.append(done)
             positions.append(n)
         fields = None
 
@@ -386,7 +390,9 @@ def _ris(text: str):
 
 # -- CSL-JSON -----------------------------------------------------------------------------------
 def _csl_json(text: str):
-    refs, problems, positions = [], [], []
+    refs: list[Reference] = []
+    problems: list[Problem] = []
+    positions: list[int] = []
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -432,15 +438,17 @@ def _csl_json(text: str):
             year=year,
             venue=clean_field(item.get("container-title"), 300) or None,
         )
-        if (ref := _finish(ref, n, problems)) is not None:
-            refs.append(ref)
+        if (done := _finish(ref, n, problems)) is not None:
+            refs.append(done)
             positions.append(n)
     return refs, problems, positions
 
 
 # -- plain lists of ids or URLs -----------------------------------------------------------------
 def _ids(text: str):
-    refs, problems, positions = [], [], []
+    refs: list[Reference] = []
+    problems: list[Problem] = []
+    positions: list[int] = []
     n = 0
     for line in text.splitlines():
         line = line.strip()

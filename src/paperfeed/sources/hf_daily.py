@@ -113,10 +113,6 @@ def _clip(text: str | None, size: int) -> str | None:
     return text[:size] if text else None
 
 
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
 def parse_daily_papers(data: Any, *, day: dt.date | None = None) -> Batch:
     """A Batch from one loaded daily_papers response (a list, or a dict wrapping `data`)."""
     if isinstance(data, dict) and isinstance(data.get("data"), list):
@@ -234,7 +230,8 @@ def _leading_entries(text: str) -> list:
     m = _LIST_START.match(text)
     if m is None:
         return []
-    decoder, pos, entries = json.JSONDecoder(), m.end(), []
+    decoder, pos = json.JSONDecoder(), m.end()
+    entries: list[Any] = []
     while True:
         while pos < len(text) and text[pos] in " \t\r\n,":
             pos += 1

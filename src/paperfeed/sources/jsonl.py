@@ -40,7 +40,7 @@ def _names(value: Any, name: str) -> list[str]:
         value = [v for v in value.replace(" and ", ",").split(",")]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InvalidInput(f"{name} must be a list of strings")
-    return [name for v in value if (name := clean_text(v))]
+    return [cleaned for v in value if (cleaned := clean_text(v))]
 
 
 def _when(value: Any, name: str) -> dt.datetime | None:
@@ -177,7 +177,7 @@ class JsonlSource:
         self.batch_size = max(1, batch_size)
         self.key = f"jsonl:{self.path.resolve()}"
 
-    def _open(self) -> BinaryIO:
+    def _open(self) -> BinaryIO | gzip.GzipFile:
         fh = self.path.open("rb")
         if fh.read(2) == GZIP_MAGIC:
             fh.close()

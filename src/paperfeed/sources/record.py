@@ -85,17 +85,17 @@ def _category(value: str | None) -> str | None:
     return value
 
 
-def _text_field(max_length: int, *, required: bool = False):
-    bounded = Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
-    ]
-    return Annotated[bounded if required else bounded | None, BeforeValidator(_text)]
+def _bounded(max_length: int) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
 
 
-_Title = _text_field(MAX_TITLE, required=True)
-_Abstract = _text_field(MAX_ABSTRACT, required=True)
-_Note = _text_field(MAX_NOTE)
-_Ref = _text_field(MAX_REF)
+_Title = Annotated[Annotated[str, _bounded(MAX_TITLE)], BeforeValidator(_text)]
+_Abstract = Annotated[Annotated[str, _bounded(MAX_ABSTRACT)], BeforeValidator(_text)]
+_Note = Annotated[Annotated[str, _bounded(MAX_NOTE)] | None, BeforeValidator(_text)]
+_Ref = Annotated[Annotated[str, _bounded(MAX_REF)] | None, BeforeValidator(_text)]
+_Summary = Annotated[Annotated[str, _bounded(MAX_ABSTRACT)] | None, BeforeValidator(_text)]
+_Organization = Annotated[Annotated[str, _bounded(MAX_LABEL)] | None, BeforeValidator(_text)]
+_Handle = Annotated[Annotated[str, _bounded(100)] | None, BeforeValidator(_text)]
 _Count = Annotated[int, Field(ge=0, le=MAX_INT)] | None
 _When = Annotated[dt.datetime | None, AfterValidator(_in_range)]
 _Label = Annotated[
@@ -137,11 +137,11 @@ class PaperRecord(BaseModel):
     # What Hugging Face's daily list adds.
     hf_comments: _Count = None
     github_stars: _Count = None
-    ai_summary: _text_field(MAX_ABSTRACT) = None
+    ai_summary: _Summary = None
     ai_keywords: Annotated[list[_Label], BeforeValidator(_names), Field(max_length=MAX_LABELS)] = []
-    organization: _text_field(MAX_LABEL) = None
-    organization_id: _text_field(100) = None
-    hf_submitter: _text_field(100) = None
+    organization: _Organization = None
+    organization_id: _Handle = None
+    hf_submitter: _Handle = None
 
 
 def primary_of(categories: list[str]) -> str | None:

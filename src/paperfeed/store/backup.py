@@ -76,7 +76,7 @@ def restore(db: Database, backup_file: Path) -> str:
     backup_file = Path(backup_file)
     restored = revision_of(backup_file)
     order = _revisions(db)
-    if restored not in order:
+    if restored is None or restored not in order:
         raise InvalidInput(
             f"the backup is at schema revision {restored}, which this paperfeed does not know "
             "(a newer version made it): restore it with that version"

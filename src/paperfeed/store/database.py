@@ -119,6 +119,7 @@ class Database:
             with self.engine.connect() as conn:
                 if self.dialect == "sqlite":
                     raw = conn.connection.driver_connection
+                    assert raw is not None  # a checked-out connection holds its driver's
                     raw.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
                     try:
                         conn.execution_options(write=True)
@@ -127,7 +128,7 @@ class Database:
                             # Changing a page, even to itself, fails on a read-only file; the
                             # rollback leaves the file as it was.
                             version = conn.exec_driver_sql("PRAGMA user_version").scalar()
-                            conn.exec_driver_sql(f"PRAGMA user_version = {int(version)}")
+                            conn.exec_driver_sql(f"PRAGMA user_version = {int(version or 0)}")
                         finally:
                             probe.rollback()
                     finally:

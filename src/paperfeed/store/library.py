@@ -70,7 +70,7 @@ def save(
             sa.select(L).where(L.c.user_id == user_id, L.c.arxiv_id == ref.arxiv_id)
         ).first()
     if row is not None:
-        fill = {
+        fill: dict[str, object] = {
             name: value
             for name, value in (
                 ("arxiv_id", ref.arxiv_id),

@@ -107,8 +107,15 @@ def merge(existing: Paper, incoming: Paper) -> Paper:
     A source's GitHub star count only fills a missing one: `ingest github-stars` keeps it
     current. The comment count is ours (the discussion here); a source's goes to hf_comments.
     """
-    older = incoming.version is not None and incoming.version < existing.version
-    newer = incoming.version is not None and incoming.version > existing.version
+    # A stored paper without a version is older than any versioned report.
+    older = (
+        incoming.version is not None
+        and existing.version is not None
+        and incoming.version < existing.version
+    )
+    newer = incoming.version is not None and (
+        existing.version is None or incoming.version > existing.version
+    )
     out = replace(existing)
     if not older:
         for name in _METADATA:
@@ -117,7 +124,9 @@ def merge(existing: Paper, incoming: Paper) -> Paper:
                 setattr(out, name, value)
     if newer:
         out.version = incoming.version
-    if incoming.published is not None and incoming.published < existing.published:
+    if incoming.published is not None and (
+        existing.published is None or incoming.published < existing.published
+    ):
         out.published = incoming.published
     for name in ("code_url", "project_url"):
         value = getattr(incoming, name)
@@ -271,6 +280,8 @@ MAX_CURSOR = 400  # characters; an issued cursor is about 100
 
 def encode_cursor(p: Paper) -> str:
     """An opaque keyset cursor that points just after this paper in listing order."""
+    if p.published is None:  # the papers table requires it; a Paper built elsewhere may not
+        raise ValueError(f"{p.arxiv_id} has no publication time to page by")
     raw = json.dumps([p.upvotes, p.published.isoformat(), p.arxiv_id])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 

@@ -44,7 +44,10 @@ from paperfeed.web.headers import SecurityHeaders
 
 HERE = Path(__file__).parent
 # Swagger UI 5 (OpenAPI 3.1), as the fastapi-offline package ships it: served from here.
-SWAGGER_UI = Path(importlib.util.find_spec("fastapi_offline").origin).parent / "static"
+_OFFLINE = importlib.util.find_spec("fastapi_offline")
+if _OFFLINE is None or _OFFLINE.origin is None:
+    raise ImportError("paperfeed needs the fastapi-offline package (its Swagger UI assets)")
+SWAGGER_UI = Path(_OFFLINE.origin).parent / "static"
 log = logging.getLogger(__name__)
 
 

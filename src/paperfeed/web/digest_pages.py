@@ -49,8 +49,8 @@ def form_prefs(
         send_hour=_int(send_hour, "send hour"),
         timezone=timezone,
         max_papers=_int(max_papers, "papers per section"),
-        categories=categories,
-        topics=topics,
+        categories=subscriptions.split_categories(categories),
+        topics=subscriptions.split_topics(topics),
     )
 
 
@@ -116,7 +116,12 @@ def subscribe(
     categories: str = Form(""),
     topics: str = Form(""),
 ) -> HTMLResponse:
-    raw = Preferences(cadence=cadence, timezone=timezone, categories=categories, topics=topics)
+    raw = Preferences(
+        cadence=cadence,
+        timezone=timezone,
+        categories=subscriptions.split_categories(categories),
+        topics=subscriptions.split_topics(topics),
+    )
     try:
         prefs = form_prefs(cadence, weekday, send_hour, timezone, max_papers, categories, topics)
         answer = subscriptions.subscribe(
@@ -187,7 +192,10 @@ def save_preferences(
     except InvalidInput as exc:
         context = _manage_context(request, sub)
         context["prefs"] = Preferences(
-            cadence=cadence, timezone=timezone, categories=categories, topics=topics
+            cadence=cadence,
+            timezone=timezone,
+            categories=subscriptions.split_categories(categories),
+            topics=subscriptions.split_topics(topics),
         )
         return _page(request, "digest_preferences.html", 400, error=str(exc), **context)
     return _page(request, "digest_preferences.html", saved=True, **_manage_context(request, sub))
@@ -248,7 +256,11 @@ def preview_page(
             400,
             error=str(exc),
             digest=None,
-            prefs=Preferences(cadence=cadence, categories=categories, topics=topics),
+            prefs=Preferences(
+                cadence=cadence,
+                categories=subscriptions.split_categories(categories),
+                topics=subscriptions.split_topics(topics),
+            ),
         )
     return _page(request, "digest_preview.html", digest=digest, prefs=digest.prefs, token=token)
 
