@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
@@ -52,6 +53,39 @@ def form_prefs(
         categories=subscriptions.split_categories(categories),
         topics=subscriptions.split_topics(topics),
     )
+
+
+class PrefsForm:
+    """The preference fields the subscribe and preferences forms share, read once."""
+
+    def __init__(
+        self,
+        cadence: str = Form("daily"),
+        weekday: str = Form("0"),
+        send_hour: str = Form("7"),
+        timezone: str = Form("UTC"),
+        max_papers: str = Form("10"),
+        categories: str = Form(""),
+        topics: str = Form(""),
+    ) -> None:
+        self.fields = (cadence, weekday, send_hour, timezone, max_papers, categories, topics)
+
+    def prefs(self) -> Preferences:
+        """The submitted preferences; InvalidInput for a field that is not a number."""
+        return form_prefs(*self.fields)
+
+    def as_typed(self) -> Preferences:
+        """What was typed, to show back in the form that refused it."""
+        cadence, _weekday, _hour, timezone, _max, categories, topics = self.fields
+        return Preferences(
+            cadence=cadence,
+            timezone=timezone,
+            categories=subscriptions.split_categories(categories),
+            topics=subscriptions.split_topics(topics),
+        )
+
+
+PrefsFields = Annotated[PrefsForm, Depends()]
 
 
 def _page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
@@ -107,23 +141,11 @@ def subscribe(
     settings: Config,
     db: DB,
     background: BackgroundTasks,
+    form: PrefsFields,
     email: str = Form(""),
-    cadence: str = Form("daily"),
-    weekday: str = Form("0"),
-    send_hour: str = Form("7"),
-    timezone: str = Form("UTC"),
-    max_papers: str = Form("10"),
-    categories: str = Form(""),
-    topics: str = Form(""),
 ) -> HTMLResponse:
-    raw = Preferences(
-        cadence=cadence,
-        timezone=timezone,
-        categories=subscriptions.split_categories(categories),
-        topics=subscriptions.split_topics(topics),
-    )
     try:
-        prefs = form_prefs(cadence, weekday, send_hour, timezone, max_papers, categories, topics)
+        prefs = form.prefs()
         answer = subscriptions.subscribe(
             db,
             settings,
@@ -134,7 +156,12 @@ def subscribe(
         )
     except InvalidInput as exc:
         return _page(
-            request, "digest_subscribe.html", 400, error=str(exc), email=echo(email), prefs=raw
+            request,
+            "digest_subscribe.html",
+            400,
+            error=str(exc),
+            email=echo(email),
+            prefs=form.as_typed(),
         )
     return _message(request, "Check your inbox", answer)
 
@@ -173,30 +200,19 @@ def save_preferences(
     request: Request,
     settings: Config,
     db: DB,
+    form: PrefsFields,
     token: str = Form(""),
-    cadence: str = Form("daily"),
-    weekday: str = Form("0"),
-    send_hour: str = Form("7"),
-    timezone: str = Form("UTC"),
-    max_papers: str = Form("10"),
-    categories: str = Form(""),
-    topics: str = Form(""),
 ) -> HTMLResponse:
     try:
         sub = subscriptions.from_token(db, settings, token)
     except NotAllowed as exc:
         return _bad_link(request, exc)
     try:
-        prefs = form_prefs(cadence, weekday, send_hour, timezone, max_papers, categories, topics)
+        prefs = form.prefs()
         sub = subscriptions.update_preferences(db, settings, token, prefs)
     except InvalidInput as exc:
         context = _manage_context(request, sub)
-        context["prefs"] = Preferences(
-            cadence=cadence,
-            timezone=timezone,
-            categories=subscriptions.split_categories(categories),
-            topics=subscriptions.split_topics(topics),
-        )
+        context["prefs"] = form.as_typed()
         return _page(request, "digest_preferences.html", 400, error=str(exc), **context)
     return _page(request, "digest_preferences.html", saved=True, **_manage_context(request, sub))
 
