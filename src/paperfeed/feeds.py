@@ -6,7 +6,7 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from paperfeed.errors import InvalidInput
 from paperfeed.models import Paper
@@ -164,6 +164,94 @@ def catalog_state(db: Database) -> tuple[int, dt.datetime]:
         return store.catalog_state(conn)
 
 
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """The catalogue's versions: `version` moves with every change, votes included;
+    `content` only with changes a card shows other than its upvote count."""
+
+    version: int
+    content: int
+    changed: dt.datetime
+
+
+def catalog_stamp(db: Database) -> Stamp:
+    """The catalogue's versions, in one read."""
+    with db.connect() as conn:
+        return Stamp(*store.catalog_stamp(conn))
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line of a lineup: what orders a card and what it shows that votes change."""
+
+    arxiv_id: str
+    upvotes: int
+    submitted_by: int | None
+
+
+@dataclass(slots=True)
+class Lineup:
+    """A listing without the papers: their ids in order, for pages built from cached cards."""
+
+    period: Period
+    entries: list[Entry]
+    total: int
+    next_cursor: str | None
+    previous: Period | None
+    next: Period | None
+    catalogue_empty: bool = False
+
+
+def lineup(
+    db: Database,
+    period: Period,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    on: dt.date | None = None,
+) -> Lineup:
+    """What `listing` returns, with narrow entries instead of whole papers."""
+    with db.connect() as conn:
+        rows = store.lineup_between(conn, period.start, period.end, limit=limit + 1, cursor=cursor)
+        total, previous, nxt, empty = _frame(conn, period, on or today(), bool(rows))
+    more = len(rows) > limit
+    page = rows[:limit]
+    return Lineup(
+        period=period,
+        entries=[Entry(r[0], r[1], r[3]) for r in page],
+        total=total,
+        next_cursor=store.encode_position(page[-1][1], page[-1][2], page[-1][0])
+        if more and page
+        else None,
+        previous=previous,
+        next=nxt,
+        catalogue_empty=empty,
+    )
+
+
+def papers_by_id(db: Database, arxiv_ids: list[str]) -> dict[str, Paper]:
+    """The stored papers among these ids."""
+    with db.connect() as conn:
+        return store.get_many(conn, arxiv_ids)
+
+
+def _frame(
+    conn: Any, period: Period, on: dt.date, found: bool
+) -> tuple[int, Period | None, Period | None, bool]:
+    """(total, previous, next, catalogue empty) of a period's page."""
+    total = store.count_between(conn, period.start, period.end)
+    # Days, weeks and months without papers (weekends, holidays, gaps in an import) are
+    # skipped by the arrows; with nothing earlier there is no "previous" to offer.
+    before = store.day_before(conn, period.start)
+    after = store.day_after(conn, period.end)
+    previous = period.around(before) if before else None
+    nxt = period.around(after) if after else period.shifted(1)
+    empty = not found and not store.any_stored(conn)
+    if nxt is not None and nxt.start > on:
+        nxt = None
+    return total, previous, nxt, empty
+
+
 def default_period(db: Database, *, on: dt.date | None = None) -> Period:
     """The day the front page shows: the latest day with papers, not after `on` (today)."""
     on = on or today()
@@ -198,16 +286,7 @@ def listing(
             newest_first=newest_first,
             submitter=submitter,
         )
-        total = store.count_between(conn, period.start, period.end)
-        # Days, weeks and months without papers (weekends, holidays, gaps in an import) are
-        # skipped by the arrows; with nothing earlier there is no "previous" to offer.
-        before = store.day_before(conn, period.start)
-        after = store.day_after(conn, period.end)
-        previous = period.around(before) if before else None
-        nxt = period.around(after) if after else period.shifted(1)
-        empty = not rows and not store.any_stored(conn)
-    if nxt is not None and nxt.start > on:
-        nxt = None
+        total, previous, nxt, empty = _frame(conn, period, on, bool(rows))
     more = len(rows) > limit
     page = rows[:limit]
     return Listing(

@@ -102,6 +102,8 @@ def restore(db: Database, backup_file: Path) -> str:
                 "UPDATE catalog_state SET version = max(version, ?) + 1 WHERE id = 1",
                 (live_version,),
             )
+            with contextlib.suppress(sqlite3.OperationalError):  # older backups lack the column
+                dst.execute("UPDATE catalog_state SET content_version = version WHERE id = 1")
         dst.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return restored
 

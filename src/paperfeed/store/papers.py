@@ -250,9 +250,13 @@ def upsert_each(conn: sa.Connection, incoming: list[Paper]) -> tuple[IngestCount
     return counts, refused
 
 
-def touch(conn: sa.Connection) -> None:
-    """Mark the catalogue changed, inside the caller's transaction."""
-    conn.execute(sa.update(S).where(S.c.id == 1).values(version=S.c.version + 1, changed_at=_now()))
+def touch(conn: sa.Connection, *, content: bool = True) -> None:
+    """Mark the catalogue changed, inside the caller's transaction; `content=False` for a vote,
+    which moves counts and order but leaves what cards show otherwise as it was."""
+    values = {"version": S.c.version + 1, "changed_at": _now()}
+    if content:
+        values["content_version"] = S.c.version + 1
+    conn.execute(sa.update(S).where(S.c.id == 1).values(**values))
 
 
 def catalog_version(conn: sa.Connection) -> int:
@@ -264,6 +268,13 @@ def catalog_state(conn: sa.Connection) -> tuple[int, dt.datetime]:
     """(version, when it last changed)."""
     row = conn.execute(sa.select(S.c.version, S.c.changed_at).where(S.c.id == 1)).one()
     return row.version, row.changed_at
+
+
+def catalog_stamp(conn: sa.Connection) -> tuple[int, int, dt.datetime]:
+    """(version, content version, when it last changed) in one read."""
+    q = sa.select(S.c.version, S.c.content_version, S.c.changed_at).where(S.c.id == 1)
+    row = conn.execute(q).one()
+    return row.version, row.content_version, row.changed_at
 
 
 def upsert(conn: sa.Connection, paper: Paper) -> str:
@@ -282,7 +293,12 @@ def encode_cursor(p: Paper) -> str:
     """An opaque keyset cursor that points just after this paper in listing order."""
     if p.published is None:  # the papers table requires it; a Paper built elsewhere may not
         raise ValueError(f"{p.arxiv_id} has no publication time to page by")
-    raw = json.dumps([p.upvotes, p.published.isoformat(), p.arxiv_id])
+    return encode_position(p.upvotes, p.published, p.arxiv_id)
+
+
+def encode_position(upvotes: int | None, published: dt.datetime, arxiv_id: str) -> str:
+    """The cursor just after a paper with these sort keys."""
+    raw = json.dumps([upvotes, published.isoformat(), arxiv_id])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -326,17 +342,34 @@ def list_between(
         order = (T.c.published.desc(), T.c.arxiv_id.desc())
         rows = conn.execute(q.order_by(*order).limit(limit).offset(offset or None))
         return [row_to_paper(r) for r in rows]
-    if cursor:
-        upvotes, published, arxiv_id = decode_cursor(cursor)
-        # All three sort keys descend, so "after" is a plain row-value comparison.
-        q = q.where(
-            sa.tuple_(T.c.upvotes, T.c.published, T.c.arxiv_id)
-            < sa.tuple_(
-                sa.literal(upvotes), sa.literal(published, T.c.published.type), sa.literal(arxiv_id)
-            )
-        )
+    q = _after(q, cursor)
     rows = conn.execute(q.order_by(*_ORDER).limit(limit).offset(offset or None))
     return [row_to_paper(r) for r in rows]
+
+
+def _after(q: sa.Select, cursor: str | None) -> sa.Select:
+    if not cursor:
+        return q
+    upvotes, published, arxiv_id = decode_cursor(cursor)
+    # All three sort keys descend, so "after" is a plain row-value comparison.
+    return q.where(
+        sa.tuple_(T.c.upvotes, T.c.published, T.c.arxiv_id)
+        < sa.tuple_(
+            sa.literal(upvotes), sa.literal(published, T.c.published.type), sa.literal(arxiv_id)
+        )
+    )
+
+
+def lineup_between(
+    conn: sa.Connection, start: dt.date, end: dt.date, *, limit: int, cursor: str | None = None
+) -> list[tuple[str, int, dt.datetime, int | None]]:
+    """(id, upvotes, published, submitted_by) of the papers list_between would return, in its
+    order: the narrow rows a page of cached cards needs, mostly from the listing index."""
+    q = sa.select(T.c.arxiv_id, T.c.upvotes, T.c.published, T.c.submitted_by).where(
+        T.c.listing_day >= start, T.c.listing_day <= end, VISIBLE
+    )
+    rows = conn.execute(_after(q, cursor).order_by(*_ORDER).limit(limit))
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
 def ranked_ids(

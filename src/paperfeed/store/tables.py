@@ -103,13 +103,15 @@ github_star_snapshots = sa.Table(
 )
 
 # One row whose version goes up whenever a paper is added or changed, so caches in any worker
-# can tell with one cheap read whether what they hold is still current.
+# can tell with one cheap read whether what they hold is still current. content_version is the
+# version of the last change other than a vote: card HTML is shared across votes by it.
 catalog_state = sa.Table(
     "catalog_state",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("changed_at", UTCDateTime, nullable=False),
+    sa.Column("content_version", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 ingest_runs = sa.Table(

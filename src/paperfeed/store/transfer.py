@@ -89,7 +89,10 @@ def copy_database(
         conn.execute(
             sa.update(catalog_state)
             .where(catalog_state.c.id == 1)
-            .values(version=max(source_version, target_version) + 1)
+            .values(
+                version=max(source_version, target_version) + 1,
+                content_version=max(source_version, target_version) + 1,
+            )
         )
     after = count_rows(target)
     return [TableCopy(t.name, source_rows[t.name], after[t.name]) for t in tables()]

@@ -24,7 +24,7 @@ def _move_count(conn: sa.Connection, arxiv_id: str, delta: int) -> int:
     ).first()
     if row is None:
         raise NotFound(f"no paper with arXiv id {arxiv_id}")
-    paper_store.touch(conn)
+    paper_store.touch(conn, content=False)
     return row.upvotes
 
 

@@ -30,6 +30,7 @@ from paperfeed.web import (
     api,
     auth,
     author_pages,
+    cards,
     code_pages,
     community_pages,
     digest_pages,
@@ -91,6 +92,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     templates.env.filters["compact"] = _compact
     app.state.templates = templates
     app.state.response_cache = ResponseCache(settings.response_cache_size)
+    app.state.cards = cards.Lru(settings.response_cache_size * cards.CARDS_PER_PAGE)
+    app.state.lineups = cards.Lru(settings.response_cache_size)
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.mount("/api/docs/assets", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")

@@ -54,10 +54,12 @@ def cached(endpoint: Callable) -> Callable:
 
     @functools.wraps(endpoint)
     def wrapper(request: Request, *args, **kwargs):
+        stamp = feeds.catalog_stamp(request.app.state.db)
+        request.state.catalog_stamp = stamp  # for pages built from cached cards
         if auth.user(request) is not None:
             return endpoint(request, *args, **kwargs)  # personal pages are never shared
         cache: ResponseCache = request.app.state.response_cache
-        version, changed = feeds.catalog_state(request.app.state.db)
+        version, changed = stamp.version, stamp.changed
         # Today is part of the key: "latest day" and "next" links move at midnight.
         key = f"{feeds.today()}:{request.url.path}?{request.url.query}"
         etag = f'W/"{version}-{zlib.crc32(key.encode()):08x}"'

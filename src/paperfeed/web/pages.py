@@ -10,6 +10,7 @@ from paperfeed import search as search_service
 from paperfeed.citation import bibtex
 from paperfeed.feeds import Period
 from paperfeed.papers import get_paper
+from paperfeed.web import cards
 from paperfeed.web.cache import cached
 from paperfeed.web.guards import CSRF, DB, Reader, SignedIn, by_reader, limit
 from paperfeed.web.queries import (
@@ -40,16 +41,18 @@ def daily_page(
     settings = request.app.state.settings
     period = resolve_period(request, date, week, month)
     limit = settings.day_page_max if period.kind == "day" else settings.period_page_size
-    page = feeds.listing(request.app.state.db, period, limit=limit, cursor=cursor)
+    stamp = request.state.catalog_stamp
+    page, submitters = cards.lineup(request, stamp, period, limit=limit, cursor=cursor)
     views = {
         "day": Period.day(period.start),
         "week": Period.week_of(period.start),
         "month": Period.month_of(period.start),
     }
-    voted = voting.voted_among(request.app.state.db, reader, [p.arxiv_id for p in page.papers])
-    submitters = accounts.display_names(request.app.state.db, {p.submitted_by for p in page.papers})
-    context = {"listing": page, "views": views, "voted": voted, "submitters": submitters}
-    return render(request, "daily.html", context)
+    marks = cards.marks_among(request, reader, [e.arxiv_id for e in page.entries])
+    html = cards.render_cards(
+        request, stamp, page.entries, submitters, signed_in=reader is not None, marks=marks
+    )
+    return render(request, "daily.html", {"listing": page, "views": views, "cards": html})
 
 
 @router.get("/papers/{arxiv_id:path}", response_class=HTMLResponse)

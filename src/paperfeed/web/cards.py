@@ -1,0 +1,181 @@
+"""Cards: the shared HTML of paper cards, rendered once per catalogue change, and the listing
+pages built from them with each reader's state laid over.
+
+A card's HTML depends on the paper's content, its upvote count, its submitter's display name,
+and, for a signed-in reader, three yes/no marks (upvoted, saved, not interested) and the
+session's CSRF token. Cards are cached by everything but the token: (id, the catalogue's
+content version, upvotes, submitter name, marks). Rendered for the cache, the CSRF fields hold
+a slot, raw `<pf-csrf>`, that is replaced by the reader's token when the page is put together;
+no escaped value can contain a raw `<`, so no paper text can fake the slot. A vote moves the
+catalogue version but not the content version: only the voted card is rendered anew.
+
+The order, counts and navigation of a page (a `feeds.Lineup`) are kept per URL and catalogue
+version; a reader's marks are read per request for the page's ids only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from markupsafe import Markup, escape
+
+from paperfeed import accounts, feeds, library, voting
+from paperfeed.feeds import Lineup, Period, Stamp
+from paperfeed.models import Paper, User
+from paperfeed.web import auth
+
+CSRF_SLOT = "<pf-csrf>"
+SEPARATOR = Markup("<!--pf-card-->")
+CARDS_PER_PAGE = 16  # card cache entries per response cache entry
+
+
+class Lru:
+    """A thread-safe LRU of values by key; size 0 keeps nothing."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+class _Anyone:
+    """The `current_user` of cards rendered for any signed-in reader: true, and nothing else."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+_ANYONE = _Anyone()
+
+
+def _csrf_slot(_request: Any = None) -> Markup:
+    return Markup(CSRF_SLOT)
+
+
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """One reader's marks among a page's papers."""
+
+    voted: set[str]
+    saved: set[str]
+    dismissed: set[str]
+
+
+NO_MARKS = Marks(set(), set(), set())
+
+
+def marks_among(request: Request, reader: User | None, arxiv_ids: list[str]) -> Marks:
+    """The reader's upvotes, saved and dismissed papers among these ids."""
+    if reader is None or not arxiv_ids:
+        return NO_MARKS
+    db = request.app.state.db
+    state = library.state_among(db, reader, arxiv_ids)
+    return Marks(voting.voted_among(db, reader, arxiv_ids), state.saved, state.dismissed)
+
+
+def lineup(
+    request: Request, stamp: Stamp, period: Period, *, limit: int, cursor: str | None
+) -> tuple[Lineup, dict[int, str]]:
+    """The page's lineup and its submitters' display names, kept per URL and catalogue version."""
+    key = (feeds.today(), request.url.path, request.url.query, stamp.version)
+    found = request.app.state.lineups.get(key)
+    if found is None:
+        db = request.app.state.db
+        made = feeds.lineup(db, period, limit=limit, cursor=cursor)
+        names = accounts.display_names(db, {e.submitted_by for e in made.entries})
+        found = (made, names)
+        request.app.state.lineups.put(key, found)
+    return found
+
+
+def render_cards(
+    request: Request,
+    stamp: Stamp,
+    entries: Iterable[feeds.Entry],
+    submitters: dict[int, str],
+    *,
+    signed_in: bool,
+    marks: Marks = NO_MARKS,
+) -> Markup:
+    """The cards of these entries, in order, from the cache where it has them."""
+    cache: Lru = request.app.state.cards
+    keys, html, missing = [], [], []
+    for e in entries:
+        name = submitters.get(e.submitted_by) if e.submitted_by is not None else None
+        state = (
+            (e.arxiv_id in marks.voted, e.arxiv_id in marks.saved, e.arxiv_id in marks.dismissed)
+            if signed_in
+            else None
+        )
+        key = (e.arxiv_id, stamp.content, e.upvotes, name, state)
+        keys.append(key)
+        card = cache.get(key)
+        html.append(card)
+        if card is None:
+            missing.append(len(keys) - 1)
+    if missing:
+        _fill(request, keys, html, missing, submitters, signed_in=signed_in)
+    page = "".join(html)
+    if signed_in:
+        page = page.replace(CSRF_SLOT, str(escape(auth.csrf_token(request))))
+    return Markup(page)
+
+
+def _fill(
+    request: Request,
+    keys: list[tuple],
+    html: list[str | None],
+    missing: list[int],
+    submitters: dict[int, str],
+    *,
+    signed_in: bool,
+) -> None:
+    """Render the missing cards in one template pass and keep them."""
+    found: dict[str, Paper] = feeds.papers_by_id(
+        request.app.state.db, [keys[i][0] for i in missing]
+    )
+    todo = [i for i in missing if keys[i][0] in found]
+    items = []
+    for i in todo:
+        state = keys[i][4] or (False, False, False)
+        items.append((found[keys[i][0]], *state))
+    template = request.app.state.templates.env.get_template("_cards.html")
+    rendered = template.render(
+        items=items,
+        separator=SEPARATOR,
+        submitters=submitters,
+        current_user=_ANYONE if signed_in else None,
+        csrf=_csrf_slot,
+        request=None,
+    ).split(SEPARATOR)
+    cache: Lru = request.app.state.cards
+    for i, card in zip(todo, rendered, strict=False):
+        paper = found[keys[i][0]]
+        html[i] = card
+        # A paper changed since the lineup was read shows its current count: not kept.
+        if paper.upvotes == keys[i][2]:
+            cache.put(keys[i], card)
+    for i in missing:
+        if html[i] is None:
+            html[i] = ""  # hidden or deleted since the lineup was read
