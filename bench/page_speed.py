@@ -10,8 +10,9 @@ and reused (--db); with --database-url a throw-away PostgreSQL database is built
 A real `paperfeed serve` process on a free loopback port is driven by 4 concurrent keep-alive
 httpx clients, after a warm-up, for a fixed number of requests per endpoint: `/papers?date=` (the
 whole day as HTML), `/api/daily_papers?date=` (50 papers as JSON), and `/healthz` as the baseline
-(the framework's floor). Server time is the app's own `Server-Timing`; client time is the round
-trip. Set-ups: the default (response cache on, 1 worker), the cache off (every request reads and
+(the framework's floor); with the cache on, also `/papers?date=...&miss=N` with a new N each time,
+a page the response cache does not hold (what the first visitor after a vote waits for). Server
+time is the app's own `Server-Timing`; client time is the round trip. Set-ups: the default (response cache on, 1 worker), the cache off (every request reads and
 renders: the cost right after each catalogue change), the cache off with 2 workers, and a
 signed-in reader (cache on, 1 worker) who has upvoted, saved and dismissed papers of the bench day
 (their session cookie is made through `paperfeed.accounts`, the marks through the services).
@@ -27,6 +28,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import gzip
+import itertools
 import json
 import os
 import random
@@ -190,6 +192,7 @@ def drive(
     `max_seconds`); server and client times in ms."""
     server_ms, client_ms, errors = [], [], []
     lock = threading.Lock()
+    numbers = itertools.count()  # "{n}" in the path: a new URL each time, never cached
     deadline = time.monotonic() + max_seconds
 
     def worker(n: int) -> None:
@@ -199,7 +202,7 @@ def drive(
                     return
                 t0 = time.perf_counter()
                 try:
-                    r = c.get(path)
+                    r = c.get(path.replace("{n}", str(next(numbers))))
                 except httpx.HTTPError as exc:
                     with lock:
                         errors.append(type(exc).__name__)
@@ -274,6 +277,8 @@ def run_server(url: str, args, *, cache: int, workers: int, signed_in: bool) -> 
             time.sleep(0.2)
         day = BENCH_DAY.isoformat()
         paths = ["/healthz", f"/papers?date={day}", f"/api/daily_papers?date={day}"]
+        if cache:  # a page the response cache does not hold: the first render after a vote
+            paths.append(f"/papers?date={day}&miss={{n}}")
         cookies = None
         if signed_in:
             paths = ["/healthz", f"/papers?date={day}", f"/papers?week={BENCH_DAY:%G-W%V}"]

@@ -427,6 +427,14 @@ def user_for_feed(db: Database, token: str) -> int:
         return store.user_for_feed(conn, _hash(token))
 
 
+def card_marks(
+    db: Database, user: User, start: dt.date, end: dt.date
+) -> tuple[set[str], set[str], set[str]]:
+    """(upvoted, saved, dismissed) papers of a reader among those listed start..end."""
+    with db.connect() as conn:
+        return store.marks_between(conn, user.id, start, end)
+
+
 def reader_by_email(db: Database, email: str) -> User:
     """The account of an address, for the command line; NotFound otherwise."""
     return accounts.user_by_email(db, email)

@@ -283,6 +283,36 @@ def dismissed(conn: sa.Connection, user_id: int) -> list[tuple[str, dt.datetime]
     return [tuple(r) for r in conn.execute(q)]
 
 
+def _marks_among(table: sa.Table, kind: str) -> sa.Select:
+    return (
+        sa.select(sa.literal(kind).label("kind"), table.c.arxiv_id)
+        .join(P, P.c.arxiv_id == table.c.arxiv_id)
+        .where(
+            table.c.user_id == sa.bindparam("user_id"),
+            P.c.listing_day >= sa.bindparam("start", type_=sa.Date),
+            P.c.listing_day <= sa.bindparam("end", type_=sa.Date),
+        )
+    )
+
+
+# Built once: a page asks for its reader's marks on every request.
+_MARKS = sa.union_all(_marks_among(VO, "v"), _marks_among(L, "s"), _marks_among(D, "d"))
+
+
+def marks_between(
+    conn: sa.Connection, user_id: int, start: dt.date, end: dt.date
+) -> tuple[set[str], set[str], set[str]]:
+    """(upvoted, saved, dismissed) among the papers listed start..end, in one read: what a
+    page of cards shows for one reader. Bounded by days, not ids, so the statement is the same
+    for every page (no long IN list to expand)."""
+
+    found: dict[str, set[str]] = {"v": set(), "s": set(), "d": set()}
+    rows = conn.execute(_MARKS, {"user_id": user_id, "start": start, "end": end})
+    for kind, arxiv_id in rows:
+        found[kind].add(arxiv_id)
+    return found["v"], found["s"], found["d"]
+
+
 def dismissed_among(conn: sa.Connection, user_id: int, arxiv_ids: Iterable[str]) -> set[str]:
     ids = list(arxiv_ids)
     if not ids:

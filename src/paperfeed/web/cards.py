@@ -21,15 +21,18 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 from markupsafe import Markup, escape
 
-from paperfeed import accounts, feeds, library, voting
+from paperfeed import accounts, feeds, library
 from paperfeed.feeds import Lineup, Period, Stamp
 from paperfeed.models import Paper, User
 from paperfeed.web import auth
 
 CSRF_SLOT = "<pf-csrf>"
+CSRF_SLOT_BYTES = CSRF_SLOT.encode()
+CARDS = Markup("<pf-cards>")  # where a page's cards go: no escaped value holds a raw "<"
+CARDS_SLOT = str(CARDS).encode()
 SEPARATOR = Markup("<!--pf-card-->")
 CARDS_PER_PAGE = 16  # card cache entries per response cache entry
 
@@ -48,6 +51,15 @@ class Lru:
             if value is not None:
                 self._items.move_to_end(key)
             return value
+
+    def get_many(self, keys: list) -> list:
+        """The values of these keys (None where missing), under one lock."""
+        with self._lock:
+            found = [self._items.get(k) for k in keys]
+            for k, v in zip(keys, found, strict=True):
+                if v is not None:
+                    self._items.move_to_end(k)
+        return found
 
     def put(self, key: Hashable, value: Any) -> None:
         if self.size <= 0:
@@ -85,13 +97,11 @@ class Marks:
 NO_MARKS = Marks(set(), set(), set())
 
 
-def marks_among(request: Request, reader: User | None, arxiv_ids: list[str]) -> Marks:
-    """The reader's upvotes, saved and dismissed papers among these ids."""
-    if reader is None or not arxiv_ids:
+def marks_in(request: Request, reader: User | None, period: Period) -> Marks:
+    """The reader's upvotes, saved and dismissed papers among those of the period."""
+    if reader is None:
         return NO_MARKS
-    db = request.app.state.db
-    state = library.state_among(db, reader, arxiv_ids)
-    return Marks(voting.voted_among(db, reader, arxiv_ids), state.saved, state.dismissed)
+    return Marks(*library.card_marks(request.app.state.db, reader, period.start, period.end))
 
 
 def lineup(
@@ -109,6 +119,14 @@ def lineup(
     return found
 
 
+def with_cards(response: Response, cards: bytes) -> Response:
+    """A page rendered with `CARDS` in place of its cards, with the cards put in."""
+    body = bytes(response.body).replace(CARDS_SLOT, cards, 1)
+    response.body = body
+    response.headers["content-length"] = str(len(body))
+    return response
+
+
 def render_cards(
     request: Request,
     stamp: Stamp,
@@ -117,35 +135,37 @@ def render_cards(
     *,
     signed_in: bool,
     marks: Marks = NO_MARKS,
-) -> Markup:
-    """The cards of these entries, in order, from the cache where it has them."""
+) -> bytes:
+    """The cards of these entries as UTF-8, in order, from the cache where it has them."""
     cache: Lru = request.app.state.cards
-    keys, html, missing = [], [], []
-    for e in entries:
-        name = submitters.get(e.submitted_by) if e.submitted_by is not None else None
-        state = (
-            (e.arxiv_id in marks.voted, e.arxiv_id in marks.saved, e.arxiv_id in marks.dismissed)
+    content = stamp.content
+    voted, saved, dismissed = marks.voted, marks.saved, marks.dismissed
+    keys = [
+        (
+            e.arxiv_id,
+            content,
+            e.upvotes,
+            submitters.get(e.submitted_by) if e.submitted_by is not None else None,
+            (e.arxiv_id in voted, e.arxiv_id in saved, e.arxiv_id in dismissed)
             if signed_in
-            else None
+            else None,
         )
-        key = (e.arxiv_id, stamp.content, e.upvotes, name, state)
-        keys.append(key)
-        card = cache.get(key)
-        html.append(card)
-        if card is None:
-            missing.append(len(keys) - 1)
+        for e in entries
+    ]
+    html = cache.get_many(keys)
+    missing = [i for i, card in enumerate(html) if card is None]
     if missing:
         _fill(request, keys, html, missing, submitters, signed_in=signed_in)
-    page = "".join(html)
+    page = b"".join(html)
     if signed_in:
-        page = page.replace(CSRF_SLOT, str(escape(auth.csrf_token(request))))
-    return Markup(page)
+        page = page.replace(CSRF_SLOT_BYTES, str(escape(auth.csrf_token(request))).encode())
+    return page
 
 
 def _fill(
     request: Request,
     keys: list[tuple],
-    html: list[str | None],
+    html: list[bytes | None],
     missing: list[int],
     submitters: dict[int, str],
     *,
@@ -170,12 +190,13 @@ def _fill(
         request=None,
     ).split(SEPARATOR)
     cache: Lru = request.app.state.cards
-    for i, card in zip(todo, rendered, strict=False):
+    for i, text in zip(todo, rendered, strict=False):
         paper = found[keys[i][0]]
+        card = text.encode()
         html[i] = card
         # A paper changed since the lineup was read shows its current count: not kept.
         if paper.upvotes == keys[i][2]:
             cache.put(keys[i], card)
     for i in missing:
         if html[i] is None:
-            html[i] = ""  # hidden or deleted since the lineup was read
+            html[i] = b""  # hidden or deleted since the lineup was read

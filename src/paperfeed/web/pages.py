@@ -48,11 +48,12 @@ def daily_page(
         "week": Period.week_of(period.start),
         "month": Period.month_of(period.start),
     }
-    marks = cards.marks_among(request, reader, [e.arxiv_id for e in page.entries])
+    marks = cards.marks_in(request, reader, period)
     html = cards.render_cards(
         request, stamp, page.entries, submitters, signed_in=reader is not None, marks=marks
     )
-    return render(request, "daily.html", {"listing": page, "views": views, "cards": html})
+    context = {"listing": page, "views": views, "cards": cards.CARDS}
+    return cards.with_cards(render(request, "daily.html", context), html)  # type: ignore[return-value]
 
 
 @router.get("/papers/{arxiv_id:path}", response_class=HTMLResponse)
