@@ -12,10 +12,11 @@ httpx clients, after a warm-up, for a fixed number of requests per endpoint: `/p
 whole day as HTML), `/api/daily_papers?date=` (50 papers as JSON), and `/healthz` as the baseline
 (the framework's floor); with the cache on, also `/papers?date=...&miss=N` with a new N each time,
 a page the response cache does not hold (what the first visitor after a vote waits for). Server
-time is the app's own `Server-Timing`; client time is the round trip. Set-ups: the default (response cache on, 1 worker), the cache off (every request reads and
-renders: the cost right after each catalogue change), the cache off with 2 workers, and a
-signed-in reader (cache on, 1 worker) who has upvoted, saved and dismissed papers of the bench day
-(their session cookie is made through `paperfeed.accounts`, the marks through the services).
+time is the app's own `Server-Timing`; client time is the round trip. Set-ups: the default
+(response cache on, 1 worker), the cache off (every request reads and renders: the cost right
+after each catalogue change), the cache off with 2 workers, and a signed-in reader (cache on, 1
+worker) who has upvoted, saved and dismissed papers of the bench day (their session cookie is
+made through `paperfeed.accounts`, the marks through the services).
 Targets: server time median < 20 ms and p99 < 60 ms; signed in, p50 < 5x /healthz, p99 < 30 ms.
 
     python bench/page_speed.py [--db PATH] [--database-url PG_URL] [--requests 600] [--json-out F]
