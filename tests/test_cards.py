@@ -14,6 +14,7 @@ from paperfeed import accounts, library, voting
 from paperfeed.store import papers
 from paperfeed.store import votes as vote_store
 from paperfeed.web import create_app
+from paperfeed.web.cache import json_response
 
 from .conftest import make_paper
 from .test_web_accounts import PASSWORD, log_in
@@ -166,3 +167,26 @@ def test_votes_through_the_page_and_content_changes_reach_every_card(day):
         papers.set_hidden(conn, "2511.00008", True)
     for client in (a, anyone):
         assert "2511.00008" not in cards(client.get(PAGE).text)
+
+
+def test_cached_api_answers_encode_as_fastapi_would():
+    """Plain answers are encoded directly, byte for byte what JSONResponse makes; anything else
+    (a date, a set) goes through FastAPI's encoder as before; NaN is refused either way."""
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.responses import JSONResponse
+
+    plain = {"title": HOSTILE + " é ∑ \u2028", "n": [1, 2.5, None, True], "nested": {"a": []}}
+    assert json_response(plain).body == JSONResponse(plain).body
+    odd = {"day": dt.date(2025, 11, 20), "ids": {"x"}}
+    assert json_response(odd).body == JSONResponse(jsonable_encoder(odd)).body
+    with pytest.raises(ValueError):
+        json_response({"score": float("nan")})
+
+
+def test_daily_api_answer_is_the_same_through_the_cache(day):
+    anyone = day["anyone"]
+    first = anyone.get(f"/api/daily_papers?date={DAY}")
+    again = anyone.get(f"/api/daily_papers?date={DAY}")
+    assert first.status_code == 200 and first.headers["content-type"] == "application/json"
+    assert first.content == again.content and len(first.json()) == 12
+    assert HOSTILE in {p["paper"]["title"] for p in first.json()}

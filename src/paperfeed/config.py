@@ -220,7 +220,8 @@ class Settings:
     )
     response_cache_size: NonNegative = _knob(
         512,
-        "Listing pages and API answers kept per worker until the catalogue changes; 0 disables.",
+        "Listing pages and API answers kept per worker until the catalogue changes, and 16 "
+        "rendered paper cards per entry (signed-in pages are built from them); 0 disables both.",
     )
 
     @classmethod
