@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from paperfeed import accounts, library, recommend
+from paperfeed import accounts, library, recommend, voting
 from paperfeed.errors import NotFound
 from paperfeed.sources import bibliography
 from paperfeed.sources.http import PoliteClient
@@ -532,6 +532,11 @@ def test_for_you_page_explains_picks_without_letting_titles_inject_markup(
     page = site.get("/for-you").text
     assert "Close to “" in page and "<script>window.__pwned" not in page
     assert "&lt;script&gt;" in page
-    assert "Close to" in site.get(f"/for-you?date={DAY}").text
+    ranked = site.get(f"/for-you?date={DAY}").text
+    assert "Close to" in ranked and 'class="votes voted"' not in ranked
+    top = re.search(r'data-arxiv-id="([^"]+)"', ranked)[1]
+    voting.set_vote(db, user=ada, arxiv_id=top, up=True)
+    ranked = site.get(f"/for-you?date={DAY}").text  # the reader's own upvote shows on the card
+    assert ranked.count('class="votes voted"') == 1 and f'action="/papers/{top}/vote"' in ranked
     site.cookies.clear()
     assert site.get("/for-you", follow_redirects=False).status_code in (303, 401)

@@ -14,7 +14,7 @@ import datetime as dt
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from paperfeed import feeds, library, recommend
+from paperfeed import feeds, library, recommend, voting
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.models import User
 from paperfeed.sources.http import PoliteClient
@@ -108,10 +108,13 @@ def for_you_page(
         picks = recommend.rank_period(
             db, settings, user, period.start, period.end, limit=settings.day_page_max, explain=50
         )
-        context = {"picks": picks, "period": period, "visit": None}
+        voted = voting.voted_among(db, user, [p.paper.arxiv_id for p in picks])
+        context = {"picks": picks, "period": period, "visit": None, "voted": voted}
         return render(request, "for_you.html", context)
     visit = recommend.for_you(db, settings, user, page=page)
-    return render(request, "for_you.html", {"picks": visit.picks, "visit": visit, "period": None})
+    voted = voting.voted_among(db, user, [p.paper.arxiv_id for p in visit.picks])
+    context = {"picks": visit.picks, "visit": visit, "period": None, "voted": voted}
+    return render(request, "for_you.html", context)
 
 
 def pick_json(p: recommend.Pick) -> dict:
