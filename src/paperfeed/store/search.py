@@ -454,7 +454,24 @@ def title_phrase(
         sql = f"""SELECT p.arxiv_id FROM papers p
             WHERE p.search_vector @@ to_tsquery('english', :tsq) AND NOT p.hidden {where}
             ORDER BY length(p.title), p.arxiv_id LIMIT :limit"""
+        if rum.operator(conn):
+            # RUM checks word order and the title weight in the index, so only true matches
+            # reach the table; GIN must re-read every paper with all the words, and the planner,
+            # expecting many, reads the whole table instead (seconds at a million papers).
+            return _with_index_scan(conn, sql, params)
     return [r[0] for r in conn.execute(sa.text(sql), params)]
+
+
+def _with_index_scan(conn: sa.Connection, sql: str, params: dict) -> list[str]:
+    """The ids `sql` selects, read by a plain index scan (neither the whole table nor a bitmap
+    to re-check), the planner's other choices put back afterwards."""
+    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+    try:
+        return [r[0] for r in conn.execute(sa.text(sql), params)]
+    finally:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = on")
+        conn.exec_driver_sql("SET LOCAL enable_bitmapscan = on")
 
 
 def titles(conn: sa.Connection, arxiv_ids: list[str]) -> dict[str, str]:

@@ -427,7 +427,6 @@ SEARCH_OBJECTS = {
     "search_vector",
     "ix_papers_search",
     "ix_papers_search_rum",
-    "ix_papers_title_length",
 }
 
 

@@ -7,10 +7,6 @@ reading and ranking every matching paper from the table. The extension is option
 this migration does nothing and keyword search keeps the GIN index and `ts_rank`, slower on
 common words. Nothing changes on SQLite.
 
-Also, with or without RUM, a btree on title length: the title probe of a search ("papers whose
-title holds these words in order, shortest title first") then walks the shortest titles when the
-words are common instead of checking every paper that has them.
-
 The extension goes into the `public` schema when there is one, so a schema dropped later (a
 test's, say) cannot take the extension, and with it every other schema's RUM index, along.
 
@@ -30,7 +26,6 @@ branch_labels = None
 depends_on = None
 
 INDEX = "ix_papers_search_rum"
-TITLE_LENGTH = "ix_papers_title_length"
 log = logging.getLogger("paperfeed.store")
 
 
@@ -49,9 +44,6 @@ def upgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name != "postgresql":
         return
-    conn.exec_driver_sql(
-        f"CREATE INDEX IF NOT EXISTS {TITLE_LENGTH} ON papers (length(title), arxiv_id)"
-    )
     available = conn.exec_driver_sql(
         "SELECT 1 FROM pg_available_extensions WHERE name = 'rum'"
     ).scalar()
@@ -80,4 +72,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP INDEX IF EXISTS {INDEX}")
-        op.execute(f"DROP INDEX IF EXISTS {TITLE_LENGTH}")
