@@ -264,6 +264,7 @@ def pg_fixture(
         subprocess.run(
             ["pg_restore", "--no-owner", "-j", "2", "-L", fh.name, "-d", libpq, str(dump)],
             check=True,
+            env={**os.environ, "PGOPTIONS": "-c maintenance_work_mem=512MB"},  # index builds
         )
         os.unlink(fh.name)
         how = f"restored {dump}{'' if rum else ' without the RUM index'}"
@@ -707,6 +708,7 @@ def main() -> None:
             p = plan(pg_url)
             label = f"PostgreSQL, {args.workers} workers{PG_SETUPS[setup]}"
             results.append(run_setup(label, pg_url, args.workers, args, p))
+            print(render(results[-1:], args), file=sys.stderr)  # in case a later set-up fails
     if args.build_only:
         return
     if "sqlite" in setups:

@@ -215,9 +215,9 @@ def main() -> None:
         f"\nSciFact test: {len(qrels)} queries, {len(docs):,} abstracts "
         "(reference: BM25 nDCG@10 0.660 on these files, BEIR 0.665)\n"
     )
-    print(f"{'method':<34}{'nDCG@10':>9}{'Recall@100':>12}{'nDCG vs TF-IDF':>16}")
+    print(f"{'method':<42}{'nDCG@10':>9}{'Recall@100':>12}{'nDCG vs TF-IDF':>16}")
     for name, (ndcg, rec) in results.items():
-        print(f"{name:<34}{ndcg:>9.3f}{rec:>12.3f}{ndcg / base_ndcg:>16.2f}")
+        print(f"{name:<42}{ndcg:>9.3f}{rec:>12.3f}{ndcg / base_ndcg:>16.2f}")
     if args.json_out:
         args.json_out.write_text(json.dumps(results, indent=2))
 
