@@ -700,22 +700,24 @@ def main() -> None:
     setups = args.setups.split(",")
     fixture = sqlite_fixture(args.papers, args.vectors)
     results = []
-    for setup in [s for s in setups if s in PG_SETUPS]:
-        with contextlib.ExitStack() as stack:
-            pg_url = pg_fixture(stack, args.pg, fixture, rum=setup == "pg")
-            if args.build_only:
-                return
-            p = plan(pg_url)
-            label = f"PostgreSQL, {args.workers} workers{PG_SETUPS[setup]}"
-            results.append(run_setup(label, pg_url, args.workers, args, p))
+    for setup in setups:
+        if setup in PG_SETUPS:
+            with contextlib.ExitStack() as stack:
+                pg_url = pg_fixture(stack, args.pg, fixture, rum=setup == "pg")
+                if args.build_only:
+                    return
+                p = plan(pg_url)
+                label = f"PostgreSQL, {args.workers} workers{PG_SETUPS[setup]}"
+                results.append(run_setup(label, pg_url, args.workers, args, p))
+        elif setup == "sqlite" and not args.build_only:
+            with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+                url = sqlite_copy(fixture, Path(tmp))
+                p = plan(url)
+                results.append(run_setup("SQLite, 1 worker", url, 1, args, p))
+        if results:
             print(render(results[-1:], args), file=sys.stderr)  # in case a later set-up fails
     if args.build_only:
         return
-    if "sqlite" in setups:
-        with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
-            url = sqlite_copy(fixture, Path(tmp))
-            p = plan(url)
-            results.append(run_setup("SQLite, 1 worker", url, 1, args, p))
     print("\n" + render(results, args))
     if args.json_out:
         args.json_out.write_text(
