@@ -19,7 +19,8 @@ were last told about. Baseline: `/healthz` from the same clients on the same ser
 memory is the RSS of each worker process, sampled every 2 s.
 
     python bench/load_test.py [--papers 1000000] [--seconds 60] [--clients 64] [--vectors]
-        [--pg postgresql://postgres@127.0.0.1:5432/test] [--setups pg,sqlite] [--json-out F]
+        [--pg postgresql://postgres@127.0.0.1:5432/test] [--setups pg,pg-norum,sqlite]
+        [--json-out F]
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ from paperfeed.store import Database, papers, transfer, vectors  # noqa: E402
 from paperfeed.store.tables import api_tokens, users  # noqa: E402
 
 VOTE_PAPERS, USERS, BATCH, DIM = 2000, 1000, 2000, 384
+PG_SETUPS = {"pg": "", "pg-norum": ", no RUM index"}
 MIX = [("daily", 35), ("paper", 35), ("search", 25), ("vote", 5)]
 MODEL = Settings.embedding_model  # the default model name, as the server will look it up
 
@@ -236,9 +238,16 @@ def sqlite_copy(path: Path, folder: Path) -> str:
     return f"sqlite:///{work}"
 
 
-def pg_fixture(stack: contextlib.ExitStack, server: str, sqlite_path: Path) -> str:
+RUM_INDEX = "ix_papers_search_rum"
+
+
+def pg_fixture(
+    stack: contextlib.ExitStack, server: str, sqlite_path: Path, *, rum: bool = True
+) -> str:
     """A brand-new PostgreSQL database holding the fixture: restored from the cached dump, or
-    copied from the SQLite fixture with `db copy`'s service and dumped for next time."""
+    copied from the SQLite fixture with `db copy`'s service and dumped for next time. Without
+    `rum`, the RUM index (migration 0010) is left out: search takes the GIN + ts_rank path of a
+    server without the extension."""
     if problem := pg_problem(server):
         sys.exit(f"PostgreSQL at {server} is not usable: {problem}")
     url = stack.enter_context(pg_database(server, "bench_load"))
@@ -246,8 +255,19 @@ def pg_fixture(stack: contextlib.ExitStack, server: str, sqlite_path: Path) -> s
     dump = sqlite_path.with_suffix(".pgdump")
     t0 = time.perf_counter()
     if dump.exists() and dump.stat().st_mtime > sqlite_path.stat().st_mtime:
-        subprocess.run(["pg_restore", "--no-owner", "-j", "2", "-d", libpq, str(dump)], check=True)
-        how = f"restored {dump}"
+        listing = subprocess.run(
+            ["pg_restore", "-l", str(dump)], check=True, capture_output=True, text=True
+        ).stdout
+        keep = [line for line in listing.splitlines() if rum or RUM_INDEX not in line]
+        with tempfile.NamedTemporaryFile("w", suffix=".list", delete=False) as fh:
+            fh.write("\n".join(keep) + "\n")
+        subprocess.run(
+            ["pg_restore", "--no-owner", "-j", "2", "-L", fh.name, "-d", libpq, str(dump)],
+            check=True,
+            env={**os.environ, "PGOPTIONS": "-c maintenance_work_mem=512MB"},  # index builds
+        )
+        os.unlink(fh.name)
+        how = f"restored {dump}{'' if rum else ' without the RUM index'}"
     else:
         source = Database(f"sqlite:///{sqlite_path}")
         results = transfer.copy_database(
@@ -263,6 +283,8 @@ def pg_fixture(stack: contextlib.ExitStack, server: str, sqlite_path: Path) -> s
         part.replace(dump)
         how = f"copied from {sqlite_path} with db copy, dumped to {dump}"
     with Database(url).transaction() as conn:
+        if not rum:
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {RUM_INDEX}")
         conn.exec_driver_sql("ANALYZE")
     print(f"PostgreSQL fixture: {how} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return url
@@ -521,6 +543,7 @@ def run_setup(label: str, url: str, workers: int, args, p: Plan) -> dict:
         print(f"{label}: measuring {args.seconds:.0f} s", file=sys.stderr)
         rec = Recorder()
         wall = drive(base, p, clients=args.clients, seconds=args.seconds, rec=rec, final=final)
+        load = os.getloadavg()  # the machine may be shared: say how busy it was
         floor = Recorder()
         floor_wall = drive(
             base,
@@ -550,6 +573,7 @@ def run_setup(label: str, url: str, workers: int, args, p: Plan) -> dict:
         "floor_wall": floor_wall,
         "votes": votes,
         "rss_mb": peak,
+        "load": load,
     }
 
 
@@ -625,7 +649,8 @@ def render(results: list[dict], args) -> str:
             f"{r['setup']}: {v['papers_voted']} papers voted on; vote rows {v['vote_rows']}, sum "
             f"of their counts {v['sum_counts']}, clients' last answers {v['expected']}: "
             f"{'EXACT' if v['exact'] else 'MISMATCH'}; worker RSS peak MB "
-            f"{', '.join(f'{m:.0f}' for m in r['rss_mb'])}"
+            f"{', '.join(f'{m:.0f}' for m in r['rss_mb'])}; load average after the measured "
+            f"seconds {' '.join(f'{x:.2f}' for x in r['load'])}"
         )
         if r["rec"].samples:
             notes.append(f"{r['setup']}: first errors: {r['rec'].samples}")
@@ -633,7 +658,8 @@ def render(results: list[dict], args) -> str:
         f"{args.papers:,} papers, {args.clients} concurrent keep-alive clients, {args.seconds:.0f} "
         f"s after {args.warmup:.0f} s warm-up, mix {'/'.join(str(w) for _, w in MIX)} "
         f"daily/paper/search/vote, vectors {'stored' if args.vectors else 'none (keyword search)'}"
-        f", {os.cpu_count()} cores (clients and server share them), {dt.date.today()}\n\n"
+        f", {os.cpu_count()} cores (clients and server share them), {dt.date.today()}, "
+        f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n\n"
         + table(head, rows)
         + "\n\n"
         + "\n".join(notes)
@@ -653,7 +679,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--workers", type=int, default=4, help="PostgreSQL workers (4)")
     parser.add_argument("--pg", default=os.environ.get("PAPERFEED_TEST_DATABASE_URL", DEFAULT_PG))
-    parser.add_argument("--setups", default="pg,sqlite", help="pg, sqlite or both (pg,sqlite)")
+    parser.add_argument(
+        "--setups",
+        default="pg,sqlite",
+        help="comma-separated, run in this order: pg, pg-norum (no RUM index: the GIN + "
+        "ts_rank fallback), sqlite (pg,sqlite)",
+    )
     parser.add_argument(
         "--vectors",
         action="store_true",
@@ -669,20 +700,24 @@ def main() -> None:
     setups = args.setups.split(",")
     fixture = sqlite_fixture(args.papers, args.vectors)
     results = []
-    with contextlib.ExitStack() as stack:
-        pg_url = pg_fixture(stack, args.pg, fixture) if "pg" in setups else None
-        if args.build_only:
-            return
-        if pg_url:
-            p = plan(pg_url)
-            results.append(
-                run_setup(f"PostgreSQL, {args.workers} workers", pg_url, args.workers, args, p)
-            )
-    if "sqlite" in setups:
-        with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
-            url = sqlite_copy(fixture, Path(tmp))
-            p = plan(url)
-            results.append(run_setup("SQLite, 1 worker", url, 1, args, p))
+    for setup in setups:
+        if setup in PG_SETUPS:
+            with contextlib.ExitStack() as stack:
+                pg_url = pg_fixture(stack, args.pg, fixture, rum=setup == "pg")
+                if args.build_only:
+                    return
+                p = plan(pg_url)
+                label = f"PostgreSQL, {args.workers} workers{PG_SETUPS[setup]}"
+                results.append(run_setup(label, pg_url, args.workers, args, p))
+        elif setup == "sqlite" and not args.build_only:
+            with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+                url = sqlite_copy(fixture, Path(tmp))
+                p = plan(url)
+                results.append(run_setup("SQLite, 1 worker", url, 1, args, p))
+        if results:
+            print(render(results[-1:], args), file=sys.stderr)  # in case a later set-up fails
+    if args.build_only:
+        return
     print("\n" + render(results, args))
     if args.json_out:
         args.json_out.write_text(

@@ -6,7 +6,7 @@ with nDCG@10 and Recall@100. Baseline beside it: TF-IDF cosine similarity over t
 (the method of arxiv-sanity). With the embeddings extra installed, the corpus is embedded too
 (several minutes on 2 cores) and semantic and hybrid rows are added.
 
-    python bench/search_quality.py [--pg URL] [--json-out FILE]
+    python bench/search_quality.py [--pg URL] [--keyword-only] [--json-out FILE]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from paperfeed import search
 from paperfeed.config import Settings
 from paperfeed.models import Paper
 from paperfeed.search import embedder, indexing
-from paperfeed.store import Database, papers
+from paperfeed.store import Database, papers, rum
 from paperfeed.store import vectors as vector_store
 
 SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "scifact"
@@ -148,14 +148,30 @@ def paperfeed_runs(
     return runs, {back[i]: v for i, v in stored.items()}
 
 
+def rum_off(url: str) -> bool:
+    """Drop the RUM index of this database (migration 0010, where the extension is installed);
+    whether there was one. Search then ranks through GIN and ts_rank, as without RUM."""
+    db = Database(url)
+    with db.transaction() as conn:
+        had = conn.exec_driver_sql("SELECT to_regclass('ix_papers_search_rum')").scalar()
+        conn.exec_driver_sql("DROP INDEX IF EXISTS ix_papers_search_rum")
+    db.dispose()
+    rum.forget()
+    return had is not None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg", default=os.environ.get("PAPERFEED_TEST_DATABASE_URL"))
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument(
+        "--keyword-only", action="store_true", help="skip the semantic and hybrid rows"
+    )
     args = parser.parse_args()
     docs, queries, qrels = load()
     results = {"tf-idf cosine (baseline)": score(tfidf_runs(docs, queries), qrels)}
-    modes = ("keyword", "semantic", "hybrid") if embedder.available() else ("keyword",)
+    full = embedder.available() and not args.keyword_only
+    modes = ("keyword", "semantic", "hybrid") if full else ("keyword",)
     names = {
         "keyword": "keyword, SQLite FTS5 bm25",
         "semantic": "semantic, all-MiniLM-L6-v2",
@@ -178,13 +194,19 @@ def main() -> None:
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 pg_runs, _v = paperfeed_runs(url, docs, queries, modes, f"{tmp}/index", vectors)
+            has_rum = rum_off(url)
             pg_names = {
-                "keyword": "keyword, PostgreSQL ts_rank x IDF",
+                "keyword": "keyword, PostgreSQL "
+                + ("RUM + ts_rank x IDF" if has_rum else "ts_rank x IDF"),
                 "semantic": "semantic, PostgreSQL",
                 "hybrid": "hybrid, PostgreSQL",
             }
             for mode, runs in pg_runs.items():
                 results[pg_names[mode]] = score(runs, qrels)
+            if has_rum:  # the same database without its RUM index: the GIN fallback
+                with tempfile.TemporaryDirectory() as tmp:
+                    gin, _v = paperfeed_runs(url, docs, queries, ("keyword",), f"{tmp}/i", None)
+                results["keyword, PostgreSQL GIN ts_rank x IDF"] = score(gin["keyword"], qrels)
         finally:
             with admin.transaction() as conn:
                 conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
@@ -193,9 +215,9 @@ def main() -> None:
         f"\nSciFact test: {len(qrels)} queries, {len(docs):,} abstracts "
         "(reference: BM25 nDCG@10 0.660 on these files, BEIR 0.665)\n"
     )
-    print(f"{'method':<34}{'nDCG@10':>9}{'Recall@100':>12}{'nDCG vs TF-IDF':>16}")
+    print(f"{'method':<42}{'nDCG@10':>9}{'Recall@100':>12}{'nDCG vs TF-IDF':>16}")
     for name, (ndcg, rec) in results.items():
-        print(f"{name:<34}{ndcg:>9.3f}{rec:>12.3f}{ndcg / base_ndcg:>16.2f}")
+        print(f"{name:<42}{ndcg:>9.3f}{rec:>12.3f}{ndcg / base_ndcg:>16.2f}")
     if args.json_out:
         args.json_out.write_text(json.dumps(results, indent=2))
 

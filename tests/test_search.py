@@ -376,3 +376,100 @@ def test_cli_filters_hold_and_bad_ones_say_why(corpus, database_url):
     backwards = run("merging", "--since", "2025-11-20", "--until", "2025-11-01")
     assert backwards.exit_code == 0 and "ends before it starts" in backwards.output
     assert "[bold red]Merging[/] markup" in run("markup").output
+
+
+def _rum_corpus(db) -> None:
+    topics = ["graph", "quantum", "protein", "vision", "speech", "robot"]
+    rows = []
+    for i in range(1, 61):
+        a, b = topics[i % 6], topics[(i * 5) % 7 % 6]
+        rows.append(
+            make_paper(
+                i,
+                title=f"{a.title()} learning with {b} models {i}",
+                abstract=f"We study {a} {'and ' + b if i % 3 else ''} data; models of {a}.",
+                upvotes=i % 4,
+            )
+        )
+    with db.transaction() as conn:
+        papers.upsert_many(conn, rows)
+        papers.set_hidden(conn, "2511.00007", True)
+
+
+RUM_QUERIES = [
+    "quantum",
+    "graph protein",
+    "vision speech robot",
+    '"graph learning" protein',
+    "speech quantum",
+    "nothingmatches",
+]
+
+
+def test_postgresql_ranks_alike_with_the_rum_index_and_without_it(db, monkeypatch):
+    """Where the RUM extension is installed, migration 0010 indexes the search column with it and
+    relevance searches rank their candidates from it; a database without that index (the
+    extension absent, or the index dropped) falls back to GIN and ts_rank. On a catalogue whose
+    matches all fit in RUM's depth, both give the same papers in the same order, hidden papers
+    left out, and filtered or sorted searches keep working."""
+    from paperfeed.store import rum
+    from paperfeed.store import search as store
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("RUM is a PostgreSQL index access method")
+    # Counts another test cached for this (reused) schema would skew the weights.
+    monkeypatch.setattr(store, "_df_cache", {})
+    _rum_corpus(db)
+    with db.connect() as conn:
+        available = conn.exec_driver_sql(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'rum'"
+        ).scalar()
+    rum.forget()
+    with db.connect() as conn:
+        assert (rum.operator(conn) is not None) == bool(available)
+
+    def rankings():
+        return {
+            q: [
+                (h.paper.arxiv_id, round(h.score, 9))
+                for h in search.search(db, q, mode="keyword").hits
+            ]
+            for q in RUM_QUERIES
+        }
+
+    with_rum = rankings()
+    assert with_rum["quantum"] and with_rum["graph protein"] and not with_rum["nothingmatches"]
+    assert all("2511.00007" not in [i for i, _s in r] for r in with_rum.values())
+    with db.transaction() as conn:
+        conn.exec_driver_sql("DROP INDEX IF EXISTS ix_papers_search_rum")
+    rum.forget()
+    with db.connect() as conn:
+        assert rum.operator(conn) is None
+    assert rankings() == with_rum
+    dated = search.search(db, "quantum", mode="keyword", sort="date", since=dt.date(2020, 1, 1))
+    assert {h.paper.arxiv_id for h in dated.hits} == {i for i, _s in with_rum["quantum"]}
+    rum.forget()
+
+
+def test_rum_ranking_reads_only_the_best_of_each_word(db, monkeypatch):
+    """With more matches than a page needs, the RUM path ranks the best of each word and
+    re-scores them by IDF-weighted ts_rank: the page it returns is the GIN path's page."""
+    from paperfeed.store import rum
+    from paperfeed.store import search as store
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("RUM is a PostgreSQL index access method")
+    # Counts another test cached for this (reused) schema would skew the weights.
+    monkeypatch.setattr(store, "_df_cache", {})
+    rum.forget()
+    with db.connect() as conn:
+        if rum.operator(conn) is None:
+            pytest.skip("the RUM extension is not installed on this PostgreSQL")
+    _rum_corpus(db)
+    queries = [*RUM_QUERIES, "models quantum"]  # "models" is in every paper: more than 23
+    pages = {q: ids(search.search(db, q, mode="keyword", limit=3)) for q in queries}
+    with db.transaction() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_papers_search_rum")
+    rum.forget()
+    assert {q: ids(search.search(db, q, mode="keyword", limit=3)) for q in queries} == pages
+    rum.forget()

@@ -128,6 +128,15 @@ def test_copy_moves_every_table_and_the_site_works_on_the_target(used_site, data
         from paperfeed import search
 
         assert search.search(target, "Sparse Mixtures", mode="keyword").hits
+        if target.dialect == "postgresql":  # the RUM index, dropped for the copy, is back
+            from paperfeed.store import rum
+
+            rum.forget()
+            with target.connect() as conn:
+                available = conn.exec_driver_sql(
+                    "SELECT 1 FROM pg_available_extensions WHERE name = 'rum'"
+                ).scalar()
+                assert (rum.operator(conn) is not None) == bool(available)
         # New rows get new ids (PostgreSQL's sequences moved past the copied ids).
         carol = accounts.create_user(target, settings, email="carol@example.org", password=PASSWORD)
         assert carol.id > facts["ada"].id + 1

@@ -422,8 +422,14 @@ reader_state = sa.Table(
 
 
 # Search structures live outside this metadata (an FTS5 table on SQLite, a generated tsvector
-# column on PostgreSQL): migration 0003 manages them in raw SQL.
-SEARCH_OBJECTS = {"papers_fts", "search_vector", "ix_papers_search"}
+# column on PostgreSQL, and its RUM index where the extension exists): migrations 0003 and 0010
+# manage them in raw SQL.
+SEARCH_OBJECTS = {
+    "papers_fts",
+    "search_vector",
+    "ix_papers_search",
+    "ix_papers_search_rum",
+}
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
