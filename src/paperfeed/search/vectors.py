@@ -26,6 +26,7 @@ from paperfeed.store import vectors as store
 log = logging.getLogger(__name__)
 OVERLAP = dt.timedelta(minutes=5)  # a batch stamped earlier may commit later: re-read a margin
 FOLLOW_SECONDS = 1.0  # how often a worker asks the database for vectors newer than its mark
+REBUILD_PAGE = 20_000  # vectors read per database round trip when the index is written anew
 INLINE_REBUILD = 20_000  # vectors a search request may wait to rebuild; more go to a thread
 TAIL_WARNING = 50_000  # tail size at which the log asks for `paperfeed index embed`
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -44,6 +45,8 @@ def moment(stamp_us: int) -> dt.datetime:
 def _chunks(
     db: Database, model: str, batch: int
 ) -> Iterator[tuple[list[str], np.ndarray, np.ndarray]]:
+    """Every stored vector in keyset pages of `batch`, each page one float32 matrix made from
+    one joined buffer (no array per row)."""
     after = None
     while True:
         with db.connect() as conn:
@@ -51,9 +54,9 @@ def _chunks(
         if not rows:
             return
         ids = [r[0] for r in rows]
-        vectors = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
-        stamps = np.array([stamp(r[2]) for r in rows], dtype=np.int64)
-        yield ids, vectors, stamps
+        vectors = np.frombuffer(b"".join([r[1] for r in rows]), dtype=np.float32)
+        stamps = np.fromiter((stamp(r[2]) for r in rows), dtype=np.int64, count=len(rows))
+        yield ids, vectors.reshape(len(rows), -1), stamps
         after = ids[-1]
 
 
@@ -72,7 +75,7 @@ def rebuild(
     ann: AnnFile,
     *,
     on_progress: Callable[[int, int], None] | None = None,
-    batch: int = 5_000,
+    batch: int = REBUILD_PAGE,
 ) -> int:
     """Write a new ANN file from every vector in the database; returns how many it holds."""
     with ann.locked():
@@ -84,7 +87,7 @@ def _write_all(
     ann: AnnFile,
     *,
     on_progress: Callable[[int, int], None] | None = None,
-    batch: int = 5_000,
+    batch: int = REBUILD_PAGE,
 ) -> int:
     started = _now()
     with db.connect() as conn:
