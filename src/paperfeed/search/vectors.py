@@ -256,6 +256,7 @@ class VectorIndex:
         with db.connect() as conn:
             window = store.window(conn, self.model, after=after)
         if window == self._window:  # nothing stored or removed after the mark since last time
+            self._advance(_settled(started))
             return 0
         fresh, read = _newer(db, self.model, self.snapshot, self._mark, self._tail_stamp)
         # Everything stored before the read began, less the overlap, has now been seen.
@@ -272,6 +273,26 @@ class VectorIndex:
                 len(self.tail_ids),
             )
         return len(fresh)
+
+    def _advance(self, mark: int) -> None:
+        """Move the mark up to `mark` after a check that found nothing new after it: what is
+        stored after the old mark is then what this index holds, so the new window is counted
+        from the held stamps, not read. Without it a worker opened on a file written just after
+        a bulk load counted every vector of the load once a second (15 ms of CPU at 100,000)
+        until the next vector arrived."""
+        if self._mark is None or mark <= self._mark:
+            return
+        later: list[int] = []
+        snapshot = self.snapshot
+        if snapshot is not None and len(snapshot):
+            newer = snapshot.stamps > mark
+            if newer.any():
+                tail = self._tail_row
+                pairs = zip(snapshot.ids[newer], snapshot.stamps[newer], strict=True)
+                later = [int(s) for i, s in pairs if str(i) not in tail]
+        later += [s for s in self._tail_stamp.values() if s > mark]
+        self._mark = mark
+        self._window = (len(later), moment(max(later)) if later else None)
 
     def _append(self, fresh) -> None:
         appended: list[tuple[str, np.ndarray]] = []
