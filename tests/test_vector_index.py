@@ -113,7 +113,8 @@ def test_a_worker_moves_its_mark_past_the_vectors_its_file_holds(embedded, monke
     worker = fresh_worker(db, s)
     first = worker._mark
     with db.connect() as conn:
-        assert vector_store.window(conn, s.embedding_model, after=vector_index.moment(first))[0] == 4
+        before = vector_store.window(conn, s.embedding_model, after=vector_index.moment(first))
+    assert before[0] == 4
     monkeypatch.setattr(vector_index, "OVERLAP", dt.timedelta(0))  # as if minutes had passed
     assert worker.refresh(db, force=True) == 0
     assert worker._mark > first and worker._window == (0, None)
