@@ -193,20 +193,17 @@ def _narrowing(query: Query) -> bool:
 
 def title_matches(db: Database, query: Query, filters: Filters, keyword: Ranking) -> list[str]:
     """Takes a query, filters and its keyword ranking; returns the ids of papers whose title the
-    query is, exactly or nearly (`query.title_match`), exact titles first: the papers a reader
-    who typed a title means, found whether or not they have a vector yet. Looks among the
-    first TITLE_DEPTH keyword results and the shortest titles holding every content word of
-    the query (all its words when it has only function words)."""
+    query is, exactly or nearly (`query.title_match`), exact first, with a vector or not: among
+    the first TITLE_DEPTH keyword results and the shortest titles with its every content word."""
     words = query.words
     if query.problem or not words or filters.contradictory:
         return []
     content = [w for w in dict.fromkeys(words) if w not in FUNCTION_WORDS] or words
     with db.connect() as conn:
         titles = store.title_candidates(conn, content, filters)
-        probed = list(titles)
         head = [i for i, _s in keyword[:TITLE_DEPTH] if i not in titles]
+        ids = [*titles, *head]
         titles.update(store.titles(conn, head))
-        ids = [*probed, *head]
         matched = [i for i in ids if title_match(query.prose, titles.get(i, ""))]
         # Keyword results passed every filter already; probed titles only the metadata ones.
         unsure = [i for i in matched if i not in head]
