@@ -5,6 +5,7 @@ against sentence-transformers; hostile queries in the semantic modes."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 
 import numpy as np
@@ -102,6 +103,31 @@ def test_a_running_worker_follows_vectors_stored_elsewhere_then_the_next_generat
     assert worker.tail_ids == [] and worker.nearest(q, k=1)[0][0] == "2511.00009"
     assert indexing.update_index(db, s) == 0  # nothing new: no new generation
     assert indexing.status(db, s)["index_generation"] == 2
+
+
+def test_a_worker_moves_its_mark_past_the_vectors_its_file_holds(embedded, monkeypatch):
+    """Vectors stored just before the file was written lie after its mark (the overlap margin):
+    once a check finds nothing new, the mark moves past them, so later checks count none of
+    them again; a vector stored afterwards is still found."""
+    db, s = embedded
+    worker = fresh_worker(db, s)
+    first = worker._mark
+    with db.connect() as conn:
+        before = vector_store.window(conn, s.embedding_model, after=vector_index.moment(first))
+    assert before[0] == 4
+    monkeypatch.setattr(vector_index, "OVERLAP", dt.timedelta(0))  # as if minutes had passed
+    assert worker.refresh(db, force=True) == 0
+    assert worker._mark > first and worker._window == (0, None)
+    with db.connect() as conn:
+        after = vector_index.moment(worker._mark)
+        assert vector_store.window(conn, s.embedding_model, after=after) == (0, None)
+    with db.transaction() as conn:
+        papers.upsert(conn, make_paper(9, title="Speech recognition", abstract="Transducers."))
+    vector = indexing.encode(s, ["Speech recognition. Transducers."])[0]
+    with db.transaction() as conn:
+        vector_store.save(conn, s.embedding_model, [("2511.00009", vector.tobytes())])
+    assert worker.refresh(db, force=True) == 1 and worker.tail_ids == ["2511.00009"]
+    assert len(worker) == 5 and worker.nearest(vector, k=1)[0][0] == "2511.00009"
 
 
 def test_a_replaced_vector_shadows_the_one_in_the_file(embedded):

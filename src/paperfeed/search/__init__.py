@@ -38,7 +38,7 @@ from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.models import Hit
 from paperfeed.papers import get_paper
 from paperfeed.search import embedder
-from paperfeed.search.query import MAX_QUERY, Query, parse, title_match
+from paperfeed.search.query import FUNCTION_WORDS, MAX_QUERY, Query, parse, title_match
 from paperfeed.search.query import distinctive_terms as query_terms
 from paperfeed.search.semantic import (
     _NOT_NARROW,
@@ -193,21 +193,23 @@ def _narrowing(query: Query) -> bool:
 
 def title_matches(db: Database, query: Query, filters: Filters, keyword: Ranking) -> list[str]:
     """Takes a query, filters and its keyword ranking; returns the ids of papers whose title the
-    query is, exactly or nearly (`query.title_match`), exact titles first: the papers a reader
-    who typed a title means, found whether or not they have a vector yet. Looks among the
-    first TITLE_DEPTH keyword results and the papers whose title holds the query's words in
-    order."""
+    query is, exactly or nearly (`query.title_match`), exact first, with a vector or not: among
+    the first TITLE_DEPTH keyword results and the shortest titles with its every content word."""
     words = query.words
     if query.problem or not words or filters.contradictory:
         return []
+    content = [w for w in dict.fromkeys(words) if w not in FUNCTION_WORDS] or words
     with db.connect() as conn:
-        probe = store.title_phrase(conn, words, filters)
-        if query.authors or query.phrases:
-            keep = store.matching(conn, probe, filters, words_of(query))
-            probe = [i for i in probe if i in keep]
-        ids = list(dict.fromkeys([*probe, *(i for i, _s in keyword[:TITLE_DEPTH])]))
-        titles = store.titles(conn, ids)
-    matched = [i for i in ids if title_match(query.prose, titles.get(i, ""))]
+        titles = store.title_candidates(conn, content, filters)
+        head = [i for i, _s in keyword[:TITLE_DEPTH] if i not in titles]
+        ids = [*titles, *head]
+        titles.update(store.titles(conn, head))
+        matched = [i for i in ids if title_match(query.prose, titles.get(i, ""))]
+        # Keyword results passed every filter already; probed titles only the metadata ones.
+        unsure = [i for i in matched if i not in head]
+        if unsure and (query.authors or query.phrases):
+            keep = store.matching(conn, unsure, filters, words_of(query))
+            matched = [i for i in matched if i in keep or i in head]
     exact = [i for i in matched if parse(titles[i]).words == words]
     return exact + [i for i in matched if i not in exact]
 

@@ -8,7 +8,7 @@ onnxruntime and tokenizers: identical vectors, about a quarter of the time per q
 server that only answers queries needs neither torch nor sentence-transformers once the export
 exists. Only models that mean-pool their token vectors (as all-MiniLM-L6-v2 does) are exported;
 others run on torch. A name ending in `@int8` (the default, `all-MiniLM-L6-v2@int8`) is the same
-export with int8 weights: 2.4-2.7 times the papers per second with each text run alone on a
+export with int8 weights: 2.4-3.0 times the papers per second with each text run alone on a
 core (docs/benchmarks.md), and vectors of its own name, never compared with full precision's.
 """
 

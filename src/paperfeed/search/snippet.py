@@ -40,7 +40,11 @@ def snippet(text: str, words: list[str], *, width: int = WIDTH) -> str | None:
         return None
     best, best_score = 0, -1
     for n, m in enumerate(found):  # windows that open on a match: the most distinct words win
-        seen = {f.group().lower()[:6] for f in found[n:] if f.end() <= m.start() + width}
+        seen = set()
+        for f in found[n:]:  # in text order: past the window's end, every later one is too
+            if f.end() > m.start() + width:
+                break
+            seen.add(f.group().lower()[:6])
         if len(seen) > best_score:
             best, best_score = n, len(seen)
     start = max(0, found[best].start() - 30)

@@ -431,18 +431,21 @@ def visible(conn: sa.Connection, arxiv_ids: list[str], filters: Filters) -> set[
     return matching(conn, arxiv_ids, filters)
 
 
-def title_phrase(
+def title_candidates(
     conn: sa.Connection, words: list[str], filters: Filters, *, limit: int = 20
-) -> list[str]:
-    """Visible papers whose title holds these words in this order (an exact title probe),
-    shortest title first; the filters apply."""
+) -> dict[str, str]:
+    """{id: title} of visible papers whose title holds every one of these words (in any order),
+    shortest title first; the filters apply. A probe for a title a query names: the caller
+    decides which of them the query really is. Cheaper than a phrase of the whole query, which
+    reads the postings of its every function word."""
     if not words:
-        return []
+        return {}
     params: dict = {"limit": limit}
     where = _filter_sql(conn.dialect.name, filters, params)
     if conn.dialect.name == "sqlite":
-        params["match"] = "title : " + _fts_string(" ".join(words))
-        sql = f"""SELECT p.arxiv_id FROM papers_fts JOIN papers p ON p.rowid = papers_fts.rowid
+        params["match"] = "title : (" + " AND ".join(_fts_string(w) for w in words) + ")"
+        sql = f"""SELECT p.arxiv_id, p.title FROM papers_fts
+            JOIN papers p ON p.rowid = papers_fts.rowid
             WHERE papers_fts MATCH :match AND p.hidden = 0 {where}
             ORDER BY length(p.title), p.arxiv_id LIMIT :limit"""
     else:
@@ -450,25 +453,25 @@ def title_phrase(
         def lexeme(w: str) -> str:
             return "'" + w.replace("'", "").replace("\\", "") + "':A"
 
-        params["tsq"] = " <-> ".join(lexeme(w) for w in words)
-        sql = f"""SELECT p.arxiv_id FROM papers p
+        params["tsq"] = " & ".join(lexeme(w) for w in words)
+        sql = f"""SELECT p.arxiv_id, p.title FROM papers p
             WHERE p.search_vector @@ to_tsquery('english', :tsq) AND NOT p.hidden {where}
             ORDER BY length(p.title), p.arxiv_id LIMIT :limit"""
         if rum.operator(conn):
-            # RUM checks word order and the title weight in the index, so only true matches
+            # RUM checks the title weight of every word in the index, so only true matches
             # reach the table; GIN must re-read every paper with all the words, and the planner,
             # expecting many, reads the whole table instead (over a second at 80,000 papers).
             return _with_index_scan(conn, sql, params)
-    return [r[0] for r in conn.execute(sa.text(sql), params)]
+    return {r[0]: r[1] for r in conn.execute(sa.text(sql), params)}
 
 
-def _with_index_scan(conn: sa.Connection, sql: str, params: dict) -> list[str]:
-    """The ids `sql` selects, read by a plain index scan (neither the whole table nor a bitmap
-    to re-check), the planner's other choices put back afterwards."""
+def _with_index_scan(conn: sa.Connection, sql: str, params: dict) -> dict[str, str]:
+    """The ids and titles `sql` selects, read by a plain index scan (neither the whole table
+    nor a bitmap to re-check), the planner's other choices put back afterwards."""
     conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
     conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
     try:
-        return [r[0] for r in conn.execute(sa.text(sql), params)]
+        return {r[0]: r[1] for r in conn.execute(sa.text(sql), params)}
     finally:
         conn.exec_driver_sql("SET LOCAL enable_seqscan = on")
         conn.exec_driver_sql("SET LOCAL enable_bitmapscan = on")
