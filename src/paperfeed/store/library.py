@@ -115,6 +115,61 @@ def save(
     return new.id, True
 
 
+def known_keys(conn: sa.Connection, user_id: int) -> tuple[set[str], set[str]]:
+    """The keys and the arXiv ids of the reader's entries: which of an import's are new."""
+    rows = conn.execute(sa.select(L.c.key, L.c.arxiv_id).where(L.c.user_id == user_id))
+    keys, ids = set(), set()
+    for key, arxiv_id in rows:
+        keys.add(key)
+        if arxiv_id:
+            ids.add(arxiv_id)
+    return keys, ids
+
+
+def add_many(
+    conn: sa.Connection,
+    user_id: int,
+    entries: list[tuple[str, Reference]],
+    *,
+    source: str,
+    saved_at: dt.datetime | None = None,
+) -> dict[str, int]:
+    """Add (key, entry) pairs whose keys the reader does not have (`known_keys`), in bulk: {key:
+    item id} of those added. An entry a concurrent save added first is left out: `save` it."""
+    if not entries:
+        return {}
+    when = saved_at or _now()
+    rows = []
+    for key, ref in entries:
+        rows.append(
+            dict(
+                user_id=user_id,
+                key=key,
+                arxiv_id=ref.arxiv_id,
+                doi=ref.doi,
+                title=ref.title or ref.arxiv_id or ref.doi or "",
+                abstract=ref.abstract or "",
+                authors=list(ref.authors),
+                year=ref.year,
+                venue=ref.venue,
+                note=ref.note or "",
+                source=source,
+                vector=None,
+                saved_at=when,
+            )
+        )
+    stmt = (
+        insert(conn, L)
+        .on_conflict_do_nothing(index_elements=["user_id", "key"])
+        .returning(L.c.id, L.c.key)
+    )
+    out: dict[str, int] = {}
+    for at in range(0, len(rows), 500):
+        result = conn.execute(stmt, rows[at : at + 500])
+        out.update((key, item_id) for item_id, key in result)
+    return out
+
+
 def get(conn: sa.Connection, user_id: int, item_id: int) -> LibraryItem:
     """One of this reader's entries; raises NotFound (also for another reader's)."""
     row = conn.execute(sa.select(L).where(L.c.id == item_id, L.c.user_id == user_id)).first()
@@ -221,6 +276,18 @@ def upvoted_training(conn: sa.Connection, user_id: int, model: str) -> list[tupl
         .join(P, P.c.arxiv_id == VO.c.arxiv_id)
         .join(V, sa.and_(V.c.arxiv_id == VO.c.arxiv_id, V.c.model == model))
         .where(VO.c.user_id == user_id)
+    )
+    return [tuple(r) for r in conn.execute(q)]
+
+
+def recent_texts(conn: sa.Connection, *, until: dt.date, limit: int) -> list[tuple[str, str, str]]:
+    """(arxiv id, title, abstract) of the `limit` most recently listed visible papers listed on
+    or before `until`, newest first: what the personal model counts word weights over."""
+    q = (
+        sa.select(P.c.arxiv_id, P.c.title, P.c.abstract)
+        .where(P.c.listing_day <= until, P.c.hidden.is_(False))
+        .order_by(P.c.listing_day.desc(), P.c.arxiv_id.desc())
+        .limit(limit)
     )
     return [tuple(r) for r in conn.execute(q)]
 
