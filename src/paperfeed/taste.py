@@ -33,6 +33,7 @@ LINEAR_WEIGHT = 1.0  # of the linear model's standardised positive side
 BACKGROUND_WEIGHT = 0.5  # of its standardised negative side: closeness to the listing's mean
 DISMISS_WEIGHT = 1.0  # how hard closeness to a dismissed paper pushes down
 DISMISS_FLOOR = 0.3  # cosines to dismissed papers below this count for nothing
+MAX_DF = 0.1  # words in more than this share of the recent papers weigh nothing (as in sanity)
 PROTOTYPES = 256  # a larger library is summarised by this many prototypes for the neighbour score
 PROTOTYPE_TERMS = 200  # the words a prototype keeps for the lexical score
 
@@ -85,6 +86,7 @@ class Words:
         n = counts.shape[0]
         df = np.bincount(counts.indices, minlength=HASH_FEATURES)
         idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
+        idf[df > max(MAX_DF * n, 1)] = 0
         rows = weigh(counts if listing is None else counts[listing], idf)
         mean = np.asarray(rows.sum(axis=0), dtype=np.float32).ravel() / max(rows.shape[0], 1)
         return cls(idf, mean)
@@ -101,6 +103,7 @@ def weigh(counts, idf: np.ndarray):
     """Sublinear tf times idf, rows to unit length (sparse, worked on the stored values only)."""
     weighted = counts.astype(np.float32, copy=True)
     weighted.data = (1 + np.log(weighted.data)) * idf[weighted.indices]
+    weighted.eliminate_zeros()
     lengths = np.diff(weighted.indptr)
     if weighted.nnz:
         sums = np.add.reduceat(weighted.data**2, weighted.indptr[:-1])
@@ -137,7 +140,7 @@ class Profile:
 
     prototypes: np.ndarray  # (k, d) liked papers (or their summaries): the neighbour scores
     prototype_terms: Any  # scipy.sparse (k, HASH_FEATURES) weighted rows, pruned
-    direction: Any  # scipy.sparse (HASH_FEATURES, 1): the linear model's positive side
+    direction: Any  # scipy.sparse (1, HASH_FEATURES): the linear model's positive side
     negatives: np.ndarray  # (m, d) dismissed papers
     lexical_weight: float = LEXICAL_WEIGHT
     linear_weight: float = LINEAR_WEIGHT
@@ -169,11 +172,15 @@ def _summarise(vectors: np.ndarray, weights: np.ndarray, k: int):
     the library's size. A library of k papers or fewer is its own prototypes."""
     if len(vectors) <= k:
         return vectors, None
+    import scipy.sparse as sp
+
     centres = vectors[np.argsort(-weights, kind="stable")[:k]].copy()
+    weighted = vectors * weights[:, None].astype(vectors.dtype)
+    rows = np.arange(len(vectors))
     for _ in range(4):
         assign = np.argmax(vectors @ centres.T, axis=1)
-        sums = np.zeros_like(centres)
-        np.add.at(sums, assign, vectors * weights[:, None].astype(vectors.dtype))
+        member = sp.csr_matrix((np.ones(len(rows), np.float32), (assign, rows)), (k, len(rows)))
+        sums = np.asarray(member @ weighted)
         filled = np.bincount(assign, minlength=k) > 0
         centres[filled] = _unit(sums[filled])
     return centres, np.argmax(vectors @ centres.T, axis=1)
@@ -187,19 +194,24 @@ def _prune(rows, keep: int):
     lengths = np.diff(rows.indptr)
     if not len(lengths) or lengths.max() <= keep:
         return rows
-    out_rows, cols, vals = [], [], []
-    for r in range(rows.shape[0]):
-        lo, hi = rows.indptr[r], rows.indptr[r + 1]
-        idx, data = rows.indices[lo:hi], rows.data[lo:hi]
-        if len(idx) > keep:
-            best = np.argpartition(-data, keep)[:keep]
-            idx, data = idx[best], data[best] / max(float(np.linalg.norm(data[best])), 1e-12)
-        out_rows.append(np.full(len(idx), r))
-        cols.append(idx)
-        vals.append(data)
-    return sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(out_rows), np.concatenate(cols))), shape=rows.shape
+    row_of = np.repeat(np.arange(rows.shape[0]), lengths)
+    # By row, heaviest first: rows hold unit vectors, so 1 - value sorts within a row.
+    order = np.argsort(row_of + (1 - rows.data.astype(np.float64)), kind="stable")
+    place = np.arange(len(order)) - np.repeat(rows.indptr[:-1], lengths)
+    chosen = order[place < keep]
+    pruned = sp.csr_matrix(
+        (rows.data[chosen], (row_of[chosen], rows.indices[chosen])), shape=rows.shape
     )
+    return _unit_rows(pruned)
+
+
+def _unit_rows(rows):
+    """Sparse rows scaled to unit length, in place of their values."""
+    lengths = np.diff(rows.indptr)
+    if rows.nnz:
+        sums = np.add.reduceat(rows.data**2, rows.indptr[:-1]) * (lengths > 0)
+        rows.data /= np.repeat(np.sqrt(np.clip(sums, 1e-24, None)), lengths).astype(rows.dtype)
+    return rows
 
 
 def fit(
@@ -226,22 +238,18 @@ def fit(
     )
     terms = empty_terms(len(positives)) if terms is None else terms
     if not len(positives):
-        return Profile(positives, empty_terms(), sp.csr_matrix((HASH_FEATURES, 1)), negatives)
+        return Profile(positives, empty_terms(), empty_terms(1), negatives)
     ages = np.zeros(len(positives)) if ages_days is None else np.asarray(ages_days, float)
     w = recency_weights(ages, half_life).astype(np.float32)
     # The linear model's positive side: the recency-weighted mean liked row, to unit length.
-    direction = (sp.csr_matrix(w[None, :]) @ terms).T.tocsr()
-    norm = float(np.sqrt(direction.multiply(direction).sum()))
-    direction = direction / max(norm, 1e-12)
+    direction = _unit_rows((sp.csr_matrix(w[None, :]) @ terms).tocsr())
     protos, assign = _summarise(positives, w.astype(np.float64), prototypes)
     if assign is not None:
         # Each prototype's words are its papers' words together.
         member = sp.csr_matrix(
             (w, (assign, np.arange(len(assign)))), shape=(len(protos), len(assign))
         )
-        summed = (member @ terms).tocsr()
-        lengths = np.sqrt(np.asarray(summed.multiply(summed).sum(axis=1)).ravel())
-        terms = sp.diags(1 / np.clip(lengths, 1e-12, None)).astype(np.float32) @ summed
+        terms = _unit_rows((member @ terms).tocsr())
     return Profile(protos, _prune(terms.tocsr(), PROTOTYPE_TERMS), direction, negatives, **weights)
 
 
@@ -266,7 +274,11 @@ def parts(profile: Profile, papers: Papers) -> dict[str, np.ndarray]:
                 (papers.terms @ profile.prototype_terms.T).max(axis=1).toarray().ravel()
             )
         if profile.linear_weight and profile.direction.nnz:
-            out["linear"] = (papers.terms @ profile.direction).toarray().ravel()
+            # Scattered into a dense vector: a sparse matrix times a dense vector is the fast
+            # product; the dense copy lives for this call only.
+            dense = np.zeros(HASH_FEATURES, dtype=np.float32)
+            dense[profile.direction.indices] = profile.direction.data
+            out["linear"] = papers.terms @ dense
     if len(profile.negatives):
         out["dismissed"] = (papers.vectors @ profile.negatives.T).max(axis=1)
     return out
