@@ -79,3 +79,15 @@ def test_no_signal_scores_nothing_and_dismissals_alone_still_count():
     only_no = taste.fit(np.zeros((0, 384)), negatives=vectors[:1])
     scores = taste.score(only_no, day)
     assert scores[1] < scores[15]  # close to the dismissed paper: lower
+
+
+def test_papers_with_no_word_that_counts_score_without_error():
+    # Every word of the last papers is in over 10% of the listing: their rows end up empty.
+    texts = ["common words here"] * 10 + ["graphene lattice", "common words", "here"]
+    counts = taste.term_counts(texts)
+    words = taste.Words.count(counts)
+    weighted = taste.weigh(counts, words.idf)
+    assert weighted[-1].nnz == 0 and abs(weighted[10].multiply(weighted[10]).sum() - 1) < 1e-5
+    vectors, _labels = topic_vectors(1, 13)
+    profile = taste.fit(vectors[:1], terms=weighted[10:11])
+    assert np.isfinite(taste.score(profile, taste.Papers.of(vectors, counts, words))).all()

@@ -25,6 +25,7 @@ from paperfeed.sources.http import PoliteClient
 from paperfeed.store import Database
 from paperfeed.store import library as store
 from paperfeed.store import papers as paper_store
+from paperfeed.store import reading as reading_store
 from paperfeed.store import votes as vote_store
 
 log = logging.getLogger(__name__)
@@ -427,25 +428,25 @@ def new_feed_token(db: Database, user: User) -> str:
     """A new secret for the reader's private feed URL; the old one stops working."""
     token = secrets.token_urlsafe(24)
     with db.transaction() as conn:
-        store.set_feed_token(conn, user.id, _hash(token))
+        reading_store.set_feed_token(conn, user.id, _hash(token))
     return token
 
 
 def revoke_feed_token(db: Database, user: User) -> None:
     with db.transaction() as conn:
-        store.set_feed_token(conn, user.id, None)
+        reading_store.set_feed_token(conn, user.id, None)
 
 
 def has_feed(db: Database, user: User) -> bool:
     with db.connect() as conn:
-        return store.has_feed_token(conn, user.id)
+        return reading_store.has_feed_token(conn, user.id)
 
 
 def user_for_feed(db: Database, token: str) -> int:
     if not token or len(token) > 100:
         raise NotFound("no such feed")
     with db.connect() as conn:
-        return store.user_for_feed(conn, _hash(token))
+        return reading_store.user_for_feed(conn, _hash(token))
 
 
 def reader_by_email(db: Database, email: str) -> User:

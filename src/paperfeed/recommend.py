@@ -21,6 +21,7 @@ from paperfeed.search import embedder, indexing
 from paperfeed.store import Database
 from paperfeed.store import library as library_store
 from paperfeed.store import papers as paper_store
+from paperfeed.store import reading as reading_store
 from paperfeed.store import vectors as vector_store
 
 
@@ -397,26 +398,26 @@ def for_you(
     if fitted.cold:
         return Visit(_trending(db, fitted, limit=20), None, 0, 1, True, False)
     with db.connect() as conn:
-        batches = library_store.batches(conn, user.id)
+        batches = reading_store.batches(conn, user.id)
         latest = paper_store.latest_day(conn, on_or_before=now.date() + dt.timedelta(days=1))
     made = False
     if page == 0 and latest is not None:
         start = latest - dt.timedelta(days=NEW_DAYS - 1)
         found = candidates(db, settings, start, latest)
         with db.connect() as conn:
-            seen = library_store.seen_among(conn, user.id, found.ids)
+            seen = reading_store.seen_among(conn, user.id, found.ids)
         fresh = found.only([i for i, a in enumerate(found.ids) if a not in seen])
         ranked = rank(fitted, fresh, explain=PER_VISIT)[:PER_VISIT]
         if ranked:
             with db.transaction() as conn:
-                library_store.mark_seen(conn, user.id, ranked, batch=now)
+                reading_store.mark_seen(conn, user.id, ranked, batch=now)
             batches = [now, *batches]
             made = True
     if not batches:
         return Visit([], None, 0, 1, False, False)
     page = max(0, min(page, len(batches) - 1))
     with db.connect() as conn:
-        rows = library_store.seen_in(conn, user.id, batches[page])
+        rows = reading_store.seen_in(conn, user.id, batches[page])
     return Visit(_papers(db, rows), batches[page], page, len(batches), False, made and page == 0)
 
 
@@ -445,8 +446,8 @@ def api_for_you(
         return rank_period(db, settings, user, day, day, limit=limit)
     fitted = reader(db, settings, user.id)
     with db.transaction() as conn:
-        mark = library_store.api_mark(conn, user.id)
-        library_store.set_api_mark(conn, user.id, now)
+        mark = reading_store.api_mark(conn, user.id)
+        reading_store.set_api_mark(conn, user.id, now)
         latest = paper_store.latest_day(conn, on_or_before=now.date() + dt.timedelta(days=1))
         since = paper_store.created_since(conn, mark) if mark else None
     if latest is None:

@@ -104,12 +104,7 @@ def weigh(counts, idf: np.ndarray):
     weighted = counts.astype(np.float32, copy=True)
     weighted.data = (1 + np.log(weighted.data)) * idf[weighted.indices]
     weighted.eliminate_zeros()
-    lengths = np.diff(weighted.indptr)
-    if weighted.nnz:
-        sums = np.add.reduceat(weighted.data**2, weighted.indptr[:-1])
-        norms = np.sqrt(np.where(lengths > 0, sums, 1.0)).astype(np.float32)
-        weighted.data /= np.repeat(np.clip(norms, 1e-12, None), lengths)
-    return weighted
+    return _unit_rows(weighted)
 
 
 @dataclasses.dataclass
@@ -209,8 +204,13 @@ def _unit_rows(rows):
     """Sparse rows scaled to unit length, in place of their values."""
     lengths = np.diff(rows.indptr)
     if rows.nnz:
-        sums = np.add.reduceat(rows.data**2, rows.indptr[:-1]) * (lengths > 0)
-        rows.data /= np.repeat(np.sqrt(np.clip(sums, 1e-24, None)), lengths).astype(rows.dtype)
+        # bincount, not add.reduceat: rows may be empty, the last ones too.
+        row_of = np.repeat(np.arange(rows.shape[0]), lengths)
+        sums = np.bincount(
+            row_of, weights=rows.data.astype(np.float64) ** 2, minlength=len(lengths)
+        )
+        norms = np.sqrt(np.clip(sums, 1e-24, None)).astype(rows.dtype)
+        rows.data /= np.repeat(norms, lengths)
     return rows
 
 
