@@ -189,7 +189,7 @@ def reader(db: Database, settings: Settings, user_id: int) -> Reader:
         embed_library(db, settings, user_id, limit=EMBED_PER_REFRESH)
         with db.connect() as conn:
             stamp = (*_stamp(conn, user_id), day)
-    fitted = refresh(db, settings, user_id, stamp=stamp)
+    fitted = refresh(db, settings, user_id, stamp=stamp, weights=_w)
     with _CACHE_LOCK:
         if len(_CACHE) > 10_000:
             _CACHE.clear()
@@ -197,7 +197,14 @@ def reader(db: Database, settings: Settings, user_id: int) -> Reader:
     return fitted
 
 
-def refresh(db: Database, settings: Settings, user_id: int, *, stamp: tuple = ()) -> Reader:
+def refresh(
+    db: Database,
+    settings: Settings,
+    user_id: int,
+    *,
+    stamp: tuple = (),
+    weights: taste.Words | None = None,
+) -> Reader:
     """Fit the reader's model from the store: library entries and upvotes positive (newer
     weighing more), dismissals negative."""
     model = settings.embedding_model
@@ -223,7 +230,7 @@ def refresh(db: Database, settings: Settings, user_id: int, *, stamp: tuple = ()
     if len(positives):
         newest = max(r[2] for r in pos_rows)
         ages = np.array([(newest - r[2]).total_seconds() / 86400 for r in pos_rows])
-        _day, weights = words(db)
+        weights = weights or words(db)[1]
         counts = _terms([r[4] for r in pos_rows], [r[5] for r in pos_rows])
         profile = taste.fit(
             positives,

@@ -34,6 +34,7 @@ BACKGROUND_WEIGHT = 0.5  # of its standardised negative side: closeness to the l
 DISMISS_WEIGHT = 1.0  # how hard closeness to a dismissed paper pushes down
 DISMISS_FLOOR = 0.3  # cosines to dismissed papers below this count for nothing
 MAX_DF = 0.1  # words in more than this share of the recent papers weigh nothing (as in sanity)
+DENSE_FROM = 20_000  # words in the linear model from which scoring scatters it into a dense vector
 PROTOTYPES = 256  # a larger library is summarised by this many prototypes for the neighbour score
 PROTOTYPE_TERMS = 200  # the words a prototype keeps for the lexical score
 
@@ -273,12 +274,14 @@ def parts(profile: Profile, papers: Papers) -> dict[str, np.ndarray]:
             out["lexical"] = (
                 (papers.terms @ profile.prototype_terms.T).max(axis=1).toarray().ravel()
             )
-        if profile.linear_weight and profile.direction.nnz:
+        if profile.linear_weight and profile.direction.nnz > DENSE_FROM:
             # Scattered into a dense vector: a sparse matrix times a dense vector is the fast
-            # product; the dense copy lives for this call only.
+            # product for a large library; the dense copy lives for this call only.
             dense = np.zeros(HASH_FEATURES, dtype=np.float32)
             dense[profile.direction.indices] = profile.direction.data
             out["linear"] = papers.terms @ dense
+        elif profile.linear_weight and profile.direction.nnz:
+            out["linear"] = (papers.terms @ profile.direction.T).toarray().ravel()
     if len(profile.negatives):
         out["dismissed"] = (papers.vectors @ profile.negatives.T).max(axis=1)
     return out

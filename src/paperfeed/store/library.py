@@ -358,12 +358,13 @@ def dismissed_among(conn: sa.Connection, user_id: int, arxiv_ids: Iterable[str])
 
 
 def dismissed_vectors(conn: sa.Connection, user_id: int, model: str) -> list[bytes]:
-    q = (
-        sa.select(V.c.vector)
-        .join(D, D.c.arxiv_id == V.c.arxiv_id)
-        .where(D.c.user_id == user_id, V.c.model == model)
-    )
-    return list(conn.execute(q).scalars())
+    # The reader's ids first: as one join, SQLite scanned every vector of the model (18 ms).
+    ids = list(conn.execute(sa.select(D.c.arxiv_id).where(D.c.user_id == user_id)).scalars())
+    out: list[bytes] = []
+    for at in range(0, len(ids), 500):
+        q = sa.select(V.c.vector).where(V.c.arxiv_id.in_(ids[at : at + 500]), V.c.model == model)
+        out += conn.execute(q).scalars()
+    return out
 
 
 # -- collections -------------------------------------------------------------------------------
