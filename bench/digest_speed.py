@@ -15,12 +15,17 @@ sampled every 0.2 s; reported are the largest sum of their resident sets and eac
 peak (VmHWM). getrusage(RUSAGE_CHILDREN) would be wrong here: Linux carries the forking
 parent's peak into the child's.
 
+With --personal (hybrid mode), every subscriber also has an account whose library holds 5
+papers drawn from the embedded ones (LIBRARY_SIZE), so each digest gets a personal "For you"
+section: the reader's model is fitted (recommend.reader) and the window's papers ranked for them,
+as for a real subscriber with an account.
+
 In hybrid mode the papers of the digest week and after (2,045) are embedded first with the
 packaged model (about a minute): a topic's semantic side ranks exactly the vectors of the papers
 new since the last digest, so vectors of older papers would not change the work.
 
-    python bench/digest_speed.py [--subscribers 10000] [--mode hybrid|keyword] [--db PATH]
-                                 [--json-out FILE]
+    python bench/digest_speed.py [--subscribers 10000] [--mode hybrid|keyword] [--personal]
+                                 [--db PATH] [--json-out FILE]
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from paperfeed.store import subscriptions as sub_store  # noqa: E402
 from paperfeed.store.tables import subscriptions as subs_table  # noqa: E402
 
 TARGET_SECONDS = 120.0
+LIBRARY_SIZE = 5
 CATEGORIES = ["cs.LG", "cs.CV", "cs.CL", "cs.AI", "stat.ML", "cs.RO", "eess.IV"]
 STOP = {"using", "towards", "based", "large", "under", "through", "their", "which", "about"}
 
@@ -132,6 +138,42 @@ def subscribe(db: Database, n: int, day: dt.date, now: dt.datetime) -> None:
             )
 
 
+def give_libraries(db: Database, model: str) -> int:
+    """An account with a LIBRARY_SIZE-paper library of embedded papers for every subscriber (the
+    accounts made in the store directly: hashing 10,000 passwords is not what is measured)."""
+    import sqlalchemy as sa
+
+    from paperfeed.models import Reference
+    from paperfeed.store import library as library_store
+    from paperfeed.store import users as user_store
+    from paperfeed.store.tables import paper_vectors
+
+    rng = random.Random(7)
+    with db.connect() as conn:
+        embedded = sorted(
+            conn.execute(
+                sa.select(paper_vectors.c.arxiv_id).where(paper_vectors.c.model == model)
+            ).scalars()
+        )
+        subs = list(conn.execute(sa.select(subs_table.c.id, subs_table.c.email)))
+    with db.transaction() as conn:
+        for sub_id, email in subs:
+            user = user_store.create(
+                conn, email=email, display_name=email.split("@")[0], password_hash="-"
+            )
+            picked = rng.sample(embedded, LIBRARY_SIZE)
+            library_store.add_many(
+                conn,
+                user.id,
+                [(f"arxiv:{a}", Reference(title=a, arxiv_id=a)) for a in picked],
+                source="bench",
+            )
+            conn.execute(
+                subs_table.update().where(subs_table.c.id == sub_id).values(user_id=user.id)
+            )
+    return len(subs)
+
+
 def _tree(pid: int) -> list[int]:
     """pid and all its descendants."""
     out, todo = [], [pid]
@@ -202,6 +244,11 @@ def main() -> None:
         default="hybrid",
         help="search mode of the saved searches (hybrid, the default)",
     )
+    parser.add_argument(
+        "--personal",
+        action="store_true",
+        help="every subscriber has an account and a library: a personal section in each digest",
+    )
     parser.add_argument("--db", type=Path, help="SQLite file to build in (default: a temp dir)")
     parser.add_argument("--json-out", type=Path, help="also write the results as JSON here")
     args = parser.parse_args()
@@ -223,9 +270,12 @@ def main() -> None:
         embedded = indexing.embed_pending(
             db, Settings.load(env={}, database_url=url), limit=recent
         )  # newest listings first
+    libraries = 0
+    if args.personal:
+        libraries = give_libraries(db, Settings.load(env={}, database_url=url).embedding_model)
     print(
         f"fixture: {time.perf_counter() - t0:.0f} s; digest day {day}; {embedded:,} papers "
-        "embedded",
+        f"embedded; {libraries:,} readers with a library",
         file=sys.stderr,
     )
 
@@ -274,8 +324,10 @@ def main() -> None:
         ["re-run (nothing due)", "0", f"{rerun:.1f}", "", "", "", ""],
     ]
     print(
-        f"\n{n:,} personalised digests ({args.mode} search, SQLite, real corpus of 84,605 "
-        f"papers), aiosmtpd on loopback, 2 cores, {dt.date.today()}\n"
+        f"\n{n:,} personalised digests ({args.mode} search"
+        f"{', a For you section each' if args.personal else ''}, SQLite, real corpus of 84,605 "
+        f"papers), aiosmtpd on loopback, 2 cores, {dt.date.today()}; load average "
+        "{:.2f} {:.2f} {:.2f}\n".format(*os.getloadavg())
     )
     print(
         table(
@@ -295,6 +347,7 @@ def main() -> None:
                 {
                     "subscribers": n,
                     "mode": args.mode,
+                    "personal": args.personal,
                     "embedded": embedded,
                     "seconds": ours,
                     "digests_per_s": n / ours,

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -37,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paperfeed import recommend
+from paperfeed import recommend, taste
 
 sys.path.insert(0, str(Path(__file__).parent))
 import recommend_protocol as rp  # noqa: E402 - a sibling script
@@ -79,16 +80,42 @@ class Bench:
         }
         self._tfidf = None
         self._terms: dict[str, object] = {}
+        self._words: dict[str, taste.Words] = {}
+        self._papers: dict[str, taste.Papers] = {}
+        # Newest first, as the product reads them (recent_texts).
+        self.newest_first = sorted(
+            self.papers, key=lambda p: (p["published"], p["arxiv_id"]), reverse=True
+        )
 
     def terms(self, ids: list[str]):
-        """paperfeed's word counts (recommend.term_counts) of these papers, cached."""
+        """paperfeed's word counts (taste.term_counts) of these papers, cached."""
         import scipy.sparse as sp
 
         todo = [i for i in ids if i not in self._terms]
         if todo:
-            rows = recommend.term_counts([rp.text(self.by_id[i]) for i in todo])
+            rows = taste.term_counts([rp.text(self.by_id[i]) for i in todo])
             self._terms.update((i, rows[n]) for n, i in enumerate(todo))
+        if not ids:
+            return taste.empty_terms()
         return sp.vstack([self._terms[i] for i in ids], format="csr")
+
+    def words(self, day: str) -> taste.Words:
+        """What the product would count on that listing day (recommend.words): word weights over
+        the WORD_PAPERS papers listed last up to the day, the BACKGROUND_PAPERS newest set apart."""
+        if day not in self._words:
+            recent = [p["arxiv_id"] for p in self.newest_first if p["published"] <= day]
+            counts = self.terms(recent[: recommend.WORD_PAPERS])
+            self._words[day] = taste.Words.count(
+                counts, listing=slice(0, recommend.BACKGROUND_PAPERS)
+            )
+        return self._words[day]
+
+    def day_papers(self, day: str) -> taste.Papers:
+        if day not in self._papers:
+            self._papers[day] = taste.Papers.of(
+                self.day_matrix[day], self.terms(self.proto.days[day]), self.words(day)
+            )
+        return self._papers[day]
 
     # -- data for one reader --------------------------------------------------------------
     def reader_days(self, reader: str) -> list[str]:
@@ -184,19 +211,22 @@ def zotero(bench: Bench, reader: str) -> dict[str, np.ndarray]:
 
 
 def ours(bench: Bench, reader: str, **options) -> dict[str, np.ndarray]:
+    """paperfeed's model as the product fits it: refitted on each listing day with that day's
+    word weights (the service refits when the latest listing day changes)."""
     lib = bench.library(reader)
     newest = max(bench.published[i] for i in lib)
     ages = [(np.datetime64(newest) - np.datetime64(bench.published[i])).astype(int) for i in lib]
-    profile = recommend.fit(
-        np.stack([bench.vec[i] for i in lib]),
-        ages_days=np.array(ages, dtype=np.float64),
-        terms=bench.terms(lib),
-        **options,
-    )
-    return {
-        d: recommend.score(profile, bench.day_matrix[d], bench.terms(bench.proto.days[d]))
-        for d in bench.reader_days(reader)
-    }
+    positives, counts = np.stack([bench.vec[i] for i in lib]), bench.terms(lib)
+    out = {}
+    for d in bench.reader_days(reader):
+        profile = taste.fit(
+            positives,
+            terms=taste.weigh(counts, bench.words(d).idf),
+            ages_days=np.array(ages, dtype=np.float64),
+            **options,
+        )
+        out[d] = taste.score(profile, bench.day_papers(d))
+    return out
 
 
 METHODS = {"listing": listing, "sanity": sanity, "zotero": zotero, "ours": ours}
@@ -245,18 +275,19 @@ def feedback_test(bench: Bench, *, clusters: int = 20) -> dict:
     from sklearn.cluster import KMeans
 
     labels = {
-        d: KMeans(clusters, n_init=3, random_state=rp.SEED).fit_predict(m)
+        # A short listing day (the test split has one of 8 papers) gets fewer topics.
+        d: KMeans(min(clusters, len(m)), n_init=3, random_state=rp.SEED).fit_predict(m)
         for d, m in bench.day_matrix.items()
     }
     before_shares, after_shares, ok = [], [], 0
     for reader in bench.proto.readers:
         lib = bench.library(reader)
-        positives, terms = np.stack([bench.vec[i] for i in lib]), bench.terms(lib)
         day = bench.reader_days(reader)[0]
-        m, lab = bench.day_matrix[day], labels[day]
-        day_terms = bench.terms(bench.proto.days[day])
-        profile = recommend.fit(positives, terms=terms)
-        first = recommend.score(profile, m, day_terms)
+        positives = np.stack([bench.vec[i] for i in lib])
+        terms = taste.weigh(bench.terms(lib), bench.words(day).idf)
+        m, lab, papers = bench.day_matrix[day], labels[day], bench.day_papers(day)
+        profile = taste.fit(positives, terms=terms)
+        first = taste.score(profile, papers)
         top = np.argsort(-first, kind="stable")[:20]
         topic = np.bincount(lab[top]).argmax()
         share0 = float(np.mean(lab[top] == topic))
@@ -264,8 +295,8 @@ def feedback_test(bench: Bench, *, clusters: int = 20) -> dict:
         if len(dismissed) < 5:  # fewer than 5 in the top 20: take the topic's next best
             order = np.argsort(-first, kind="stable")
             dismissed = [i for i in order if lab[i] == topic][:5]
-        profile = recommend.fit(positives, negatives=m[dismissed], terms=terms)
-        scores = recommend.score(profile, m, day_terms)
+        profile = taste.fit(positives, negatives=m[dismissed], terms=terms)
+        scores = taste.score(profile, papers)
         scores[dismissed] = -np.inf
         top = np.argsort(-scores, kind="stable")[:20]
         share1 = float(np.mean(lab[top] == topic))
@@ -294,7 +325,8 @@ def main() -> None:
     parser.add_argument("--json-out")
     args = parser.parse_args()
     split = rp.DEV if args.split == "dev" else rp.TEST
-    print(f"CPU: {cpu()} ({__import__('os').cpu_count()} cores, shared and busy)")
+    print(f"CPU: {cpu()} ({os.cpu_count()} cores, shared with other jobs)")
+    print("load average: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     bench = Bench(split, days=args.days)
     n_targets = sum(map(len, bench.proto.targets.values()))
     print(

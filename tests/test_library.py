@@ -307,6 +307,46 @@ def test_ranking_learns_from_saves_and_dismissals(db, settings, people, catalogu
     assert pid(24) in {p.paper.arxiv_id for p in recommend.rank_period(db, settings, ada, DAY, DAY)}
 
 
+def test_another_readers_library_votes_and_dismissals_never_shape_a_ranking(
+    db, settings, people, catalogue
+):
+    ada, bob, _root = people
+    for n in (1, 2, 21):
+        library.save_paper(db, ada, pid(n))
+
+    def ranking():
+        return [
+            (p.paper.arxiv_id, round(p.score, 5), p.reason)
+            for p in recommend.rank_period(db, settings, ada, DAY, DAY, limit=1000)
+        ]
+
+    alone = ranking()
+    library.import_references(
+        db, settings, bob, json.dumps([{"title": HOSTILE, "abstract": "Topic 2 " * 20}])
+    )
+    for n in (41, 42, 43, 44):
+        library.save_paper(db, bob, pid(n))
+    for n in (3, 4, 5, 22, 23):
+        library.dismiss(db, bob, pid(n))
+    assert ranking() == alone  # bob's signals change nothing of ada's
+    theirs = recommend.rank_period(db, settings, bob, DAY, DAY, limit=1000)
+    assert {pid(41), pid(42)} & {a for a, _s, _r in alone}  # bob's saves stay in ada's
+    assert not {pid(41), pid(42)} & {p.paper.arxiv_id for p in theirs}
+    titles = {f"Topic {catalogue[pid(n)]} paper {n}" for n in (1, 2, 21)}
+    assert all(r[r.index("“") + 1 : r.index("”")] in titles for _a, _s, r in alone)
+    assert all(HOSTILE not in r for _a, _s, r in alone)
+
+
+def test_importing_the_same_file_twice_merges_every_entry(db, people, catalogue):
+    ada, _bob, _root = people
+    ids = "\n".join([pid(1), pid(2), pid(2), pid(3)])
+    first = library.import_references(db, None, ada, ids)
+    assert (first.added, first.merged) == (3, 1)
+    again = library.import_references(db, None, ada, ids)
+    assert (again.added, again.merged) == (0, 4)
+    assert sorted(i.arxiv_id for i in library.items(db, ada)) == [pid(1), pid(2), pid(3)]
+
+
 def test_for_you_shows_each_paper_once_and_pages_back(db, settings, people, catalogue):
     ada, _bob, _root = people
     cold = recommend.for_you(db, settings, ada, now=dt.datetime(2025, 11, 21, tzinfo=dt.UTC))

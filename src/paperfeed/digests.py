@@ -131,6 +131,7 @@ class Composer:
         self._trending: dict[str, list[Paper]] = {}
         self._vectors: dict[str, object] = {}  # topic -> its embedding, for this run
         self._windows: dict = {}  # the vectors of the windows searched, for this run
+        self._picks: dict = {}  # the papers the personal sections rank, per window, for this run
         with db.connect() as conn:
             self.latest = paper_store.latest_day(conn, on_or_before=self.now.date())
 
@@ -182,7 +183,7 @@ class Composer:
         mine: list[Paper] = []
         if user_id is not None and since <= self.latest:
             picks = recommend.picks_for(
-                self.db, self.settings, user_id, since, self.latest, limit=n
+                self.db, self.settings, user_id, since, self.latest, limit=n, cache=self._picks
             )
             mine = [p.paper for p in picks]
             if mine:

@@ -25,6 +25,7 @@ from paperfeed.sources.http import PoliteClient
 from paperfeed.store import Database
 from paperfeed.store import library as store
 from paperfeed.store import papers as paper_store
+from paperfeed.store import reading as reading_store
 from paperfeed.store import votes as vote_store
 
 log = logging.getLogger(__name__)
@@ -271,44 +272,65 @@ def import_references(
             unreachable = {a for a in missing if a not in known and a not in unknown}
     else:
         unreachable = set(missing)
+    ready: list[tuple[int, Reference, str]] = []
+    for n, ref in refs:
+        if ref.arxiv_id in unknown:
+            report.unknown += 1
+            report.entries.append(EntryReport(n, "unknown", f"arXiv has no paper {ref.arxiv_id}"))
+            ref.arxiv_id = None
+            if not ref.title:
+                continue
+        paper = known.get(ref.arxiv_id) if ref.arxiv_id else None
+        if paper is not None:
+            ref.title = paper.title
+            ref.abstract = ref.abstract or paper.abstract
+            ref.authors = ref.authors or list(paper.authors)[:200]
+            ref.year = ref.year or (paper.published.year if paper.published else None)
+        elif ref.arxiv_id in unreachable:
+            if not ref.title:
+                ref.title = ref.arxiv_id
+            report.pending += 1
+            report.entries.append(
+                EntryReport(
+                    n,
+                    "pending",
+                    f"{ref.arxiv_id} is not in the catalogue and arXiv could not be asked: "
+                    "kept as the file describes it",
+                )
+            )
+        key = ref.key()
+        if key is None:
+            report.skipped += 1
+            report.entries.append(EntryReport(n, "skipped", "nothing to identify it by"))
+            continue
+        ready.append((n, ref, key))
     with db.transaction() as conn:
         col_id = (
             store.create_collection(conn, user.id, _collection_name(collection))
             if collection
             else None
         )
-        for n, ref in refs:
-            if ref.arxiv_id in unknown:
-                report.unknown += 1
-                report.entries.append(
-                    EntryReport(n, "unknown", f"arXiv has no paper {ref.arxiv_id}")
-                )
-                ref.arxiv_id = None
-                if not ref.title:
-                    continue
-            paper = known.get(ref.arxiv_id) if ref.arxiv_id else None
-            if paper is not None:
-                ref.title = paper.title
-                ref.abstract = ref.abstract or paper.abstract
-                ref.authors = ref.authors or list(paper.authors)[:200]
-                ref.year = ref.year or (paper.published.year if paper.published else None)
-            elif ref.arxiv_id in unreachable:
-                if not ref.title:
-                    ref.title = ref.arxiv_id
-                report.pending += 1
-                report.entries.append(
-                    EntryReport(
-                        n,
-                        "pending",
-                        f"{ref.arxiv_id} is not in the catalogue and arXiv could not be asked: "
-                        "kept as the file describes it",
-                    )
-                )
-            if ref.key() is None:
-                report.skipped += 1
-                report.entries.append(EntryReport(n, "skipped", "nothing to identify it by"))
-                continue
+        # The first entry of each new key is added in bulk; the rest (duplicates, entries the
+        # reader has) merge one by one, in the file's order, after them.
+        keys, ids = store.known_keys(conn, user.id)
+        first: list[tuple[int, Reference, str]] = []
+        later: list[tuple[int, Reference, str]] = []
+        for n, ref, key in ready:
+            if key in keys or (ref.arxiv_id and ref.arxiv_id in ids):
+                later.append((n, ref, key))
+            else:
+                first.append((n, ref, key))
+            keys.add(key)
+            if ref.arxiv_id:
+                ids.add(ref.arxiv_id)
+        added = store.add_many(conn, user.id, [(k, r) for _n, r, k in first], source=parsed.format)
+        later += [e for e in first if e[2] not in added]  # a concurrent save got there first
+        later.sort(key=lambda e: e[0])
+        results = [(n, added[key], True) for n, _r, key in first if key in added]
+        for n, ref, _key in later:
             item_id, new = store.save(conn, user.id, ref, source=parsed.format)
+            results.append((n, item_id, new))
+        for n, item_id, new in results:
             if col_id is not None:
                 store.file_item(conn, user.id, col_id, item_id)
             if new:
@@ -406,25 +428,25 @@ def new_feed_token(db: Database, user: User) -> str:
     """A new secret for the reader's private feed URL; the old one stops working."""
     token = secrets.token_urlsafe(24)
     with db.transaction() as conn:
-        store.set_feed_token(conn, user.id, _hash(token))
+        reading_store.set_feed_token(conn, user.id, _hash(token))
     return token
 
 
 def revoke_feed_token(db: Database, user: User) -> None:
     with db.transaction() as conn:
-        store.set_feed_token(conn, user.id, None)
+        reading_store.set_feed_token(conn, user.id, None)
 
 
 def has_feed(db: Database, user: User) -> bool:
     with db.connect() as conn:
-        return store.has_feed_token(conn, user.id)
+        return reading_store.has_feed_token(conn, user.id)
 
 
 def user_for_feed(db: Database, token: str) -> int:
     if not token or len(token) > 100:
         raise NotFound("no such feed")
     with db.connect() as conn:
-        return store.user_for_feed(conn, _hash(token))
+        return reading_store.user_for_feed(conn, _hash(token))
 
 
 def card_marks(

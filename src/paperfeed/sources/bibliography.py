@@ -123,10 +123,12 @@ def _untex(value: str) -> str:
 def clean_field(value, limit: int = MAX_FIELD) -> str:
     if value is None:
         return ""
-    text = str(value)
-    # Control characters never belong in a title or a note; they can hide text in a terminal.
-    text = "".join(c if c.isprintable() or c in "\n\t" else " " for c in text)
-    return " ".join(text.split())[:limit]
+    text = " ".join(str(value).split())
+    if not text.isprintable():
+        # Control characters never belong in a title or a note; they can hide text in a
+        # terminal. (Checked character by character only when there is one: it is slow.)
+        text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return text[:limit]
 
 
 def _year(value) -> int | None:

@@ -1,0 +1,93 @@
+"""The personal model itself (taste.py): what each signal does to a ranking, with vectors and
+words made up so that each part can be seen alone. The service around it (the store, the
+surfaces, privacy) is tested in test_library.py."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from paperfeed import taste
+
+from .test_library import topic_vectors
+
+
+def _papers(vectors, texts, words=None) -> taste.Papers:
+    counts = taste.term_counts(texts)
+    words = words or taste.Words.count(counts)
+    return taste.Papers.of(vectors, counts, words)
+
+
+def test_not_interested_sinks_a_topic_and_a_model_ignoring_it_would_not():
+    vectors, labels = topic_vectors(2, 40, seed=3)
+    labels = np.array(labels)
+    day = _papers(vectors, ["words"] * len(vectors))
+    liked = vectors[[0, 1, 40, 41]]  # one reader, two interests
+    before = taste.score(taste.fit(liked), day)
+    top = np.argsort(-before)[:20]
+    share = np.mean(labels[top] == 1)
+    assert 0.25 <= share <= 0.75  # both topics are served
+    dismissed = [i for i in np.argsort(-before) if labels[i] == 1][:5]
+    after = taste.score(taste.fit(liked, negatives=vectors[dismissed]), day)
+    after[dismissed] = -np.inf  # a dismissed paper is never shown again
+    assert np.mean(labels[np.argsort(-after)[:20]] == 1) <= share / 2
+    ignoring = taste.fit(liked, negatives=vectors[dismissed], dismiss_weight=0.0)
+    same = taste.score(ignoring, day)
+    same[dismissed] = -np.inf
+    assert np.mean(labels[np.argsort(-same)[:20]] == 1) > share / 2  # the test can fail
+
+
+def test_a_rare_shared_word_outweighs_words_the_whole_listing_uses():
+    rng = np.random.default_rng(0)
+    flat = np.tile(rng.normal(size=384).astype(np.float32), (30, 1))  # embeddings say nothing
+    flat /= np.linalg.norm(flat, axis=1, keepdims=True)
+    listing = [f"neural network training study {i}" for i in range(28)]
+    texts = [
+        *listing,
+        "neural network training of many models",  # shares only what everyone says
+        "graphene lattice phonons",  # shares the reader's rare words
+    ]
+    counts = taste.term_counts(texts)
+    words = taste.Words.count(counts)
+    assert words.idf[counts[29].indices].min() > words.idf[counts[28].indices].min()
+    day = taste.Papers.of(flat, counts, words)
+    liked = taste.term_counts(["graphene lattice phonons in a neural network"])
+    profile = taste.fit(flat[:1], terms=taste.weigh(liked, words.idf))
+    scores = taste.score(profile, day)
+    assert int(np.argmax(scores)) == 29
+    assert scores[29] > scores[28]
+    parts = taste.parts(profile, day)
+    assert parts["lexical"][29] > parts["lexical"][28] and parts["linear"][29] > 0
+
+
+def test_a_large_library_is_summarised_and_still_serves_each_interest():
+    vectors, labels = topic_vectors(3, 200, seed=1)
+    texts = [f"topic{t} words" for t in labels]
+    counts = taste.term_counts(texts)
+    words = taste.Words.count(counts)
+    profile = taste.fit(vectors[:500], terms=taste.weigh(counts[:500], words.idf), prototypes=16)
+    assert len(profile.prototypes) == 16 and profile.prototype_terms.shape[0] == 16
+    day = taste.Papers.of(vectors[500:], counts[500:], words)
+    scores = taste.score(profile, day)
+    assert scores.shape == (100,) and np.isfinite(scores).all()
+
+
+def test_no_signal_scores_nothing_and_dismissals_alone_still_count():
+    vectors, _labels = topic_vectors(2, 10)
+    day = _papers(vectors, ["a b"] * 20)
+    assert taste.fit(np.zeros((0, 384))).empty
+    assert not taste.score(taste.fit(np.zeros((0, 384))), day).any()
+    only_no = taste.fit(np.zeros((0, 384)), negatives=vectors[:1])
+    scores = taste.score(only_no, day)
+    assert scores[1] < scores[15]  # close to the dismissed paper: lower
+
+
+def test_papers_with_no_word_that_counts_score_without_error():
+    # Every word of the last papers is in over 10% of the listing: their rows end up empty.
+    texts = ["common words here"] * 10 + ["graphene lattice", "common words", "here"]
+    counts = taste.term_counts(texts)
+    words = taste.Words.count(counts)
+    weighted = taste.weigh(counts, words.idf)
+    assert weighted[-1].nnz == 0 and abs(weighted[10].multiply(weighted[10]).sum() - 1) < 1e-5
+    vectors, _labels = topic_vectors(1, 13)
+    profile = taste.fit(vectors[:1], terms=weighted[10:11])
+    assert np.isfinite(taste.score(profile, taste.Papers.of(vectors, counts, words))).all()
