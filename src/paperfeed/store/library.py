@@ -89,21 +89,7 @@ def save(
         return row.id, False
     stmt = (
         insert(conn, L)
-        .values(
-            user_id=user_id,
-            key=key,
-            arxiv_id=ref.arxiv_id,
-            doi=ref.doi,
-            title=ref.title or ref.arxiv_id or ref.doi or "",
-            abstract=ref.abstract or "",
-            authors=list(ref.authors),
-            year=ref.year,
-            venue=ref.venue,
-            note=ref.note or "",
-            source=source,
-            vector=vector,
-            saved_at=saved_at or _now(),
-        )
+        .values(**_item_row(user_id, key, ref, source, vector, saved_at or _now()))
         .on_conflict_do_nothing(index_elements=["user_id", "key"])
         .returning(L.c.id)
     )
@@ -112,6 +98,32 @@ def save(
         got = conn.execute(sa.select(L.c.id).where(L.c.user_id == user_id, L.c.key == key))
         return got.scalar_one(), False
     return new.id, True
+
+
+def _item_row(
+    user_id: int,
+    key: str,
+    ref: Reference,
+    source: str,
+    vector: bytes | None,
+    saved_at: dt.datetime,
+) -> dict:
+    """The library row of one entry, for `save` and `add_many` alike."""
+    return dict(
+        user_id=user_id,
+        key=key,
+        arxiv_id=ref.arxiv_id,
+        doi=ref.doi,
+        title=ref.title or ref.arxiv_id or ref.doi or "",
+        abstract=ref.abstract or "",
+        authors=list(ref.authors),
+        year=ref.year,
+        venue=ref.venue,
+        note=ref.note or "",
+        source=source,
+        vector=vector,
+        saved_at=saved_at,
+    )
 
 
 def known_keys(conn: sa.Connection, user_id: int) -> tuple[set[str], set[str]]:
@@ -138,25 +150,7 @@ def add_many(
     if not entries:
         return {}
     when = saved_at or _now()
-    rows = []
-    for key, ref in entries:
-        rows.append(
-            dict(
-                user_id=user_id,
-                key=key,
-                arxiv_id=ref.arxiv_id,
-                doi=ref.doi,
-                title=ref.title or ref.arxiv_id or ref.doi or "",
-                abstract=ref.abstract or "",
-                authors=list(ref.authors),
-                year=ref.year,
-                venue=ref.venue,
-                note=ref.note or "",
-                source=source,
-                vector=None,
-                saved_at=when,
-            )
-        )
+    rows = [_item_row(user_id, key, ref, source, None, when) for key, ref in entries]
     stmt = (
         insert(conn, L)
         .on_conflict_do_nothing(index_elements=["user_id", "key"])
