@@ -40,7 +40,7 @@ from paperfeed.web import (
     telemetry,
     token_pages,
 )
-from paperfeed.web.cache import ResponseCache
+from paperfeed.web.cache import Lru, ResponseCache
 from paperfeed.web.headers import SecurityHeaders
 
 HERE = Path(__file__).parent
@@ -92,8 +92,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     templates.env.filters["compact"] = _compact
     app.state.templates = templates
     app.state.response_cache = ResponseCache(settings.response_cache_size)
-    app.state.cards = cards.Lru(settings.response_cache_size * cards.CARDS_PER_PAGE)
-    app.state.lineups = cards.Lru(settings.response_cache_size)
+    app.state.cards = Lru(settings.response_cache_size * cards.CARDS_PER_PAGE)
+    app.state.lineups = Lru(settings.response_cache_size)
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.mount("/api/docs/assets", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")

@@ -14,7 +14,8 @@ import json
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from typing import Any
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
@@ -24,30 +25,55 @@ from paperfeed import feeds
 from paperfeed.web import auth
 
 
-class ResponseCache:
-    """A small LRU of (version, body, media type) by request URL."""
+class Lru:
+    """A thread-safe LRU of values by key; size 0 keeps nothing."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[str, tuple[int, bytes, str]] = OrderedDict()
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str, version: int) -> tuple[bytes, str] | None:
+    def get(self, key: Hashable) -> Any:
         with self._lock:
-            item = self._items.get(key)
-            if item is None or item[0] != version:
-                return None
-            self._items.move_to_end(key)
-            return item[1], item[2]
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
 
-    def put(self, key: str, version: int, body: bytes, media_type: str) -> None:
+    def get_many(self, keys: list) -> list:
+        """The values of these keys (None where missing), under one lock."""
+        with self._lock:
+            found = [self._items.get(k) for k in keys]
+            for k, v in zip(keys, found, strict=True):
+                if v is not None:
+                    self._items.move_to_end(k)
+        return found
+
+    def put(self, key: Hashable, value: Any) -> None:
         if self.size <= 0:
             return
         with self._lock:
-            self._items[key] = (version, body, media_type)
+            self._items[key] = value
             self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+
+class ResponseCache:
+    """(body, media type) by request URL, each kept with the catalogue version it was made from."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items = Lru(size)
+
+    def get(self, key: str, version: int) -> tuple[bytes, str] | None:
+        item = self._items.get(key)
+        if item is None or item[0] != version:
+            return None
+        return item[1], item[2]
+
+    def put(self, key: str, version: int, body: bytes, media_type: str) -> None:
+        self._items.put(key, (version, body, media_type))
 
 
 def cached(endpoint: Callable) -> Callable:

@@ -15,9 +15,7 @@ version; a reader's marks are read per request for the page's ids only.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +26,7 @@ from paperfeed import accounts, feeds, library
 from paperfeed.feeds import Lineup, Period, Stamp
 from paperfeed.models import Paper, User
 from paperfeed.web import auth
+from paperfeed.web.cache import Lru
 
 CSRF_SLOT = "<pf-csrf>"
 CSRF_SLOT_BYTES = CSRF_SLOT.encode()
@@ -35,40 +34,6 @@ CARDS = Markup("<pf-cards>")  # where a page's cards go: no escaped value holds 
 CARDS_SLOT = str(CARDS).encode()
 SEPARATOR = Markup("<!--pf-card-->")
 CARDS_PER_PAGE = 16  # card cache entries per response cache entry
-
-
-class Lru:
-    """A thread-safe LRU of values by key; size 0 keeps nothing."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Any:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def get_many(self, keys: list) -> list:
-        """The values of these keys (None where missing), under one lock."""
-        with self._lock:
-            found = [self._items.get(k) for k in keys]
-            for k, v in zip(keys, found, strict=True):
-                if v is not None:
-                    self._items.move_to_end(k)
-        return found
-
-    def put(self, key: Hashable, value: Any) -> None:
-        if self.size <= 0:
-            return
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
 
 
 class _Anyone:
