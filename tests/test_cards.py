@@ -169,6 +169,47 @@ def test_votes_through_the_page_and_content_changes_reach_every_card(day):
         assert "2511.00008" not in cards(client.get(PAGE).text)
 
 
+def test_for_you_pages_are_cached_cards_with_each_readers_marks_and_reasons(day, settings):
+    """/for-you ranks from the same card cache: each reader's page carries their own marks,
+    token and reasons, and nothing of another reader's, the hostile title included."""
+    import numpy as np
+
+    from paperfeed.store import vectors as vector_store
+
+    (ada, a), (bob, b), db = day["ada"], day["bob"], day["db"]
+    rng = np.random.default_rng(5)
+    rows = []
+    for n in range(1, 13):
+        v = rng.normal(size=384).astype(np.float32)
+        rows.append((f"2511.{n:05d}", (v / np.linalg.norm(v)).tobytes()))
+    with db.transaction() as conn:
+        vector_store.save(conn, settings.embedding_model, rows)
+    hostile = "2511.00012"
+    library.save_paper(db, ada, hostile)  # ada's library: the hostile paper
+    library.save_paper(db, bob, "2511.00001")
+    voting.set_vote(db, user=ada, arxiv_id="2511.00002", up=True)
+    library.dismiss(db, ada, "2511.00003")
+    day["anyone"].get(PAGE)  # visitor cards cached first: they must not leak into readers' pages
+    for _ in range(2):  # the second round comes from the card cache
+        page_a = a.get(f"/for-you?date={DAY}").text
+        page_b = b.get(f"/for-you?date={DAY}").text
+        shown_a, shown_b = marks(page_a), marks(page_b)
+        # Library and dismissed papers are left out of a ranking; the upvote shows.
+        assert hostile not in shown_a and "2511.00003" not in shown_a
+        assert shown_a["2511.00002"] == (True, False, False)
+        assert not any(any(v) for k, v in shown_a.items() if k != "2511.00002")
+        assert "2511.00001" not in shown_b and not any(any(v) for v in shown_b.values())
+        assert "2511.00012" in shown_b  # bob's ranking shows the hostile paper, escaped
+        token_a, token_b = tokens(page_a), tokens(page_b)
+        assert len(token_a) == 1 and len(token_b) == 1 and token_a != token_b
+        for page in (page_a, page_b):
+            assert "<script>alert" not in page and "<pf-csrf>" not in page
+            assert page.count('<p class="reason muted">') == len(cards(page))
+        assert "Close to “&lt;pf-csrf&gt;" in page_a  # ada's reason names her hostile paper
+        assert "&lt;pf-csrf&gt;" not in page_b.split("<article")[0]  # bob's never does
+        assert "Close to “&lt;pf-csrf&gt;" not in page_b
+
+
 def test_cached_api_answers_encode_as_fastapi_would():
     """Plain answers are encoded directly, byte for byte what JSONResponse makes; anything else
     (a date, a set) goes through FastAPI's encoder as before; NaN is refused either way."""

@@ -13,12 +13,13 @@ import datetime as dt
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from markupsafe import Markup
 
-from paperfeed import feeds, library, recommend, voting
+from paperfeed import feeds, library, recommend
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.models import User
 from paperfeed.sources.http import PoliteClient
-from paperfeed.web import auth
+from paperfeed.web import auth, cards
 from paperfeed.web.guards import CSRF, SignedIn, TokenReader, by_reader, by_token_reader, limit
 from paperfeed.web.queries import DATE_HELP, MONTH_HELP, WEEK_HELP, resolve_period
 from paperfeed.web.render import render
@@ -108,13 +109,27 @@ def for_you_page(
         picks = recommend.rank_period(
             db, settings, user, period.start, period.end, limit=settings.day_page_max, explain=50
         )
-        voted = voting.voted_among(db, user, [p.paper.arxiv_id for p in picks])
-        context = {"picks": picks, "period": period, "visit": None, "voted": voted}
-        return render(request, "for_you.html", context)
+        return _picks_page(request, user, picks, period=period, visit=None)
     visit = recommend.for_you(db, settings, user, page=page)
-    voted = voting.voted_among(db, user, [p.paper.arxiv_id for p in visit.picks])
-    context = {"picks": visit.picks, "visit": visit, "period": None, "voted": voted}
-    return render(request, "for_you.html", context)
+    return _picks_page(request, user, visit.picks, period=None, visit=visit)
+
+
+def _picks_page(
+    request: Request,
+    user: User,
+    picks: list[recommend.Pick],
+    *,
+    period: feeds.Period | None,
+    visit: recommend.Visit | None,
+) -> Response:
+    """/for-you: the picks as cached cards with the reader's marks, each with its reason."""
+    reasons = [
+        Markup('<p class="reason muted">{}</p>').format(p.reason) if p.reason else Markup("")
+        for p in picks
+    ]
+    html = cards.render_papers(request, user, [p.paper for p in picks], after=reasons)
+    context = {"picks": picks, "period": period, "visit": visit, "cards": cards.CARDS}
+    return cards.with_cards(render(request, "for_you.html", context), html)
 
 
 def pick_json(p: recommend.Pick) -> dict:
