@@ -202,6 +202,17 @@ class Lineup:
     catalogue_empty: bool = False
 
 
+Frame = tuple[int, Period | None, Period | None, bool]  # (total, previous, next, empty)
+
+
+def frame(db: Database, period: Period, *, on: dt.date | None = None) -> Frame:
+    """A period page's count and arrows, and whether the catalogue is empty: they change only
+    with the catalogue's content (papers added, moved or hidden), never with a vote."""
+    with db.connect() as conn:
+        total = store.count_between(conn, period.start, period.end)
+        return _frame(conn, period, on or today(), total > 0, total=total)
+
+
 def lineup(
     db: Database,
     period: Period,
@@ -209,20 +220,22 @@ def lineup(
     limit: int,
     cursor: str | None = None,
     on: dt.date | None = None,
+    known: Frame | None = None,
 ) -> Lineup:
-    """What `listing` returns, with narrow entries instead of whole papers."""
+    """What `listing` returns, with narrow entries instead of whole papers; `known`: the
+    period's frame, when the caller kept it."""
     with db.connect() as conn:
-        rows = store.lineup_between(conn, period.start, period.end, limit=limit + 1, cursor=cursor)
-        total, previous, nxt, empty = _frame(conn, period, on or today(), bool(rows))
-    more = len(rows) > limit
-    page = rows[:limit]
+        rows, next_cursor = store.lineup_between(
+            conn, period.start, period.end, limit=limit, cursor=cursor
+        )
+        if known is None:
+            known = _frame(conn, period, on or today(), bool(rows))
+    total, previous, nxt, empty = known
     return Lineup(
         period=period,
-        entries=[Entry(r[0], r[1], r[3]) for r in page],
+        entries=[Entry(*r) for r in rows],
         total=total,
-        next_cursor=store.encode_position(page[-1][1], page[-1][2], page[-1][0])
-        if more and page
-        else None,
+        next_cursor=next_cursor,
         previous=previous,
         next=nxt,
         catalogue_empty=empty,
@@ -235,11 +248,10 @@ def papers_by_id(db: Database, arxiv_ids: list[str]) -> dict[str, Paper]:
         return store.get_many(conn, arxiv_ids)
 
 
-def _frame(
-    conn: Any, period: Period, on: dt.date, found: bool
-) -> tuple[int, Period | None, Period | None, bool]:
+def _frame(conn: Any, period: Period, on: dt.date, found: bool, *, total: int = -1) -> Frame:
     """(total, previous, next, catalogue empty) of a period's page."""
-    total = store.count_between(conn, period.start, period.end)
+    if total < 0:
+        total = store.count_between(conn, period.start, period.end)
     # Days, weeks and months without papers (weekends, holidays, gaps in an import) are
     # skipped by the arrows; with nothing earlier there is no "previous" to offer.
     before = store.day_before(conn, period.start)

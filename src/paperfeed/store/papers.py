@@ -362,14 +362,25 @@ def _after(q: sa.Select, cursor: str | None) -> sa.Select:
 
 def lineup_between(
     conn: sa.Connection, start: dt.date, end: dt.date, *, limit: int, cursor: str | None = None
-) -> list[tuple[str, int, dt.datetime, int | None]]:
-    """(id, upvotes, published, submitted_by) of the papers list_between would return, in its
-    order: the narrow rows a page of cached cards needs, mostly from the listing index."""
-    q = sa.select(T.c.arxiv_id, T.c.upvotes, T.c.published, T.c.submitted_by).where(
+) -> tuple[list[tuple[str, int, int | None]], str | None]:
+    """(id, upvotes, submitted_by) of the papers list_between would return, in its order, and
+    the cursor of the next page (None on the last): the narrow rows a page of cached cards
+    needs, mostly from the listing index. The publication time, a sort key, is read only for
+    the cursor's paper: converting it on every row was a third of reading a 300-paper day."""
+    q = sa.select(T.c.arxiv_id, T.c.upvotes, T.c.submitted_by).where(
         T.c.listing_day >= start, T.c.listing_day <= end, VISIBLE
     )
-    rows = conn.execute(_after(q, cursor).order_by(*_ORDER).limit(limit))
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
+    rows = [
+        (r[0], r[1], r[2])
+        for r in conn.execute(_after(q, cursor).order_by(*_ORDER).limit(limit + 1))
+    ]
+    if len(rows) <= limit:
+        return rows, None
+    if limit <= 0:
+        return [], None
+    last = rows[limit - 1]
+    published = conn.execute(sa.select(T.c.published).where(T.c.arxiv_id == last[0])).scalar_one()
+    return rows[:limit], encode_position(last[1], published, last[0])
 
 
 def ranked_ids(

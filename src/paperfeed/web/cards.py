@@ -74,15 +74,24 @@ def marks_in(request: Request, reader: User | None, period: Period) -> Marks:
 def lineup(
     request: Request, stamp: Stamp, period: Period, *, limit: int, cursor: str | None
 ) -> tuple[Lineup, dict[int, str]]:
-    """The page's lineup and its submitters' display names, kept per URL and catalogue version."""
-    key = (feeds.today(), request.url.path, request.url.query, stamp.version)
-    found = request.app.state.lineups.get(key)
+    """The page's lineup and its submitters' display names, kept per URL and catalogue version;
+    its count and arrows are kept per period and content version, so after a vote only the
+    narrow rows are read again."""
+    today = feeds.today()
+    key = (today, request.url.path, request.url.query, stamp.version)
+    lineups: Lru = request.app.state.lineups
+    found = lineups.get(key)
     if found is None:
         db = request.app.state.db
-        made = feeds.lineup(db, period, limit=limit, cursor=cursor)
+        frame_key = ("frame", today, period, stamp.content)
+        frame = lineups.get(frame_key)
+        if frame is None:
+            frame = feeds.frame(db, period, on=today)
+            lineups.put(frame_key, frame)
+        made = feeds.lineup(db, period, limit=limit, cursor=cursor, on=today, known=frame)
         names = accounts.display_names(db, {e.submitted_by for e in made.entries})
         found = (made, names)
-        request.app.state.lineups.put(key, found)
+        lineups.put(key, found)
     return found
 
 
@@ -125,17 +134,16 @@ def render_cards(
     missing = [i for i, card in enumerate(html) if card is None]
     if missing:
         _fill(request, keys, html, missing, submitters, signed_in=signed_in)
-    # Cards follow each other directly: a card's last piece and the next card's first are one
-    # piece of the join, so the token goes only where a slot was.
-    pieces: list[bytes] = [b""]
+    token = str(escape(auth.csrf_token(request))).encode() if signed_in else b""
+    pieces: list[bytes] = []
     for i, card in enumerate(html):
-        pieces[-1] += card[0]
-        pieces.extend(card[1:])
+        pieces.append(card[0])
+        for rest in card[1:]:  # the token where each slot was
+            pieces.append(token)
+            pieces.append(rest)
         if after is not None and after[i]:
-            pieces[-1] += str(after[i]).encode()
-    if not signed_in:
-        return b"".join(pieces)
-    return str(escape(auth.csrf_token(request))).encode().join(pieces)
+            pieces.append(str(after[i]).encode())
+    return b"".join(pieces)
 
 
 def render_papers(
