@@ -10,6 +10,7 @@ same way, the framework's floor.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -20,6 +21,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -74,16 +76,27 @@ def server(url: str, *, workers: int = 1, cache: int = 512):
     sys.exit("server did not start")
 
 
-def fresh_url(backend: str, folder: Path, pg: str | None) -> str:
+@contextlib.contextmanager
+def fresh_url(backend: str, folder: Path, pg: str | None) -> Iterator[str]:
+    """An empty database for one run: a file in `folder`, or a schema on the PostgreSQL server
+    that is dropped afterwards (runs used to leave their bench_* schemas behind)."""
     if backend == "sqlite":
-        return f"sqlite:///{folder / (uuid.uuid4().hex + '.db')}"
+        yield f"sqlite:///{folder / (uuid.uuid4().hex + '.db')}"
+        return
+    assert pg is not None
     schema = "bench_" + uuid.uuid4().hex[:10]
-    with Database(pg).transaction() as conn:
+    admin = Database(pg)
+    with admin.transaction() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    url = sa.engine.make_url(Database(pg).url)
-    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False
-    )
+    url = sa.engine.make_url(admin.url)
+    try:
+        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.transaction() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        admin.dispose()
 
 
 def vote_storm(url: str, seconds: float) -> dict:
@@ -226,9 +239,8 @@ def main() -> None:
     results: dict = {"votes": {}, "trending": []}
     with tempfile.TemporaryDirectory() as tmp:
         for backend in ("sqlite", "postgresql") if args.pg else ("sqlite",):
-            results["votes"][backend] = vote_storm(
-                fresh_url(backend, Path(tmp), args.pg), args.seconds
-            )
+            with fresh_url(backend, Path(tmp), args.pg) as url:
+                results["votes"][backend] = vote_storm(url, args.seconds)
     if not args.trending_db.exists():
         t0 = time.perf_counter()
         build_trending(args.trending_db)
