@@ -27,6 +27,7 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -279,7 +280,8 @@ def _torch_export(model: str, work: Path, *, eager: bool = False) -> bool:
         again = SentenceTransformer(
             resolve(model), device="cpu", model_kwargs={"attn_implementation": "eager"}
         )
-        transformer = again[0].auto_model.eval()
+        first: Any = again[0]  # torch types a submodule's attributes as Tensor | Module
+        transformer = first.auto_model.eval()
 
     class Hidden(torch.nn.Module):
         def __init__(self, inner):
