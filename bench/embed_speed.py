@@ -4,18 +4,22 @@ interleaved in the same run.
 Embedding: real arXiv papers (title + abstract, as `paperfeed index embed` embeds them), timed
 through the onnxruntime embedder. "before" is the path of 2026-11-24, frozen below: the full
 precision model, batches of 32 sorted by length, one session on two intra-op threads. "after" is
-`paperfeed.search.embedder` with the default model (int8 weights, each text alone, one thread per
-core). A third row runs the full-precision model through the current path, to separate the two
-changes. Rounds alternate the order; the median round is reported, in wall-clock papers/s and in
-papers per CPU-second of the process (the steadier figure on a shared machine).
+`paperfeed.search.embedder` with the default model (fused attention, int8 weights, each text
+alone, one thread per core). Two rows between them separate the changes: the full-precision
+model through the current path, and `@int8` (int8 weights without the fused attention). Rounds
+alternate the order; the median round is reported, in wall-clock papers/s and in papers per
+CPU-second of the process (the steadier figure on a shared machine).
 
-Index rebuild: random unit vectors (the hardest case for a graph index) with 400 real embeddings
-among them (200 of them are the queries); "before" is the build loop of 2026-11-24 (usearch, f16,
-connectivity 16, expansion 128, adds of 5,000), "after" is `AnnFile.write` as `paperfeed index
-rebuild` calls it. Recall@10 of each graph against an exact scan, for the 200 real queries, is
-printed beside its speed.
+Index rebuild: random unit vectors (the hardest case for a graph index) with real embeddings
+among them (200 of them are the queries, kept out of the index); "before" is the build loop of
+2026-11-24 (usearch, f16, connectivity 16, expansion 128, adds of 5,000) from vectors in memory;
+"after" is `paperfeed index rebuild`'s code, reading the vectors from a SQLite database's
+paper_vectors table (filled untimed beforehand). Recall@10 of each graph against an exact scan,
+for the 200 real queries, is printed beside its speed, and CPU seconds beside wall clock.
 
     python bench/embed_speed.py [--papers 256] [--rounds 3] [--sizes 100000,1000000] [--json-out F]
+    python bench/embed_speed.py --no-embedding --sizes 100000 \
+        --real-vectors /tmp/paperfeed-bench/real-vectors-3000.npz
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import itertools
 import json
 import os
 import platform
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -38,6 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import ARXIV, require, table  # noqa: E402
 from paperfeed.search import embedder  # noqa: E402
+from paperfeed.search import vectors as vector_index  # noqa: E402
 from paperfeed.search.ann import AnnFile, keys_of  # noqa: E402
 
 
@@ -122,6 +128,10 @@ def embedding(n: int, rounds: int) -> tuple[list[list], np.ndarray, dict]:
         "fp32, each text alone, a thread per core": embedder.get(
             embedder.PACKAGED_MODEL, runtime="onnx"
         ),
+        # The default of 2026-12-02 morning: int8 weights without fused attention.
+        f"{embedder.PACKAGED_MODEL}{embedder.INT8}, each text alone": embedder.get(
+            embedder.PACKAGED_MODEL + embedder.INT8, runtime="onnx"
+        ),
         f"after: {embedder.DEFAULT_MODEL}, each text alone, a thread per core": embedder.get(
             embedder.DEFAULT_MODEL, runtime="onnx"
         ),
@@ -177,15 +187,55 @@ def before_build(keys: np.ndarray, vectors: np.ndarray, path: Path):
     return graph
 
 
-def after_build(ids: np.ndarray, vectors: np.ndarray, directory: Path):
-    ann = AnnFile(directory, embedder.DEFAULT_MODEL)
-    stamps = np.zeros(len(ids), dtype=np.int64)
-    chunks = (
-        (ids[s : s + 5_000], vectors[s : s + 5_000], stamps[s : s + 5_000])
-        for s in range(0, len(ids), 5_000)
+def after_build(ids: np.ndarray, vectors: np.ndarray, directory: Path) -> tuple:
+    """`paperfeed index rebuild` as it runs: the vectors are first stored in the paper_vectors
+    table of a fresh SQLite database (untimed: written with foreign keys off, so without the
+    papers they belong to, which a rebuild never reads), then `search.vectors.rebuild` reads
+    them back and writes the ANN file (timed). Returns the loaded graph and (wall, CPU) seconds."""
+    import datetime as dt_
+
+    from paperfeed.store import Database
+
+    db = Database(f"sqlite:///{directory}/rebuild.db")
+    db.upgrade()
+    # Written with sqlite3 itself: SQLAlchemy's connections turn foreign keys on inside their
+    # transactions. The time is stored as the store's UTCDateTime writes it.
+    now = dt_.datetime.now(dt_.UTC).replace(tzinfo=None).isoformat(" ")
+    raw = sqlite3.connect(directory / "rebuild.db", isolation_level=None)
+    raw.execute("PRAGMA foreign_keys=OFF")
+    raw.execute("BEGIN")
+    raw.executemany(
+        "INSERT INTO paper_vectors (arxiv_id, model, vector, created_at) VALUES (?, ?, ?, ?)",
+        (
+            (str(i), embedder.DEFAULT_MODEL, np.asarray(v, np.float32).tobytes(), now)
+            for i, v in zip(ids, vectors, strict=True)
+        ),
     )
-    ann.write(chunks, dim=vectors.shape[1], high_water=0)
-    return ann.load(view=True)
+    raw.execute("COMMIT")
+    raw.close()
+    ann = AnnFile(directory / "index", embedder.DEFAULT_MODEL)
+    wall, cpu_s = time.perf_counter(), time.process_time()
+    count = vector_index.rebuild(db, ann)
+    took = (time.perf_counter() - wall, time.process_time() - cpu_s)
+    db.dispose()
+    assert count == len(ids), (count, len(ids))
+    return ann.load(view=True).graph, took
+
+
+def exact_top10(queries: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Rows of the 10 nearest vectors of each query, scanned in parts (200 x 1M scores at once
+    would take 800 MB)."""
+    best_rows = np.zeros((len(queries), 0), dtype=np.int64)
+    best = np.zeros((len(queries), 0), dtype=np.float32)
+    for start in range(0, len(vectors), 100_000):
+        scores = queries @ vectors[start : start + 100_000].T
+        top = np.argpartition(-scores, min(10, scores.shape[1] - 1), axis=1)[:, :10]
+        best = np.hstack([best, np.take_along_axis(scores, top, axis=1)])
+        best_rows = np.hstack([best_rows, top + start])
+        keep = np.argsort(-best, axis=1)[:, :10]
+        best = np.take_along_axis(best, keep, axis=1)
+        best_rows = np.take_along_axis(best_rows, keep, axis=1)
+    return best_rows
 
 
 def rebuild(size: int, real: np.ndarray) -> list[list]:
@@ -196,29 +246,31 @@ def rebuild(size: int, real: np.ndarray) -> list[list]:
     vectors = np.vstack([real, vectors])[rng.permutation(size)]
     ids = np.array([f"x{i}" for i in range(size)])
     keys = keys_of(ids)
-    truth = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
-    true_keys = keys[truth]
+    true_keys = keys[exact_top10(queries, vectors)]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("before", "after"):
-            wall, cpu_s = time.perf_counter(), time.process_time()
             if name == "before":
-                found = before_build(keys, vectors, Path(tmp) / "before.usearch").search(
-                    queries, 10
-                )
+                wall, cpu_s = time.perf_counter(), time.process_time()
+                graph = before_build(keys, vectors, Path(tmp) / "before.usearch")
+                took, cpu_took = time.perf_counter() - wall, time.process_time() - cpu_s
             else:
-                found = after_build(ids, vectors, Path(tmp) / "after").graph.search(queries, 10)
-            found = found.keys
-            took, cpu_took = time.perf_counter() - wall, time.process_time() - cpu_s
+                graph, (took, cpu_took) = after_build(ids, vectors, Path(tmp))
+            found = graph.search(queries, 10).keys
             recall = np.mean(
                 [len(set(found[i].tolist()) & set(true_keys[i].tolist())) / 10 for i in range(200)]
             )
             rows.append([f"{size:,}", name, f"{took:.1f}", f"{size / took:,.0f}", f"{recall:.3f}"])
-            rows[-1].append(f"{size / cpu_took:,.0f}")
-            print(f"  {size:,} {name}: {size / took:,.0f} vectors/s", file=sys.stderr)
-    before, after = float(rows[0][3].replace(",", "")), float(rows[1][3].replace(",", ""))
-    rows[1].append(f"{after / before:.2f}")
-    rows[0].append("1.00")
+            rows[-1] += [f"{cpu_took:.1f}", f"{size / cpu_took:,.0f}"]
+            print(f"  {size:,} {name}: {size / took:,.0f} vectors/s; {load()}", file=sys.stderr)
+            del graph
+
+    def rate(row: list, col: int) -> float:
+        return float(row[col].replace(",", ""))
+
+    rows[0] += ["1.00", "1.00"]
+    rows[1] += [f"{rate(rows[1], 3) / rate(rows[0], 3):.2f}"]
+    rows[1] += [f"{rate(rows[1], 6) / rate(rows[0], 6):.2f}"]
     return rows
 
 
@@ -228,31 +280,51 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--sizes", default="100000,1000000", help="index sizes; empty to skip")
     ap.add_argument("--json-out", type=Path)
+    ap.add_argument(
+        "--real-vectors",
+        type=Path,
+        help="an .npz with `vectors` of real papers (bench/search_speed.py caches one) to use in "
+        "the index instead of embedding 400 papers with the default model",
+    )
+    ap.add_argument("--no-embedding", action="store_true", help="only the index rebuild")
     args = ap.parse_args()
     require(ARXIV)
     model, flags = cpu()
     print(f"CPU: {model}; flags: {flags}; {dt.date.today()}", flush=True)
     print(f"load before: {load()}", flush=True)
-    rows, real, figures = embedding(args.papers, args.rounds)
-    print(
-        f"\nEmbedding {args.papers} real arXiv papers (title + abstract, 256 tokens), "
-        f"median of {args.rounds} interleaved rounds\n"
-    )
-    head = ["path", "papers/s", "papers/CPU-s", "vs before", "CPU vs before", "cos min"]
-    print(table([*head, "cos mean"], rows))
-    print(f"\nload after embedding: {load()}", flush=True)
-    results = {"cpu": model, "flags": flags, "embedding": figures, "rebuild": []}
+    results: dict = {"cpu": model, "flags": flags, "embedding": {}, "rebuild": []}
+    real = np.zeros((0, 384), dtype=np.float32)
+    if not args.no_embedding:
+        rows, real, figures = embedding(args.papers, args.rounds)
+        print(
+            f"\nEmbedding {args.papers} real arXiv papers (title + abstract, 256 tokens), "
+            f"median of {args.rounds} interleaved rounds\n"
+        )
+        head = ["path", "papers/s", "papers/CPU-s", "vs before", "CPU vs before", "cos min"]
+        print(table([*head, "cos mean"], rows))
+        print(f"\nload after embedding: {load()}", flush=True)
+        results["embedding"] = figures
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if sizes:
-        # More real vectors for the index's queries and neighbours than the timing needed.
-        more = max(0, 400 - args.papers)
-        extra = embedder.encode(texts_of(more, skip=args.papers), model=embedder.DEFAULT_MODEL)
-        real = np.vstack([real, extra]).astype(np.float32)
+        if args.real_vectors:
+            with np.load(args.real_vectors) as cached:
+                real = cached["vectors"].astype(np.float32)
+            source = f"{len(real):,} real ones from {args.real_vectors.name}"
+        else:
+            # More real vectors for the index's queries and neighbours than the timing needed.
+            more = max(0, 400 - len(real))
+            extra = embedder.encode(texts_of(more, skip=len(real)), model=embedder.DEFAULT_MODEL)
+            real = np.vstack([real, extra]).astype(np.float32)
+            source = f"{len(real):,} real ones"
         out = []
         for size in sizes:
             out += rebuild(size, real)
-        print("\nIndex rebuild (random unit vectors, 400 real ones among them, 200 real queries)\n")
-        head = ["vectors", "build", "seconds", "vectors/s", "recall@10", "vectors/CPU-s", "ratio"]
+        print(
+            f"\nIndex rebuild (random unit vectors, {source} among them, 200 of those the "
+            "queries; after: read from SQLite by `paperfeed index rebuild`'s code)\n"
+        )
+        head = ["vectors", "build", "seconds", "vectors/s", "recall@10", "CPU s", "vectors/CPU-s"]
+        head += ["ratio", "CPU ratio"]
         print(table(head, out))
         results["rebuild"] = out
         print(f"\nload after rebuilds: {load()}")

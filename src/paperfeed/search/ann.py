@@ -31,10 +31,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 FORMAT = 1
-CONNECTIVITY = 16  # graph degree: 16 keeps recall@10 above 0.99 on real-text vectors
-# Candidates kept while inserting: build quality. 64 builds 1.8x faster than 128 at the same
-# recall@10 on real-text queries (1.000 against 0.999; bench/embed_speed.py).
-EXPANSION_ADD = 64
+# Graph degree. 12 instead of 16, with EXPANSION_ADD 32 instead of 64: 2.4x the vectors per
+# CPU-second to build, recall@10 0.992 against 0.996 on real queries among 20,000 vectors; degree
+# 8 built 3.6x as fast (recall 0.989) but leaves less margin on catalogues of real text
+# (docs/benchmarks.md, 2026-12-02 afternoon). int8 vectors: recall 0.949, not adopted.
+CONNECTIVITY = 12
+# Candidates kept while inserting: build quality. 64 built 1.8x faster than 128 at the same
+# recall@10 on real-text queries (1.000 against 0.999), 32 1.9x faster than 64 again.
+EXPANSION_ADD = 32
 EXPANSION_SEARCH = 96  # candidates kept while searching: recall against speed
 # Scalar type of a new graph's vectors. bf16 (same size as f16) has native dot products on CPUs
 # with AVX-512 BF16 (usearch picks its kernel at run time; others convert as they did for f16):
