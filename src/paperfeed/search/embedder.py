@@ -7,12 +7,13 @@ model hub is needed; any other name or local path is handed to sentence-transfor
 onnxruntime and tokenizers: identical vectors, about a quarter of the time per query, and a
 server that only answers queries needs neither torch nor sentence-transformers once the export
 exists. Only models that mean-pool their token vectors (as all-MiniLM-L6-v2 does) are exported;
-others run on torch. A name ending in `@int8` is the same export with int8 weights: 2.4-3.0
-times the papers per second with each text run alone on a core (docs/benchmarks.md). A name
-ending in `@fused-int8` (the default, `all-MiniLM-L6-v2@fused-int8`) is exported with plain
-attention so that onnxruntime's transformer fusions apply (one Attention, SkipLayerNormalization
-and FastGelu op per layer), then quantised the same way: about 1.2 times `@int8` again. Each name
-has vectors of its own, never compared with another's.
+others run on torch. A name ending in `@int8` (the default, `all-MiniLM-L6-v2@int8`) is the
+same export with int8 weights: 2.4-3.0 times the papers per second with each text run alone on a
+core (docs/benchmarks.md). A name ending in `@fused-int8` is exported with plain attention so that
+onnxruntime's transformer fusions apply (one Attention, SkipLayerNormalization and FastGelu op per
+layer), then quantised the same way: about 1.2 times `@int8` again; it is not the default until
+its retrieval quality has been measured (switching the default would re-embed every catalogue).
+Each name has vectors of its own, never compared with another's.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ INT8 = "@int8"
 # The same int8 quantisation of an export whose attention onnxruntime fuses (see _fuse).
 FUSED_INT8 = "@fused-int8"
 VARIANTS = (INT8, FUSED_INT8)
-DEFAULT_MODEL = PACKAGED_MODEL + FUSED_INT8
+DEFAULT_MODEL = PACKAGED_MODEL + INT8
 RUNTIMES = ("auto", "onnx", "torch")
 _export_lock = threading.Lock()
 
