@@ -457,7 +457,16 @@ def picks_for(
     found = candidates(db, settings, start, end, cache=cache, day_words=day_words)
     if not found.ids:
         return []
-    return _papers(db, rank(fitted, found, explain=limit, limit=limit))
+    ranked = rank(fitted, found, explain=limit, limit=limit)
+    if cache is None:
+        return _papers(db, ranked)
+    # The run's readers rank the same window: its papers are read once, not once per reader.
+    key = ("papers", start, end, day_words[0])
+    if key not in cache:
+        with db.connect() as conn:
+            cache[key] = paper_store.get_many(conn, found.ids)
+    window = cache[key]
+    return [Pick(window[a], s, r) for a, s, r in ranked if a in window]
 
 
 def rank_period(
