@@ -301,7 +301,7 @@ class Signals(NamedTuple):
 
 
 def _signal_stamp_query() -> sa.Select:
-    user = sa.bindparam("user_id")
+    user: sa.BindParameter[int] = sa.bindparam("user_id", type_=sa.Integer)
 
     def of(table: sa.Table, column) -> sa.ScalarSelect:
         return sa.select(column).where(table.c.user_id == user).scalar_subquery()
