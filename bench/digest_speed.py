@@ -36,6 +36,7 @@ import gzip
 import json
 import os
 import random
+import shutil
 import smtplib
 import subprocess
 import sys
@@ -251,28 +252,52 @@ def main() -> None:
     )
     parser.add_argument("--db", type=Path, help="SQLite file to build in (default: a temp dir)")
     parser.add_argument("--json-out", type=Path, help="also write the results as JSON here")
+    parser.add_argument(
+        "--fixture",
+        type=Path,
+        help="SQLite file holding a built fixture: copied when it exists (the build is skipped), "
+        "else written after the build (to compare code changes on the same data)",
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="digest-bench-"))
     path = args.db or folder / "bench.db"
     if path.exists():
         sys.exit(f"{path} exists: give a new path")
     url = f"sqlite:///{path}"
-    db = Database(url)
-    db.upgrade()
     t0 = time.perf_counter()
-    day = build(db)
-    now = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
-    subscribe(db, args.subscribers, day, now)
-    embedded = 0
-    if args.mode == "hybrid":
-        with db.connect() as conn:
-            recent = papers.count_between(conn, day - dt.timedelta(days=6), dt.date.max)
-        embedded = indexing.embed_pending(
-            db, Settings.load(env={}, database_url=url), limit=recent
-        )  # newest listings first
-    libraries = 0
-    if args.personal:
-        libraries = give_libraries(db, Settings.load(env={}, database_url=url).embedding_model)
+    if args.fixture and args.fixture.exists():
+        shutil.copyfile(args.fixture, path)
+        db = Database(url)
+        db.upgrade()
+        built = json.loads(args.fixture.with_suffix(".json").read_text())
+        day, embedded, libraries = (
+            dt.date.fromisoformat(built["day"]),
+            built["embedded"],
+            built["libraries"],
+        )
+        now = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
+    else:
+        db = Database(url)
+        db.upgrade()
+        day = build(db)
+        now = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
+        subscribe(db, args.subscribers, day, now)
+        embedded = 0
+        if args.mode == "hybrid":
+            with db.connect() as conn:
+                recent = papers.count_between(conn, day - dt.timedelta(days=6), dt.date.max)
+            embedded = indexing.embed_pending(
+                db, Settings.load(env={}, database_url=url), limit=recent
+            )  # newest listings first
+        libraries = 0
+        if args.personal:
+            libraries = give_libraries(db, Settings.load(env={}, database_url=url).embedding_model)
+        if args.fixture:
+            db.engine.dispose()
+            shutil.copyfile(path, args.fixture)
+            args.fixture.with_suffix(".json").write_text(
+                json.dumps({"day": day.isoformat(), "embedded": embedded, "libraries": libraries})
+            )
     print(
         f"fixture: {time.perf_counter() - t0:.0f} s; digest day {day}; {embedded:,} papers "
         f"embedded; {libraries:,} readers with a library",

@@ -368,7 +368,7 @@ def main() -> None:
         search._indexes.clear()
         # paperfeed keeps BLAS on one thread (once per process); the exact scan gets every
         # core, as plain numpy has.
-        search._blas_on_one_thread()
+        search.blas_on_one_thread()
         threadpool_limits(limits=os.cpu_count(), user_api="blas")
         exact = ExactIndex(db, settings)
         ann = indexing.ann_file(settings).load()

@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -305,6 +306,39 @@ def test_ranking_learns_from_saves_and_dismissals(db, settings, people, catalogu
     assert after.count(1) <= before.count(1) / 2
     library.undismiss(db, ada, pid(24))  # undo is seen at once
     assert pid(24) in {p.paper.arxiv_id for p in recommend.rank_period(db, settings, ada, DAY, DAY)}
+
+
+def test_a_refit_after_a_dismissal_ranks_as_a_fit_from_scratch(db, settings, people, catalogue):
+    ada, _bob, _root = people
+    for n in (1, 2, 21):
+        library.save_paper(db, ada, pid(n))
+    first = recommend.reader(db, settings, ada.id)
+    library.dismiss(db, ada, pid(22))
+    again = recommend.reader(db, settings, ada.id)
+    assert again.terms is first.terms  # only the dismissals were read again
+    assert again.dismissed_ids == {pid(22)} and len(again.profile.negatives) == 1
+    fresh = recommend.refresh(db, settings, ada.id, stamp=again.stamp)
+    found = recommend.candidates(db, settings, DAY, DAY)
+    assert recommend.rank(again, found) == recommend.rank(fresh, found)
+    library.save_paper(db, ada, pid(3))  # a new positive: everything is read again
+    third = recommend.reader(db, settings, ada.id)
+    assert third.terms is not again.terms and len(third.positives) == 4
+
+
+def test_word_weights_of_a_new_day_are_counted_off_the_request_path(db, settings, catalogue):
+    try:
+        recommend.warm_words(db).join(timeout=120)
+        assert recommend.words(db)[0] == DAY
+        with db.transaction() as conn:
+            papers.upsert_many(conn, [make_paper(99, listing_day=DAY + dt.timedelta(days=1))])
+        assert recommend.words(db)[0] == DAY  # at once: the previous day's, while counting
+        deadline = time.monotonic() + 120
+        while recommend.words(db)[0] != DAY + dt.timedelta(days=1):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        recommend._WARM.discard(id(db))
+        recommend._WORDS.pop(id(db), None)
 
 
 def test_another_readers_library_votes_and_dismissals_never_shape_a_ranking(

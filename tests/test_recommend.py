@@ -91,3 +91,50 @@ def test_papers_with_no_word_that_counts_score_without_error():
     vectors, _labels = topic_vectors(1, 13)
     profile = taste.fit(vectors[:1], terms=weighted[10:11])
     assert np.isfinite(taste.score(profile, taste.Papers.of(vectors, counts, words))).all()
+
+
+def test_scoring_some_papers_equals_scoring_a_copy_of_them_alone():
+    """score(keep=) works the parts out on every paper and standardises over the kept ones (a
+    ranking leaves out the reader's library that way, without copying the window's matrices):
+    the scores of a copy of just those papers, and each part a plain product."""
+    vectors, _labels = topic_vectors(3, 30, seed=5)
+    texts = [f"topic{i % 3} alpha{i % 7} beta{i % 11} gamma{i % 13} delta{i}" for i in range(90)]
+    counts = taste.term_counts(texts)
+    words = taste.Words.count(counts)
+    day = taste.Papers.of(vectors, counts, words)
+    profile = taste.fit(
+        vectors[:12],
+        terms=taste.weigh(counts[:12], words.idf),
+        negatives=vectors[60:62],
+        prototypes=4,
+    )
+    keep = np.array([i for i in range(90) if i % 4])
+    chosen = taste.score(profile, day, keep=keep)
+    assert np.allclose(chosen, taste.score(profile, day.only(keep)), rtol=0, atol=1e-5)
+    assert not np.allclose(chosen, taste.score(profile, day)[keep], rtol=0, atol=1e-3)
+    columns = np.union1d(counts.indices, profile.prototype_terms.indices)
+    rows = day.terms[:, columns].toarray()
+    got = taste.parts(profile, day)
+    lexical = (rows @ profile.prototype_terms[:, columns].toarray().T).max(axis=1)
+    assert got["lexical"].max() > 0 and np.allclose(got["lexical"], lexical, atol=1e-6)
+    linear = rows @ profile.direction[:, columns].toarray().ravel()
+    assert np.allclose(got["linear"], linear, atol=1e-6)
+
+
+def test_pruning_keeps_each_rows_heaviest_words_ties_to_the_first():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(2)
+    # Values from a few levels, so that ties fall on the cut; one row short, one empty.
+    dense = rng.choice([0, 0, 0, 1, 2, 3], size=(6, 400)).astype(np.float32)
+    dense[4, 5:] = 0
+    dense[5] = 0
+    rows = taste._unit_rows(sp.csr_matrix(dense))
+    pruned = taste._prune(rows.copy(), 50)
+    for r in range(6):
+        values = rows[r].toarray().ravel()
+        cols = np.flatnonzero(values)
+        # Heaviest first, ties in column order (the stable sort the model was chosen with).
+        kept = sorted(cols[np.argsort(-values[cols], kind="stable")][:50])
+        assert sorted(pruned[r].indices) == kept
+    assert np.allclose(np.linalg.norm(pruned[:5].toarray(), axis=1), 1, atol=1e-6)

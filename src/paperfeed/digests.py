@@ -132,6 +132,7 @@ class Composer:
         self._vectors: dict[str, object] = {}  # topic -> its embedding, for this run
         self._windows: dict = {}  # the vectors of the windows searched, for this run
         self._picks: dict = {}  # the papers the personal sections rank, per window, for this run
+        self._words: tuple | None = None  # the personal model's word weights, for this run
         with db.connect() as conn:
             self.latest = paper_store.latest_day(conn, on_or_before=self.now.date())
 
@@ -182,8 +183,16 @@ class Composer:
         base = self.settings.base_url.rstrip("/")
         mine: list[Paper] = []
         if user_id is not None and since <= self.latest:
+            self._words = self._words or recommend.words(self.db)
             picks = recommend.picks_for(
-                self.db, self.settings, user_id, since, self.latest, limit=n, cache=self._picks
+                self.db,
+                self.settings,
+                user_id,
+                since,
+                self.latest,
+                limit=n,
+                cache=self._picks,
+                day_words=self._words,
             )
             mine = [p.paper for p in picks]
             if mine:

@@ -17,7 +17,7 @@ from paperfeed import feeds, taste
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidInput
 from paperfeed.models import Paper, User
-from paperfeed.search import embedder, indexing
+from paperfeed.search import embedder, indexing, semantic
 from paperfeed.store import Database
 from paperfeed.store import library as library_store
 from paperfeed.store import papers as paper_store
@@ -45,7 +45,9 @@ class Reader:
     kinds: list[str]  # "saved" or "upvoted", per row
     library_ids: set[str]  # arXiv ids in the library (left out of rankings)
     dismissed_ids: set[str]
-    stamp: tuple  # the signals' fingerprint and the Words' day
+    stamp: tuple  # the signals' fingerprint (library_store.Signals) and the Words' day
+    terms: Any = None  # the positives' weighted word rows and ages in days, as fitted: a
+    ages: np.ndarray | None = None  # refit after a dismissal reuses them
 
     @property
     def cold(self) -> bool:
@@ -94,30 +96,65 @@ def _terms(keys: list[str], texts: list[str]):
 
 _WORDS: dict[int, tuple[dt.date | None, taste.Words]] = {}
 _WORDS_LOCK = threading.Lock()
+_COUNT_LOCK = threading.Lock()
+_WARM: set[int] = set()  # databases whose new day's weights are counted in a background thread
+_COUNTING: set[int] = set()  # ... and are being counted now
 
 
 def words(db: Database) -> tuple[dt.date | None, taste.Words]:
     """The word weights of the catalogue's WORD_PAPERS most recent papers and the mean row of the
-    BACKGROUND_PAPERS newest, worked out once per latest listing day and process."""
+    BACKGROUND_PAPERS newest, worked out once per latest listing day and process. For a
+    database given to `warm_words`, a new day's weights are counted in a background thread and
+    the previous day's answer meanwhile: counting takes seconds, and no request waits for it."""
     with db.connect() as conn:
         latest = paper_store.latest_day(conn, on_or_before=dt.date.max)
     cached = _WORDS.get(id(db))
     if cached is not None and cached[0] == latest:
         return cached
+    if cached is not None and id(db) in _WARM:
+        with _WORDS_LOCK:
+            start = id(db) not in _COUNTING
+            _COUNTING.add(id(db))
+        if start:
+            threading.Thread(
+                target=_count_words, args=(db, latest), daemon=True, name="word-weights"
+            ).start()
+        return cached
+    return _count_words(db, latest)
+
+
+def _count_words(db: Database, latest: dt.date | None) -> tuple[dt.date | None, taste.Words]:
+    try:
+        with _COUNT_LOCK:  # one count at a time: a second caller waits and takes the first's
+            cached = _WORDS.get(id(db))
+            if cached is not None and cached[0] == latest:
+                return cached
+            found: tuple[dt.date | None, taste.Words]
+            if latest is None:
+                found = (latest, taste.Words.flat())
+            else:
+                with db.connect() as conn:
+                    rows = library_store.recent_texts(conn, until=latest, limit=WORD_PAPERS)
+                texts = [embedder.paper_text(r[1], r[2]) for r in rows]
+                counts = _terms([r[0] for r in rows], texts)
+                found = (latest, taste.Words.count(counts, listing=slice(0, BACKGROUND_PAPERS)))
+            _WORDS[id(db)] = found
+            return found
+    finally:
+        with _WORDS_LOCK:
+            _COUNTING.discard(id(db))
+
+
+def warm_words(db: Database) -> threading.Thread:
+    """Count the word weights now, in a background thread, and from then on whenever the
+    latest listing day changes (see `words`): what a server worker does at start-up, so that
+    no reader's request counts them."""
+    _WARM.add(id(db))
     with _WORDS_LOCK:
-        cached = _WORDS.get(id(db))
-        if cached is not None and cached[0] == latest:
-            return cached
-        found: tuple[dt.date | None, taste.Words]
-        if latest is None:
-            found = (latest, taste.Words.flat())
-        else:
-            with db.connect() as conn:
-                rows = library_store.recent_texts(conn, until=latest, limit=WORD_PAPERS)
-            counts = _terms([r[0] for r in rows], [embedder.paper_text(r[1], r[2]) for r in rows])
-            found = (latest, taste.Words.count(counts, listing=slice(0, BACKGROUND_PAPERS)))
-        _WORDS[id(db)] = found
-    return found
+        _COUNTING.add(id(db))
+    thread = threading.Thread(target=words, args=(db,), daemon=True, name="word-weights")
+    thread.start()
+    return thread
 
 
 EMBED_PER_REFRESH = 32  # entries without a vector embedded per refresh (imports embed the rest)
@@ -171,25 +208,41 @@ def missing_vectors(db: Database, settings: Settings, user_id: int) -> int:
     return sum(1 for r in rows if r[4] is None)
 
 
-def _stamp(conn, user_id: int) -> tuple:
-    return library_store.signal_stamp(conn, user_id)
+def _stamp(conn, user_id: int, day: dt.date | None) -> tuple:
+    return (library_store.signal_stamp(conn, user_id), day)
 
 
-def reader(db: Database, settings: Settings, user_id: int) -> Reader:
+def _positive_side(stamp: tuple) -> tuple | None:
+    """The part of a stamp the positives depend on: all but the dismissals."""
+    if len(stamp) != 2:
+        return None
+    signals, day = stamp
+    return (signals._replace(dismissed=0, last_dismissed=None), day)
+
+
+def reader(
+    db: Database,
+    settings: Settings,
+    user_id: int,
+    *,
+    day_words: tuple[dt.date | None, taste.Words] | None = None,
+) -> Reader:
     """The reader's model, refitted when their library, votes or dismissals changed since it was
-    last fitted (a cheap aggregate read decides)."""
-    day, _w = words(db)
+    last fitted (a cheap aggregate read decides). `day_words`: `words(db)` when the caller has
+    it (a digest run reads it once for every reader)."""
+    semantic.blas_on_one_thread()  # the fit's and the rankings' products: see there
+    day, _w = day_words or words(db)
     with db.connect() as conn:
-        stamp = (*_stamp(conn, user_id), day)
+        stamp = _stamp(conn, user_id, day)
     key = (id(db), user_id)
     cached = _CACHE.get(key)
     if cached is not None and cached.stamp == stamp:
         return cached
-    if stamp[-2]:  # entries without vectors: a few now, the rest on later refreshes
+    if stamp[0].missing:  # entries without vectors: a few now, the rest on later refreshes
         embed_library(db, settings, user_id, limit=EMBED_PER_REFRESH)
         with db.connect() as conn:
-            stamp = (*_stamp(conn, user_id), day)
-    fitted = refresh(db, settings, user_id, stamp=stamp, weights=_w)
+            stamp = _stamp(conn, user_id, day)
+    fitted = refresh(db, settings, user_id, stamp=stamp, weights=_w, previous=cached)
     with _CACHE_LOCK:
         if len(_CACHE) > 10_000:
             _CACHE.clear()
@@ -204,15 +257,38 @@ def refresh(
     *,
     stamp: tuple = (),
     weights: taste.Words | None = None,
+    previous: Reader | None = None,
 ) -> Reader:
     """Fit the reader's model from the store: library entries and upvotes positive (newer
-    weighing more), dismissals negative."""
+    weighing more), dismissals negative. `previous`: the reader's last fit; when only their
+    dismissals changed since (its stamp says), its positives are fitted again as they are
+    instead of read and weighed again."""
     model = settings.embedding_model
     with db.connect() as conn:
-        rows = library_store.training(conn, user_id, model)
-        upvoted = library_store.upvoted_training(conn, user_id, model)
-        negatives = library_store.dismissed_vectors(conn, user_id, model)
-        dismissed_ids = {a for a, _t in library_store.dismissed(conn, user_id)}
+        dismissed_list = [a for a, _t in library_store.dismissed(conn, user_id)]
+        negatives = library_store.dismissed_vectors(conn, user_id, model, ids=dismissed_list)
+        dismissed_ids = set(dismissed_list)
+        same = (
+            previous is not None
+            and previous.terms is not None
+            and _positive_side(stamp) is not None
+            and _positive_side(stamp) == _positive_side(previous.stamp)
+        )
+        if not same:
+            rows = library_store.training(conn, user_id, model)
+            upvoted = library_store.upvoted_training(conn, user_id, model)
+    negative_matrix = _vectors(negatives) if negatives else None
+    if same:
+        assert previous is not None
+        profile = taste.fit(
+            previous.positives,
+            terms=previous.terms,
+            ages_days=previous.ages,
+            negatives=negative_matrix,
+        )
+        return dataclasses.replace(
+            previous, profile=profile, dismissed_ids=dismissed_ids, stamp=stamp
+        )
     library_ids = {r[1] for r in rows if r[1]}
     # (title, vector, when, kind, text key, text)
     pos_rows = [
@@ -226,18 +302,14 @@ def refresh(
         if aid not in library_ids
     ]
     positives = _vectors([r[1] for r in pos_rows])
-    negative_matrix = _vectors(negatives) if negatives else None
+    terms, ages = None, None
     if len(positives):
         newest = max(r[2] for r in pos_rows)
         ages = np.array([(newest - r[2]).total_seconds() / 86400 for r in pos_rows])
         weights = weights or words(db)[1]
         counts = _terms([r[4] for r in pos_rows], [r[5] for r in pos_rows])
-        profile = taste.fit(
-            positives,
-            terms=taste.weigh(counts, weights.idf),
-            ages_days=ages,
-            negatives=negative_matrix,
-        )
+        terms = taste.weigh(counts, weights.idf)
+        profile = taste.fit(positives, terms=terms, ages_days=ages, negatives=negative_matrix)
     else:
         profile = taste.fit(np.zeros((0, 0)), negatives=negative_matrix)
     return Reader(
@@ -248,6 +320,8 @@ def refresh(
         library_ids,
         dismissed_ids,
         stamp,
+        terms,
+        ages,
     )
 
 
@@ -272,41 +346,66 @@ def _reasons(fitted: Reader, vectors: np.ndarray) -> list[str]:
 
 @dataclasses.dataclass(slots=True)
 class Candidates:
-    """Papers to rank: their ids and taste.Papers, row for row."""
+    """Papers to rank: their ids and taste.Papers, row for row, with what every ranking of them
+    needs worked out once: each id's row and its place in id order (the tie-break)."""
 
     ids: list[str]
     papers: taste.Papers
+    rows: dict[str, int] = dataclasses.field(init=False)
+    id_order: np.ndarray = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rows = {a: i for i, a in enumerate(self.ids)}
+        self.id_order = np.empty(len(self.ids), dtype=np.int64)
+        self.id_order[sorted(range(len(self.ids)), key=self.ids.__getitem__)] = np.arange(
+            len(self.ids)
+        )
 
     def only(self, keep: list[int]) -> Candidates:
         return Candidates([self.ids[i] for i in keep], self.papers.only(np.asarray(keep, int)))
 
 
 def rank(
-    fitted: Reader, found: Candidates, *, explain: int | None = None
+    fitted: Reader, found: Candidates, *, explain: int | None = None, limit: int | None = None
 ) -> list[tuple[str, float, str]]:
-    """(id, score, reason) best first; library papers and dismissed ones left out. Reasons are
-    worked out for the first `explain` only (all when None)."""
-    skip = fitted.library_ids | fitted.dismissed_ids
-    keep = [i for i, a in enumerate(found.ids) if a not in skip]
-    if not keep:
+    """(id, score, reason) best first, the first `limit` (all when None); library papers and
+    dismissed ones left out. Reasons are worked out for the first `explain` only (all when
+    None)."""
+    rows = found.rows
+    skip = [rows[a] for a in fitted.library_ids | fitted.dismissed_ids if a in rows]
+    keep = None
+    if skip:
+        mask = np.ones(len(found.ids), dtype=bool)
+        mask[skip] = False
+        keep = np.flatnonzero(mask)
+    kept = len(found.ids) if keep is None else len(keep)
+    if not kept:
         return []
-    papers = found.papers if len(keep) == len(found.ids) else found.papers.only(np.array(keep))
-    scores = taste.score(fitted.profile, papers)
-    order = np.lexsort((np.array([found.ids[i] for i in keep]), -scores))
+    scores = taste.score(fitted.profile, found.papers, keep=keep)
+    place = found.id_order if keep is None else found.id_order[keep]
+    order = np.lexsort((place, -scores))[:limit]
+    picked = order if keep is None else keep[order]
     n = len(order) if explain is None else min(explain, len(order))
-    reasons = _reasons(fitted, papers.vectors[order[:n]]) + [""] * (len(order) - n)
+    reasons = _reasons(fitted, found.papers.vectors[picked[:n]]) + [""] * (len(order) - n)
+    ids = found.ids
     return [
-        (found.ids[keep[j]], float(scores[j]), reason)
-        for j, reason in zip(order, reasons, strict=True)
+        (ids[i], float(s), reason)
+        for i, s, reason in zip(picked.tolist(), scores[order].tolist(), reasons, strict=True)
     ]
 
 
 def candidates(
-    db: Database, settings: Settings, start: dt.date, end: dt.date, *, cache: dict | None = None
+    db: Database,
+    settings: Settings,
+    start: dt.date,
+    end: dt.date,
+    *,
+    cache: dict | None = None,
+    day_words: tuple[dt.date | None, taste.Words] | None = None,
 ) -> Candidates:
     """The embedded papers listed start..end; remembered in `cache` (one run's, e.g. a digest
-    run's) when given."""
-    day, weights = words(db)
+    run's) when given. `day_words`: as for `reader`."""
+    day, weights = day_words or words(db)
     key = (start, end, day)
     if cache is not None and key in cache:
         return cache[key]
@@ -346,16 +445,28 @@ def picks_for(
     *,
     limit: int,
     cache: dict | None = None,
+    day_words: tuple[dt.date | None, taste.Words] | None = None,
 ) -> list[Pick]:
     """The reader's best `limit` papers listed start..end (none without a signal): the digest's
-    personal section. `cache`: the run's, so a window's papers are read once per run."""
-    fitted = reader(db, settings, user_id)
+    personal section. `cache`: the run's, so a window's papers are read once per run;
+    `day_words`: the run's `words(db)`, read once."""
+    day_words = day_words or words(db)
+    fitted = reader(db, settings, user_id, day_words=day_words)
     if fitted.cold:
         return []
-    found = candidates(db, settings, start, end, cache=cache)
+    found = candidates(db, settings, start, end, cache=cache, day_words=day_words)
     if not found.ids:
         return []
-    return _papers(db, rank(fitted, found, explain=limit)[:limit])
+    ranked = rank(fitted, found, explain=limit, limit=limit)
+    if cache is None:
+        return _papers(db, ranked)
+    # The run's readers rank the same window: its papers are read once, not once per reader.
+    key = ("papers", start, end, day_words[0])
+    if key not in cache:
+        with db.connect() as conn:
+            cache[key] = paper_store.get_many(conn, found.ids)
+    window = cache[key]
+    return [Pick(window[a], s, r) for a, s, r in ranked if a in window]
 
 
 def rank_period(
@@ -370,12 +481,13 @@ def rank_period(
 ) -> list[Pick]:
     """The papers listed start..end ranked for the reader: library and dismissed papers left
     out, whatever they have seen. A reader with no signal gets the period's listing order."""
-    fitted = reader(db, settings, user.id)
+    day_words = words(db)
+    fitted = reader(db, settings, user.id, day_words=day_words)
     if fitted.cold:
         return []
-    found = candidates(db, settings, start, end)
-    ranked = rank(fitted, found, explain=explain if explain is not None else limit)
-    return _papers(db, ranked[:limit])
+    found = candidates(db, settings, start, end, day_words=day_words)
+    ranked = rank(fitted, found, explain=explain if explain is not None else limit, limit=limit)
+    return _papers(db, ranked)
 
 
 @dataclasses.dataclass(slots=True)
@@ -414,7 +526,7 @@ def for_you(
         with db.connect() as conn:
             seen = reading_store.seen_among(conn, user.id, found.ids)
         fresh = found.only([i for i, a in enumerate(found.ids) if a not in seen])
-        ranked = rank(fitted, fresh, explain=PER_VISIT)[:PER_VISIT]
+        ranked = rank(fitted, fresh, explain=PER_VISIT, limit=PER_VISIT)
         if ranked:
             with db.transaction() as conn:
                 reading_store.mark_seen(conn, user.id, ranked, batch=now)
@@ -468,4 +580,4 @@ def api_for_you(
         found = found.only([i for i, a in enumerate(found.ids) if a in wanted])
     if not found.ids:
         return []
-    return _papers(db, rank(fitted, found, explain=limit)[:limit])
+    return _papers(db, rank(fitted, found, explain=limit, limit=limit))

@@ -117,6 +117,7 @@ class Papers:
     vectors: np.ndarray  # (n, d) float32
     terms: Any  # scipy.sparse csr (n, HASH_FEATURES), weighted unit rows
     background: np.ndarray  # (n,) float32
+    _by_word: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, vectors: np.ndarray, counts, words: Words) -> Papers:
@@ -128,6 +129,16 @@ class Papers:
 
     def only(self, keep) -> Papers:
         return Papers(self.vectors[keep], self.terms[keep], self.background[keep])
+
+    @property
+    def by_word(self):
+        """The word rows transposed, (HASH_FEATURES, n) csr: a reader's sparse rows times this
+        visit only the words they hold, where `terms @ rows.T` converted the reader's rows to a
+        2^18-row matrix on every call. Made once per window (all readers share it); two threads
+        making it at once make the same matrix."""
+        if self._by_word is None:
+            self._by_word = self.terms.T.tocsr()
+        return self._by_word
 
 
 @dataclasses.dataclass
@@ -191,14 +202,31 @@ def _prune(rows, keep: int):
     if not len(lengths) or lengths.max() <= keep:
         return rows
     row_of = np.repeat(np.arange(rows.shape[0]), lengths)
-    # By row, heaviest first: rows hold unit vectors, so 1 - value sorts within a row.
-    order = np.argsort(row_of + (1 - rows.data.astype(np.float64)), kind="stable")
+    order = _by_row_heaviest(row_of, rows.data)
     place = np.arange(len(order)) - np.repeat(rows.indptr[:-1], lengths)
     chosen = order[place < keep]
     pruned = sp.csr_matrix(
         (rows.data[chosen], (row_of[chosen], rows.indices[chosen])), shape=rows.shape
     )
     return _unit_rows(pruned)
+
+
+def _by_row_heaviest(row_of: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Positions ordered by row, heaviest value first, ties in position order (a stable sort).
+    Values are positive float32: their bit patterns sort as they do, so row, value and position
+    pack into one int64 key per position and an unstable sort of those unique keys (several
+    times faster than a stable argsort of floats) gives the stable order."""
+    n = len(values)
+    row_bits, pos_bits = int(row_of[-1]).bit_length() if n else 0, max(n - 1, 0).bit_length()
+    if values.dtype != np.float32 or row_bits + pos_bits > 31 or (n and values.min() <= 0):
+        return np.argsort(row_of + (1 - values.astype(np.float64)), kind="stable")
+    heavier_first = np.uint32(0x7FFFFFFF) - values.view(np.uint32)  # positive floats < 2^31
+    keys = (row_of.astype(np.int64) << (32 + pos_bits)) | (
+        heavier_first.astype(np.int64) << pos_bits
+    )
+    keys |= np.arange(n, dtype=np.int64)
+    keys.sort()
+    return keys & ((1 << pos_bits) - 1)
 
 
 def _unit_rows(rows):
@@ -265,15 +293,21 @@ def _standard(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / (x.std() + 1e-9)
 
 
-def parts(profile: Profile, papers: Papers) -> dict[str, np.ndarray]:
-    """The raw parts of the score, for the bench and for reasons."""
+def _sparse_rows(rows, papers: Papers) -> np.ndarray:
+    """(k, n) dense products of a reader's k sparse word rows with the papers' word rows."""
+    return (rows @ papers.by_word).toarray()
+
+
+def parts(profile: Profile, papers: Papers, *, keep=None) -> dict[str, np.ndarray]:
+    """The raw parts of the score, for the bench and for reasons; of the papers `keep` selects
+    (an index array; all when None), worked out on all of them: a window's matrices are shared
+    by every reader and copying them to leave out a reader's few library papers cost more than
+    scoring those."""
     out: dict[str, np.ndarray] = {}
     if profile.liked:
         out["neighbour"] = (papers.vectors @ profile.prototypes.T).max(axis=1)
         if profile.lexical_weight and profile.prototype_terms.nnz:
-            out["lexical"] = (
-                (papers.terms @ profile.prototype_terms.T).max(axis=1).toarray().ravel()
-            )
+            out["lexical"] = _sparse_rows(profile.prototype_terms, papers).max(axis=0)
         if profile.linear_weight and profile.direction.nnz > DENSE_FROM:
             # Scattered into a dense vector: a sparse matrix times a dense vector is the fast
             # product for a large library; the dense copy lives for this call only.
@@ -281,19 +315,23 @@ def parts(profile: Profile, papers: Papers) -> dict[str, np.ndarray]:
             dense[profile.direction.indices] = profile.direction.data
             out["linear"] = papers.terms @ dense
         elif profile.linear_weight and profile.direction.nnz:
-            out["linear"] = (papers.terms @ profile.direction.T).toarray().ravel()
+            out["linear"] = _sparse_rows(profile.direction, papers)[0]
     if len(profile.negatives):
         out["dismissed"] = (papers.vectors @ profile.negatives.T).max(axis=1)
+    if keep is not None:
+        out = {name: part[keep] for name, part in out.items()}
     return out
 
 
-def score(profile: Profile, papers: Papers) -> np.ndarray:
+def score(profile: Profile, papers: Papers, *, keep=None) -> np.ndarray:
     """Scores (higher first) of these papers for this reader; zeros without any signal. Scores
-    compare within one call only: each part is standardised over the papers scored together."""
-    out = np.zeros(len(papers), dtype=np.float32)
-    if not len(papers):
+    compare within one call only: each part is standardised over the papers scored together
+    (the ones `keep` selects, an index array, when given; all when None)."""
+    background = papers.background if keep is None else papers.background[keep]
+    out = np.zeros(len(background), dtype=np.float32)
+    if not len(out):
         return out
-    got = parts(profile, papers)
+    got = parts(profile, papers, keep=keep)
     spread = 1.0
     if "neighbour" in got:
         spread = float(got["neighbour"].std()) + 1e-9
@@ -302,7 +340,7 @@ def score(profile: Profile, papers: Papers) -> np.ndarray:
         out += profile.lexical_weight * _standard(got["lexical"])
     if "linear" in got:
         out += profile.linear_weight * _standard(got["linear"])
-        out -= profile.background_weight * _standard(papers.background)
+        out -= profile.background_weight * _standard(background)
     if "dismissed" in got:
         # In the embedding score's units, so a dismissal weighs the same for every reader.
         near = np.clip(got["dismissed"] - profile.dismiss_floor, 0, None)

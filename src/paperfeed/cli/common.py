@@ -311,7 +311,7 @@ def serve(
             name="digest-scheduler",
         ).start()
     uvicorn.run(
-        "paperfeed.web.app:create_app",
+        "paperfeed.web.app:serve_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,

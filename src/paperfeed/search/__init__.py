@@ -42,9 +42,9 @@ from paperfeed.search.query import FUNCTION_WORDS, MAX_QUERY, Query, parse, titl
 from paperfeed.search.query import distinctive_terms as query_terms
 from paperfeed.search.semantic import (
     _NOT_NARROW,
-    _blas_on_one_thread,  # noqa: F401 - bench/search_speed.py sets up a worker with it
     _indexes,  # noqa: F401 - tests and benches reset this process's indexes
     _window,
+    blas_on_one_thread,  # noqa: F401 - bench/search_speed.py sets up a worker with it
     embed_queries,
     embed_query,
     semantic_index,

@@ -23,10 +23,11 @@ _indexes_lock = threading.Lock()
 
 
 @functools.cache
-def _blas_on_one_thread() -> None:
+def blas_on_one_thread() -> None:
     """Keep numpy's BLAS on the calling thread, once per process (a BLAS loaded later, by
-    scipy say, is not ours to call). Our products are small (a
-    query against at most tens of thousands of vectors) and OpenBLAS's helper threads spin
+    scipy say, is not ours to call). Our products are small (a query against at most tens of
+    thousands of vectors, a day's papers against a reader's prototypes: recommend.py calls this
+    too) and OpenBLAS's helper threads spin
     after each one: they took a second core for nothing, as much CPU as the work itself in a
     digest run, and the core another worker or request needed."""
     from threadpoolctl import threadpool_limits
@@ -36,7 +37,7 @@ def _blas_on_one_thread() -> None:
 
 def vector_index(db: Database, settings: Settings) -> VectorIndex:
     """This process's vector index for `db` and the configured model, brought up to date."""
-    _blas_on_one_thread()
+    blas_on_one_thread()
     ann = indexing.ann_file(settings)
     key = (db.url, settings.embedding_model, str(ann.dir.resolve()))
     with _indexes_lock:

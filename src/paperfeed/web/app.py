@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from paperfeed import __version__, comments, feeds, latex, markup
+from paperfeed import __version__, comments, feeds, latex, markup, recommend
 from paperfeed.config import Settings
 from paperfeed.errors import (
     Conflict,
@@ -63,6 +63,15 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     yield
+
+
+def serve_app() -> FastAPI:
+    """The app as `paperfeed serve`'s workers build it: `create_app`, and the personal
+    ranking's word weights counted at start-up and on each new listing day in a background
+    thread (recommend.warm_words), not in the first request that needs them."""
+    app = create_app()
+    recommend.warm_words(app.state.db)
+    return app
 
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
