@@ -308,6 +308,45 @@ def test_ranking_learns_from_saves_and_dismissals(db, settings, people, catalogu
     assert pid(24) in {p.paper.arxiv_id for p in recommend.rank_period(db, settings, ada, DAY, DAY)}
 
 
+def test_a_kept_listing_window_follows_new_vectors_hidden_papers_and_new_text(
+    db, settings, people, catalogue
+):
+    """Rankings reuse the day's papers read once per process, and see every change at once: a
+    paper embedded later, a paper hidden, a paper's new version (re-embedded)."""
+    ada, _bob, _root = people
+    library.save_paper(db, ada, pid(1))
+
+    def ranked() -> dict[str, recommend.Pick]:
+        return {
+            p.paper.arxiv_id: p
+            for p in recommend.rank_period(db, settings, ada, DAY, DAY, limit=1000)
+        }
+
+    assert len(ranked()) == 59 and ranked().keys() == ranked().keys()  # the second from the kept
+    late = make_paper(61, title="Topic 0 paper arriving late", listing_day=DAY)
+    with db.transaction() as conn:
+        papers.upsert_many(conn, [late])
+    assert pid(61) not in ranked()  # no vector yet: not rankable
+    vector = topic_vectors(3, 20)[0][0]  # topic 0's first paper's vector
+    with db.transaction() as conn:
+        vector_store.save(conn, settings.embedding_model, [(pid(61), vector.tobytes())])
+    assert pid(61) in ranked()
+    with db.transaction() as conn:
+        papers.set_hidden(conn, pid(2), True)
+    assert pid(2) not in ranked()
+    with db.transaction() as conn:
+        old = papers.get(conn, pid(3))
+        papers.upsert_many(
+            conn, [dataclasses.replace(old, version=old.version + 1, title="Renamed paper three")]
+        )
+    with db.connect() as conn:  # new text: the old vector is gone until it is embedded again
+        assert not vector_store.vectors_of(conn, settings.embedding_model, [pid(3)])
+    assert pid(3) not in ranked()
+    with db.transaction() as conn:
+        vector_store.save(conn, settings.embedding_model, [(pid(3), vector.tobytes())])
+    assert ranked()[pid(3)].paper.title == "Renamed paper three"
+
+
 def test_a_refit_after_a_dismissal_ranks_as_a_fit_from_scratch(db, settings, people, catalogue):
     ada, _bob, _root = people
     for n in (1, 2, 21):

@@ -160,6 +160,9 @@ def warm_words(db: Database) -> threading.Thread:
 EMBED_PER_REFRESH = 32  # entries without a vector embedded per refresh (imports embed the rest)
 _CACHE: dict[tuple[int, int], Reader] = {}
 _CACHE_LOCK = threading.Lock()
+# Listing windows read and weighed (Candidates), oldest first; a day, a week or a month each.
+_WINDOWS: dict[tuple, Candidates] = {}
+WINDOWS_KEPT = 16
 
 
 def _vectors(blobs: list[bytes]) -> np.ndarray:
@@ -404,16 +407,30 @@ def candidates(
     day_words: tuple[dt.date | None, taste.Words] | None = None,
 ) -> Candidates:
     """The embedded papers listed start..end; remembered in `cache` (one run's, e.g. a digest
-    run's) when given. `day_words`: as for `reader`."""
+    run's) when given, else kept per process while nothing they are made of changes (reading
+    and weighing a day was most of ranking it: every signed-in "For you" page ranks one).
+    `day_words`: as for `reader`."""
     day, weights = day_words or words(db)
     key = (start, end, day)
     if cache is not None and key in cache:
         return cache[key]
+    model = settings.embedding_model
     with db.connect() as conn:
-        rows = vector_store.listed_between(conn, settings.embedding_model, start, end)
-    ids = [r[0] for r in rows]
-    counts = _terms(ids, [embedder.paper_text(r[2], r[3]) for r in rows])
-    found = Candidates(ids, taste.Papers.of(_vectors([r[1] for r in rows]), counts, weights))
+        # A paper added, changed or hidden moves the content version; a vector stored moves the
+        # newest vector's time: two indexed reads say whether a kept window is still current.
+        _version, content, _changed = paper_store.catalog_stamp(conn)
+        kept = (id(db), model, start, end, day, content, vector_store.newest(conn, model))
+        found = _WINDOWS.get(kept)
+        if found is None:
+            rows = vector_store.listed_between(conn, model, start, end)
+    if found is None:
+        ids = [r[0] for r in rows]
+        counts = _terms(ids, [embedder.paper_text(r[2], r[3]) for r in rows])
+        found = Candidates(ids, taste.Papers.of(_vectors([r[1] for r in rows]), counts, weights))
+        with _CACHE_LOCK:
+            _WINDOWS[kept] = found
+            while len(_WINDOWS) > WINDOWS_KEPT:
+                _WINDOWS.pop(next(iter(_WINDOWS)))
     if cache is not None:
         cache[key] = found
     return found

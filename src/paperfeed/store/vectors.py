@@ -108,6 +108,11 @@ def window(conn: sa.Connection, model: str, *, after: dt.datetime | None):
     return count, newest
 
 
+def newest(conn: sa.Connection, model: str) -> dt.datetime | None:
+    """When the newest `model` vector was stored: one read of the end of an index."""
+    return conn.execute(sa.select(sa.func.max(V.c.created_at)).where(V.c.model == model)).scalar()
+
+
 def listed_between(
     conn: sa.Connection, model: str, start: dt.date, end: dt.date
 ) -> list[tuple[str, bytes, str, str]]:
