@@ -5,18 +5,20 @@ papers' (see search/vectors.py). `hybrid`, the default, fuses both rankings by r
 Without the embedding extra, or before any paper is embedded, the other modes fall back to
 keyword search and say so (once in the log, and in every answer's notice).
 
-`search()` is these steps in order, and each can be used alone (a digest, a feed or a personal
-ranking composes its own):
+This module is the pipeline: `search()` (a page of results), `relevant()` (a feed's or a digest
+topic's matches, newest first) and `similar()`. Each runs these public steps in order, and each
+step can be used alone (a digest, a feed or a personal ranking composes its own); all are
+importable from here:
 
-    parse(text) -> Query
-    make_filters(since=, until=, categories=, has_code=) -> Filters
-    keyword_candidates(db, query, filters) -> Ranking
-    semantic_candidates(db, query, filters, settings) -> Ranking | None
-    title_matches(db, query, filters, keyword) -> list[str]
-    fuse(keyword, semantic, unembedded=, pinned=) -> Ranking
-    filter_exact(db, ranking, query, filters) -> Ranking
-    hydrate(db, ranking) -> list[Hit]
-    add_snippets(hits, query) -> list[Hit]
+    parse(text) -> Query                                      search/query.py
+    make_filters(since=, until=, categories=, has_code=) -> Filters   search/filters.py
+    keyword_candidates(db, query, filters) -> Ranking         search/keyword.py
+    semantic_candidates(db, query, filters, settings) -> Ranking | None   search/semantic.py
+    title_matches(db, query, filters, keyword) -> list[str]   search/keyword.py
+    fuse(keyword, semantic, unembedded=, pinned=) -> Ranking  search/ranking.py
+    filter_exact(db, ranking, query, filters) -> Ranking      search/filters.py
+    hydrate(db, ranking) -> list[Hit]                         search/hits.py
+    add_snippets(hits, query) -> list[Hit]                    search/hits.py
 
 A `Ranking` is a list of (arxiv id, score) pairs, best first. Every step that returns one
 returns only papers that pass the filters exactly (dates, categories, code, hidden, authors,
@@ -26,9 +28,7 @@ phrases), whatever the mode. Configuration (model, runtime, index) comes from `S
 from __future__ import annotations
 
 import datetime as dt
-import html
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,22 +38,24 @@ from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.models import Hit
 from paperfeed.papers import get_paper
 from paperfeed.search import embedder
-from paperfeed.search.query import FUNCTION_WORDS, MAX_QUERY, Query, parse, title_match
+from paperfeed.search.filters import filter_exact, make_filters, notice_for
+from paperfeed.search.hits import add_snippets, hydrate, mark
+from paperfeed.search.keyword import TITLE_DEPTH, keyword_candidates, title_matches, words_of
+from paperfeed.search.query import MAX_QUERY, Query, parse
 from paperfeed.search.query import distinctive_terms as query_terms
+from paperfeed.search.ranking import POOL, RRF_K, Ranking, fuse, pin, unembedded
 from paperfeed.search.semantic import (
-    _NOT_NARROW,
+    FLOOR,
+    RELEVANT,
     _indexes,  # noqa: F401 - tests and benches reset this process's indexes
-    _window,
     blas_on_one_thread,  # noqa: F401 - bench/search_speed.py sets up a worker with it
     embed_queries,
     embed_query,
+    semantic_candidates,
     semantic_index,
     vector_index,
 )
-from paperfeed.search.snippet import MARK_END, MARK_START, snippet
-from paperfeed.search.vectors import VectorIndex
 from paperfeed.store import Database
-from paperfeed.store import authors as author_store
 from paperfeed.store import papers as paper_store
 from paperfeed.store import search as store
 from paperfeed.store import vectors as vector_store
@@ -64,17 +66,6 @@ MODES = ("hybrid", "keyword", "semantic")
 SORTS = tuple(store.ORDERS)
 FALLBACK_NOTICE = "Semantic search is not available on this server: showing keyword matches."
 NOTHING_CLOSE = "Nothing in the catalogue is close to this query."
-RRF_K = 60  # reciprocal rank fusion: score = sum of 1 / (RRF_K + rank) over the two rankings
-POOL = 100  # results taken from each ranking before fusing
-# Cosine similarity below which a paper is not a semantic match at all. all-MiniLM-L6-v2 puts
-# unrelated text at 0.0-0.2 from anything; nonsense queries' nearest papers score at most about
-# 0.2 (bench/partial_embedding.py prints the distribution).
-FLOOR = 0.3
-# Cosine at which a paper found by meaning alone counts as a relevant match for a feed or a
-# digest topic, which list matches newest first rather than best first.
-RELEVANT = 0.4
-TITLE_DEPTH = 10  # keyword results checked for a title the query names
-Ranking = list[tuple[str, float]]
 _warned: set[str] = set()
 
 
@@ -93,210 +84,6 @@ class Results:
     notice: str | None = None
     jump: str | None = None  # an arXiv id the query named exactly, when that paper is stored
     filters: Filters = field(default_factory=Filters)
-
-
-def mark(snippet: str) -> str:
-    """A snippet as safe HTML: everything escaped, matched words in <mark>."""
-    escaped = html.escape(snippet, quote=False)
-    return escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
-
-
-def make_filters(
-    *,
-    since: dt.date | None = None,
-    until: dt.date | None = None,
-    categories: tuple[str, ...] | list[str] = (),
-    has_code: bool = False,
-) -> Filters:
-    """Filters from request values. Never raises: a range that ends before it starts is kept
-    (`Filters.contradictory`) and matches nothing, which `notice_for` explains."""
-    cats = tuple(dict.fromkeys(c.strip() for c in categories if c and c.strip()))
-    return Filters(since=since, until=until, categories=cats, has_code=has_code)
-
-
-def words_of(query: Query, *, all_terms: bool = False) -> store.Words:
-    """What the keyword engine matches for a query (all its words with `all_terms`)."""
-    return store.Words(query.terms, query.phrases, query.authors, all_terms)
-
-
-def keyword_candidates(
-    db: Database,
-    query: Query,
-    filters: Filters,
-    *,
-    limit: int = POOL,
-    offset: int = 0,
-    sort: str = "relevance",
-    all_terms: bool = False,
-) -> Ranking:
-    """Takes a parsed query and filters; returns up to `limit` (id, keyword score) pairs after
-    `offset`, in `sort` order (relevance: bm25 on SQLite, IDF-weighted ts_rank on PostgreSQL).
-    Exact: every paper passes the filters, has the phrases and authors, and is not hidden.
-    `all_terms` keeps only papers with every word of the query."""
-    if query.problem or query.empty or filters.contradictory:
-        return []
-    with db.connect() as conn:
-        return store.ranking(
-            conn,
-            words_of(query, all_terms=all_terms),
-            filters=filters,
-            sort=sort,
-            limit=limit,
-            offset=offset,
-        )
-
-
-def semantic_candidates(
-    db: Database,
-    query: Query,
-    filters: Filters,
-    settings: Settings,
-    *,
-    limit: int = POOL,
-    vector=None,
-    cache: dict | None = None,
-    floor: float = FLOOR,
-    index: VectorIndex | None = None,
-) -> Ranking | None:
-    """Takes a parsed query, filters and settings; returns up to `limit` (id, cosine) pairs,
-    closest first, or None when semantic search is unavailable. Only papers at least `floor`
-    close count, so a query nothing is about finds nothing. Exact like `keyword_candidates`.
-    A short date window (a digest's day) is ranked exactly over its own papers' vectors, else
-    the ANN index is asked for more than `limit` and the filters applied after. `vector` is the
-    query's embedding when the caller has it (`embed_queries`); `cache`, a dict a batch job
-    passes to all its searches, keeps the windows' vectors for as long as it holds it."""
-    index = index or semantic_index(db, settings)
-    if index is None:
-        return None
-    if query.problem or query.empty or filters.contradictory or not query.words:
-        return []  # nothing to mean: `author:` alone is a listing, not a topic
-    vector = embed_query(settings, query) if vector is None else np.asarray(vector, np.float32)
-    window = _window(db, settings, filters, cache)
-    if window is not _NOT_NARROW:
-        ids, matrix = window
-        if not ids:
-            return []
-        scores = matrix @ vector
-        top = np.argsort(-scores, kind="stable")[: limit * 3 if _narrowing(query) else limit]
-        nearest = [(ids[i], float(scores[i])) for i in top]
-    else:
-        # Filters, phrases and authors may drop many of the nearest papers: look further then.
-        plain = filters == Filters() and not _narrowing(query)
-        nearest = index.nearest(vector, k=limit + 10 if plain else limit * 3)
-    nearest = [(i, s) for i, s in nearest if s >= floor]
-    return filter_exact(db, nearest, query, filters)[:limit]
-
-
-def _narrowing(query: Query) -> bool:
-    return bool(query.phrases or query.authors)
-
-
-def title_matches(db: Database, query: Query, filters: Filters, keyword: Ranking) -> list[str]:
-    """Takes a query, filters and its keyword ranking; returns the ids of papers whose title the
-    query is, exactly or nearly (`query.title_match`), exact first, with a vector or not: among
-    the first TITLE_DEPTH keyword results and the shortest titles with its every content word."""
-    words = query.words
-    if query.problem or not words or filters.contradictory:
-        return []
-    content = [w for w in dict.fromkeys(words) if w not in FUNCTION_WORDS] or words
-    with db.connect() as conn:
-        titles = store.title_candidates(conn, content, filters)
-        head = [i for i, _s in keyword[:TITLE_DEPTH] if i not in titles]
-        ids = [*titles, *head]
-        titles.update(store.titles(conn, head))
-        matched = [i for i in ids if title_match(query.prose, titles.get(i, ""))]
-        # Keyword results passed every filter already; probed titles only the metadata ones.
-        unsure = [i for i in matched if i not in head]
-        if unsure and (query.authors or query.phrases):
-            keep = store.matching(conn, unsure, filters, words_of(query))
-            matched = [i for i in matched if i in keep or i in head]
-    exact = [i for i in matched if parse(titles[i]).words == words]
-    return exact + [i for i in matched if i not in exact]
-
-
-def unembedded(index: VectorIndex | None, ids: list[str]) -> set[str]:
-    """Takes the vector index (None: semantic search unavailable) and paper ids; returns those
-    without a vector in it yet."""
-    return set(ids) if index is None else set(ids) - index.holds(ids)
-
-
-def fuse(
-    keyword: Ranking,
-    semantic: Ranking,
-    *,
-    unembedded: set[str] | frozenset[str] = frozenset(),
-    pinned: Sequence[str] = (),
-    k: int = RRF_K,
-) -> Ranking:
-    """Reciprocal rank fusion of two rankings: each paper scores the sum of 1 / (k + rank).
-    A paper in `unembedded` (no vector yet, so absent from the semantic ranking whatever it
-    is about) counts its keyword rank for both rankings, so with nothing embedded hybrid ranks
-    as keyword search does. `pinned` ids (title matches) come first, in order."""
-    fused: dict[str, float] = {}
-    for rank, (arxiv_id, _score) in enumerate(keyword, start=1):
-        weight = 2.0 if arxiv_id in unembedded else 1.0
-        fused[arxiv_id] = fused.get(arxiv_id, 0.0) + weight / (k + rank)
-    for rank, (arxiv_id, _score) in enumerate(semantic, start=1):
-        fused[arxiv_id] = fused.get(arxiv_id, 0.0) + 1.0 / (k + rank)
-    return pin(sorted(fused.items(), key=lambda item: (-item[1], item[0])), pinned)
-
-
-def pin(ranking: Ranking, pinned: Sequence[str]) -> Ranking:
-    """The ranking with these ids first, in order (scored just above the best)."""
-    if not pinned:
-        return ranking
-    top = (ranking[0][1] if ranking else 0.0) + 1.0
-    scores = dict(ranking)
-    first = [(i, top + len(pinned) - n) for n, i in enumerate(pinned)]
-    head = {i for i in pinned}
-    return first + [(i, s) for i, s in ranking if i not in head and i in scores]
-
-
-def filter_exact(db: Database, ranking: Ranking, query: Query, filters: Filters) -> Ranking:
-    """Takes any ranking; returns it without the papers that are hidden, fail the filters or
-    lack the query's phrases or authors (the same conditions as keyword search, one query)."""
-    if not ranking:
-        return []
-    if query.problem or filters.contradictory:
-        return []
-    with db.connect() as conn:
-        keep = store.matching(conn, [i for i, _s in ranking], filters, words_of(query))
-    return [(i, s) for i, s in ranking if i in keep]
-
-
-def hydrate(db: Database, ranking: Ranking) -> list[Hit]:
-    """Takes a ranking; returns its papers as hits (score kept, no snippet), in order. Papers
-    deleted meanwhile are skipped."""
-    with db.connect() as conn:
-        found = paper_store.get_many(conn, [i for i, _s in ranking])
-    return [Hit(found[i], s, None) for i, s in ranking if i in found]
-
-
-def add_snippets(hits: list[Hit], query: Query) -> list[Hit]:
-    """Sets each hit's snippet: the abstract's best passage for the query's words, as safe
-    HTML (escaped, matches in <mark>), or None. Returns the same list."""
-    words = [*query.terms, *(w for p in query.phrases for w in p)]
-    for h in hits:
-        found = snippet(h.paper.abstract, words)
-        h.snippet = mark(found) if found else None
-    return hits
-
-
-def notice_for(db: Database, query: Query, filters: Filters) -> str | None:
-    """Why a search found nothing, when its query or filters say so: a filter naming nobody,
-    an unknown author or category, or a date range that ends before it starts."""
-    if query.problem:
-        return query.problem
-    if filters.contradictory:
-        return "The date range ends before it starts: no paper can match."
-    with db.connect() as conn:
-        for name in query.authors:
-            if not author_store.known(conn, name):
-                return f"No paper in the catalogue has an author named {name!r}."
-        for category in filters.categories:
-            if not store.known_category(conn, category):
-                return f"No paper in the catalogue is in category {category[:40]!r}."
-    return None
 
 
 def _fallback(mode: str) -> None:
@@ -471,7 +258,9 @@ __all__ = [
     "MODES",
     "POOL",
     "RELEVANT",
+    "RRF_K",
     "SORTS",
+    "TITLE_DEPTH",
     "Filters",
     "Query",
     "Ranking",
