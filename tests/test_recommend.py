@@ -138,3 +138,29 @@ def test_pruning_keeps_each_rows_heaviest_words_ties_to_the_first():
         kept = sorted(cols[np.argsort(-values[cols], kind="stable")][:50])
         assert sorted(pruned[r].indices) == kept
     assert np.allclose(np.linalg.norm(pruned[:5].toarray(), axis=1), 1, atol=1e-6)
+
+
+def test_a_liked_paper_on_a_crowded_topic_does_not_win_every_comparison():
+    # Two liked papers: `crowded` has 30 of the day's papers close to it, `niche` none. A paper
+    # a little closer to `crowded` than another is to `niche` is the less telling match.
+    rng = np.random.default_rng(5)
+    dim = 16
+    axes = np.eye(dim, dtype=np.float32)
+    crowded, niche = axes[0], axes[1]
+
+    def near(axis, cosine):
+        noise = rng.normal(size=dim).astype(np.float32)
+        noise -= noise @ axis * axis
+        noise /= np.linalg.norm(noise)
+        return cosine * axis + np.sqrt(1 - cosine**2) * noise
+
+    crowd = [near(crowded, 0.75) for _ in range(30)]
+    others = [near(axes[2 + i % (dim - 2)], 0.9) for i in range(30)]
+    vectors = np.stack([near(crowded, 0.8), near(niche, 0.7), *crowd, *others])
+    day = _papers(vectors, ["words"] * len(vectors))
+    liked = np.stack([crowded, niche])
+    corrected = taste.parts(taste.fit(liked), day)["neighbour"]
+    assert corrected[1] > corrected[0]
+    plain = taste.parts(taste.fit(liked, hub_weight=0.0), day)["neighbour"]
+    assert plain[0] > plain[1]  # the test can fail
+    assert np.allclose(plain, (vectors @ liked.T).max(axis=1), atol=1e-6)

@@ -5,7 +5,10 @@ database (recommend.py, the service, feeds it).
 A paper's score adds three parts, each standardised over the papers ranked together:
 
 - its embedding cosine to the closest liked paper (a reader with two interests is served both,
-  where a centroid lands between them);
+  where a centroid lands between them), each liked paper's cosine less how close it is to the
+  papers ranked with it (the mean of its HUB_NEIGHBOURS closest among them): a liked paper on a
+  crowded topic, close to many of the day's papers, no longer wins every comparison (hubness
+  correction, as CSLS does for cross-lingual retrieval);
 - its TF-IDF cosine to the closest liked paper, the words weighted by an idf counted over the
   catalogue's recent papers (`Words`), so a rare word two papers share weighs what it should;
 - a per-reader linear model over the same TF-IDF features: closeness to the recency-weighted mean
@@ -37,6 +40,8 @@ MAX_DF = 0.1  # words in more than this share of the recent papers weigh nothing
 DENSE_FROM = 20_000  # words in the linear model from which scoring scatters it into a dense vector
 PROTOTYPES = 256  # a larger library is summarised by this many prototypes for the neighbour score
 PROTOTYPE_TERMS = 200  # the words a prototype keeps for the lexical score
+HUB_NEIGHBOURS = 10  # a liked paper's crowding: its mean cosine to this many closest ranked papers
+HUB_WEIGHT = 1.0  # how much of that crowding a liked paper's cosines lose
 
 _HASHER = None
 
@@ -150,6 +155,7 @@ class Profile:
     direction: Any  # scipy.sparse (1, HASH_FEATURES): the linear model's positive side
     negatives: np.ndarray  # (m, d) dismissed papers
     lexical_weight: float = LEXICAL_WEIGHT
+    hub_weight: float = HUB_WEIGHT
     linear_weight: float = LINEAR_WEIGHT
     background_weight: float = BACKGROUND_WEIGHT
     dismiss_weight: float = DISMISS_WEIGHT
@@ -289,6 +295,17 @@ def _dim(positives, negatives) -> int:
     return 384
 
 
+def _neighbour(cosines: np.ndarray, hub_weight: float) -> np.ndarray:
+    """Each paper's best cosine to a liked paper, the liked paper's crowding taken off: its mean
+    cosine to its HUB_NEIGHBOURS closest papers among these. Too few papers to tell crowding
+    (fewer than twice that many): the plain closest."""
+    n = len(cosines)
+    if not hub_weight or n < 2 * HUB_NEIGHBOURS:
+        return cosines.max(axis=1)
+    crowding = np.partition(cosines, n - HUB_NEIGHBOURS, axis=0)[n - HUB_NEIGHBOURS :].mean(axis=0)
+    return (cosines - hub_weight * crowding).max(axis=1)
+
+
 def _standard(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / (x.std() + 1e-9)
 
@@ -304,8 +321,10 @@ def parts(profile: Profile, papers: Papers, *, keep=None) -> dict[str, np.ndarra
     by every reader and copying them to leave out a reader's few library papers cost more than
     scoring those."""
     out: dict[str, np.ndarray] = {}
+    crowded = None  # the neighbour part, already of the kept papers: crowding is counted among them
     if profile.liked:
-        out["neighbour"] = (papers.vectors @ profile.prototypes.T).max(axis=1)
+        cosines = papers.vectors @ profile.prototypes.T
+        crowded = _neighbour(cosines if keep is None else cosines[keep], profile.hub_weight)
         if profile.lexical_weight and profile.prototype_terms.nnz:
             out["lexical"] = _sparse_rows(profile.prototype_terms, papers).max(axis=0)
         if profile.linear_weight and profile.direction.nnz > DENSE_FROM:
@@ -320,6 +339,8 @@ def parts(profile: Profile, papers: Papers, *, keep=None) -> dict[str, np.ndarra
         out["dismissed"] = (papers.vectors @ profile.negatives.T).max(axis=1)
     if keep is not None:
         out = {name: part[keep] for name, part in out.items()}
+    if crowded is not None:
+        out["neighbour"] = crowded
     return out
 
 
