@@ -209,8 +209,7 @@ def frame(db: Database, period: Period, *, on: dt.date | None = None) -> Frame:
     """A period page's count and arrows, and whether the catalogue is empty: they change only
     with the catalogue's content (papers added, moved or hidden), never with a vote."""
     with db.connect() as conn:
-        total = store.count_between(conn, period.start, period.end)
-        return _frame(conn, period, on or today(), total > 0, total=total)
+        return _frame(conn, period, on or today())
 
 
 def lineup(
@@ -229,7 +228,7 @@ def lineup(
             conn, period.start, period.end, limit=limit, cursor=cursor
         )
         if known is None:
-            known = _frame(conn, period, on or today(), bool(rows))
+            known = _frame(conn, period, on or today())
     total, previous, nxt, empty = known
     return Lineup(
         period=period,
@@ -248,17 +247,16 @@ def papers_by_id(db: Database, arxiv_ids: list[str]) -> dict[str, Paper]:
         return store.get_many(conn, arxiv_ids)
 
 
-def _frame(conn: Any, period: Period, on: dt.date, found: bool, *, total: int = -1) -> Frame:
+def _frame(conn: Any, period: Period, on: dt.date) -> Frame:
     """(total, previous, next, catalogue empty) of a period's page."""
-    if total < 0:
-        total = store.count_between(conn, period.start, period.end)
+    total = store.count_between(conn, period.start, period.end)
     # Days, weeks and months without papers (weekends, holidays, gaps in an import) are
     # skipped by the arrows; with nothing earlier there is no "previous" to offer.
     before = store.day_before(conn, period.start)
     after = store.day_after(conn, period.end)
     previous = period.around(before) if before else None
     nxt = period.around(after) if after else period.shifted(1)
-    empty = not found and not store.any_stored(conn)
+    empty = not total and not store.any_stored(conn)
     if nxt is not None and nxt.start > on:
         nxt = None
     return total, previous, nxt, empty
@@ -298,7 +296,7 @@ def listing(
             newest_first=newest_first,
             submitter=submitter,
         )
-        total, previous, nxt, empty = _frame(conn, period, on, bool(rows))
+        total, previous, nxt, empty = _frame(conn, period, on)
     more = len(rows) > limit
     page = rows[:limit]
     return Listing(

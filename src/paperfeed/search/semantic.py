@@ -36,9 +36,9 @@ def blas_on_one_thread() -> None:
     """Keep numpy's BLAS on the calling thread, once per process (a BLAS loaded later, by
     scipy say, is not ours to call). Our products are small (a query against at most tens of
     thousands of vectors, a day's papers against a reader's prototypes: recommend.py calls this
-    too) and OpenBLAS's helper threads spin
-    after each one: they took a second core for nothing, as much CPU as the work itself in a
-    digest run, and the core another worker or request needed."""
+    too) and OpenBLAS's helper threads spin after each one: they took a second core for nothing,
+    as much CPU as the work itself in a digest run, and the core another worker or request
+    needed."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")

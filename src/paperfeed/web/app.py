@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import gc
 import importlib.util
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -55,21 +53,16 @@ SWAGGER_UI = Path(_OFFLINE.origin).parent / "static"
 log = logging.getLogger(__name__)
 
 
-@contextlib.asynccontextmanager
-async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    """Before serving: move everything the imports and the app made out of the collector's way.
-    A full collection walks every tracked object, about 140,000 after the imports, and stalls
-    whichever request set it off for tens of milliseconds; frozen objects are never walked."""
+def serve_app() -> FastAPI:
+    """The app as `paperfeed serve`'s workers build it: `create_app`; everything made so far
+    moved out of the garbage collector's way (a full collection walks every tracked object,
+    about 140,000 after the imports, and stalled whichever request set it off for tens of
+    milliseconds; frozen objects are never walked); and the personal ranking's word weights
+    counted at start-up and on each new listing day in a background thread
+    (recommend.warm_words), not in the first request that needs them."""
+    app = create_app()
     gc.collect()
     gc.freeze()
-    yield
-
-
-def serve_app() -> FastAPI:
-    """The app as `paperfeed serve`'s workers build it: `create_app`, and the personal
-    ranking's word weights counted at start-up and on each new listing day in a background
-    thread (recommend.warm_words), not in the first request that needs them."""
-    app = create_app()
     recommend.warm_words(app.state.db)
     return app
 
@@ -92,7 +85,6 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         docs_url=None,  # served below from local files, under the CSP
         redoc_url=None,
         openapi_url="/api/openapi.json",
-        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.db = db
